@@ -1,0 +1,1 @@
+"""The HTTP API: one Powertools resolver, routers per resource, errors mapped in one place."""

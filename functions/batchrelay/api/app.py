@@ -1,0 +1,96 @@
+"""The API resolver: routers, error mapping, OpenAPI. The `api` handler only calls resolve()."""
+
+from __future__ import annotations
+
+import orjson
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from batchrelay import __version__
+from batchrelay.api import job_routes
+from batchrelay.errors import BatchRelayError
+from batchrelay.models.api import Health
+
+logger = Logger(child=True)
+
+app = APIGatewayRestResolver(enable_validation=True, serializer=lambda obj: orjson.dumps(obj).decode())
+app.include_router(job_routes.router)
+try:
+    from batchrelay.api import webhook_routes
+
+    app.include_router(webhook_routes.router)
+except ImportError:  # pragma: no cover - the notification routes ship with the webhooks package
+    webhook_routes = None
+
+
+def _error(status: int, code: str, message: str, field: str | None = None, line: int | None = None) -> Response:
+    body: dict[str, object] = {"code": code, "message": message}
+    if field is not None:
+        body["field"] = field
+    if line is not None:
+        body["line"] = line
+    return Response(status_code=status, content_type="application/json", body=orjson.dumps({"error": body}).decode())
+
+
+def _field_path(loc: tuple | list) -> tuple[str | None, int | None]:
+    """("body", "requests", 3, "custom_id") -> ("requests[3].custom_id", 4)."""
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "header", "path"):
+        parts = parts[1:]
+    path = ""
+    line = None
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+            if line is None:
+                line = part + 1
+        else:
+            path += f".{part}" if path else str(part)
+    return path or None, line
+
+
+@app.exception_handler(RequestValidationError)
+def handle_validation(exc: RequestValidationError) -> Response:
+    errors = list(exc.errors())
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    field, line = _field_path(first.get("loc", ()))
+    message = first.get("msg", "invalid request")
+    if first.get("type") == "json_invalid":
+        message, field, line = "request body is not valid JSON", "body", None
+    elif field:
+        message = f"{field}: {message}"
+    return _error(400, "invalid_request", message, field, line)
+
+
+@app.exception_handler(BatchRelayError)
+def handle_domain_error(exc: BatchRelayError) -> Response:
+    if exc.http_status >= 500:
+        logger.exception("request failed")
+    return _error(exc.http_status, exc.code, exc.message, exc.field, exc.line)
+
+
+@app.exception_handler(Exception)
+def handle_unexpected(exc: Exception) -> Response:
+    # Never a stack trace to the client; the log has it.
+    logger.exception("unexpected error")
+    return _error(500, "internal_error", "internal error; the request id is in the logs")
+
+
+@app.not_found
+def handle_not_found(exc: Exception) -> Response:
+    return _error(404, "route_not_found", f"no route {app.current_event.http_method} {app.current_event.path}")
+
+
+@app.get("/v1/health", summary="Liveness", tags=["meta"])
+def health() -> Health:
+    return Health(version=__version__)
+
+
+@app.get("/v1/openapi.json", summary="This API's OpenAPI description", tags=["meta"], include_in_schema=False)
+def openapi():  # noqa: ANN201 - a raw Response; the OpenAPI generator cannot describe itself
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=app.get_openapi_json_schema(title="batchrelay", version=__version__),
+    )

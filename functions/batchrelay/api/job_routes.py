@@ -1,0 +1,59 @@
+"""Job and upload routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
+
+from batchrelay.api.tenancy import tenant_id_of
+from batchrelay.jobs import job_service
+from batchrelay.jobs.uploads import create_upload
+from batchrelay.models.api import CreateJobRequest, CreateUploadRequest, JobList, JobOut, JobResults, UploadOut
+
+router = Router()
+
+
+def _tenant() -> str:
+    return tenant_id_of(router.current_event.raw_event)
+
+
+@router.post("/v1/jobs", summary="Create a job", response_description="The job, queued", tags=["jobs"])
+def create_job(
+    request: CreateJobRequest,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Response[JobOut]:
+    job, replayed = job_service.create_job(_tenant(), request, idempotency_key=idempotency_key)
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    return Response(status_code=202, body=job, headers=headers, content_type="application/json")
+
+
+@router.get("/v1/jobs", summary="List the tenant's jobs, newest first", tags=["jobs"])
+def list_jobs(
+    status: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query()] = 20,
+    cursor: Annotated[str | None, Query()] = None,
+) -> JobList:
+    return job_service.list_jobs(_tenant(), status=status, limit=limit, cursor=cursor)
+
+
+@router.get("/v1/jobs/<job_id>", summary="A job's status, counts, chunks, usage, cost and results", tags=["jobs"])
+def get_job(job_id: str) -> JobOut:
+    return job_service.get_job(_tenant(), job_id)
+
+
+@router.post("/v1/jobs/<job_id>/cancel", summary="Cancel what has not finished", tags=["jobs"])
+def cancel_job(job_id: str) -> Response[JobOut]:
+    return Response(status_code=202, body=job_service.cancel_job(_tenant(), job_id), content_type="application/json")
+
+
+@router.get("/v1/jobs/<job_id>/results", summary="Presigned URLs of results.jsonl and manifest.json", tags=["jobs"])
+def get_results(job_id: str) -> JobResults:
+    return job_service.job_results(_tenant(), job_id)
+
+
+@router.post("/v1/uploads", summary="A presigned PUT URL for a large JSONL input", tags=["uploads"])
+def create_upload_url(request: CreateUploadRequest | None = None) -> Response[UploadOut]:
+    return Response(status_code=201, body=create_upload(_tenant()), content_type="application/json")

@@ -1,0 +1,1 @@
+"""Jobs: validating input, creating jobs, uploads, reading and cancelling them."""

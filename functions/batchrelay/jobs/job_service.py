@@ -1,0 +1,182 @@
+"""Creating, reading, listing and cancelling jobs: what the API routes call."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import UTC, datetime
+
+import orjson
+
+from batchrelay.aws import clients
+from batchrelay.aws.s3_objects import presigned_get
+from batchrelay.errors import Conflict, TransitionRefused, ValidationFailed
+from batchrelay.ids import new_id
+from batchrelay.jobs import input_files
+from batchrelay.jobs.job_messages import send_to_jobs_queue
+from batchrelay.jobs.job_views import job_out
+from batchrelay.jobs.request_validation import check_provider_endpoint, validate_metadata
+from batchrelay.jobs.uploads import uploaded_object_key
+from batchrelay.models.api import CreateJobRequest, JobList, JobOut, JobResults, ResultLinks
+from batchrelay.models.job import ACTIVE_JOB_STATUSES, Job, JobStatus
+from batchrelay.settings import get_settings
+from batchrelay.store import chunk_store, job_store
+from batchrelay.store.table import now_iso
+
+
+class NotFinal(Conflict):
+    code = "job_not_final"
+
+
+def _request_hash(request: CreateJobRequest) -> str:
+    return hashlib.sha256(orjson.dumps(request.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _check_webhook_url(url: str) -> None:
+    # Scheme and address rules live with the webhooks (SSRF guard); imported lazily so the
+    # job routes work even where the webhook module is not configured.
+    from batchrelay.webhooks.ssrf import validate_url
+
+    validate_url(url, field="webhook_url")
+
+
+def _replay(tenant_id: str, job_id: str, request_hash: str | None, stored_hash: str | None) -> Job:
+    if stored_hash and request_hash and stored_hash != request_hash:
+        raise Conflict(
+            "Idempotency-Key was used for a different request; use a new key", field="Idempotency-Key",
+            code="idempotency_key_reused",
+        )
+    job = job_store.get_job(job_id, tenant_id=tenant_id)
+    if job.status == JobStatus.QUEUED:
+        # The first attempt may have died before queueing; the submitter ignores repeats.
+        send_to_jobs_queue("job", job.job_id)
+    return job
+
+
+def create_job(tenant_id: str, request: CreateJobRequest, *, idempotency_key: str | None) -> tuple[JobOut, bool]:
+    """Validate, store the input, store the job, queue it. Returns (job, replayed)."""
+    settings = get_settings()
+    check_provider_endpoint(request.provider, request.endpoint)
+    validate_metadata(request.metadata)
+    if (request.requests is None) == (request.upload_id is None):
+        raise ValidationFailed("give exactly one of requests and upload_id", field="requests")
+    if idempotency_key is not None and not (1 <= len(idempotency_key) <= 255):
+        raise ValidationFailed("Idempotency-Key must be 1 to 255 characters", field="Idempotency-Key")
+    request_hash = _request_hash(request)
+    if idempotency_key:
+        record = job_store.get_idempotency_record(tenant_id, idempotency_key)
+        if record:
+            return job_out(_replay(tenant_id, record["job_id"], request_hash, record.get("request_hash"))), True
+    if request.webhook_url:
+        _check_webhook_url(request.webhook_url)
+    if request.requests is not None:
+        input_files.validate_inline_requests(request.requests, provider=request.provider, endpoint=request.endpoint)
+
+    job_id = new_id("job")
+    key = input_files.input_key(tenant_id, job_id)
+    bucket = settings.bucket_name
+    if request.requests is not None:
+        summary = input_files.write_inline_input(bucket, key, request.requests)
+    else:
+        source = uploaded_object_key(tenant_id, request.upload_id or "")
+        # Validate our own copy, so what was checked is exactly what the submitter reads.
+        clients.s3().copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": source})
+        try:
+            summary = input_files.validate_uploaded_input(
+                bucket, key, provider=request.provider, endpoint=request.endpoint
+            )
+        except Exception:
+            clients.s3().delete_object(Bucket=bucket, Key=key)
+            raise
+
+    now = now_iso()
+    job = Job(
+        job_id=job_id,
+        tenant_id=tenant_id,
+        status=JobStatus.QUEUED,
+        provider=request.provider,
+        endpoint=request.endpoint,
+        request_count=summary.request_count,
+        input_key=key,
+        created_at=now,
+        updated_at=now,
+        chunk_size=request.chunk_size or settings.default_chunk_size,
+        max_attempts=request.max_attempts or settings.default_max_attempts,
+        metadata=request.metadata,
+        webhook_url=request.webhook_url,
+        idempotency_key=idempotency_key,
+    )
+    try:
+        job_store.create_job(job, idempotency_key=idempotency_key, request_hash=request_hash)
+    except job_store.IdempotencyKeyUsed as used:
+        # A concurrent request with the same key won: answer with its job, drop our input.
+        clients.s3().delete_object(Bucket=bucket, Key=key)
+        return job_out(_replay(tenant_id, used.job_id, request_hash, used.request_hash)), True
+    send_to_jobs_queue("job", job_id)
+    return job_out(job), False
+
+
+def _result_links(job: Job) -> ResultLinks | None:
+    if not job.is_final or not job.results_key or not job.manifest_key:
+        return None
+    settings = get_settings()
+    expires_in = settings.presign_expiry_seconds
+    expires_at = datetime.fromtimestamp(time.time() + expires_in, UTC).isoformat(timespec="seconds")
+    return ResultLinks(
+        results_url=presigned_get(settings.bucket_name, job.results_key, expires_in),
+        manifest_url=presigned_get(settings.bucket_name, job.manifest_key, expires_in),
+        expires_at=expires_at.replace("+00:00", "Z"),
+    )
+
+
+def get_job(tenant_id: str, job_id: str) -> JobOut:
+    job = job_store.get_job(job_id, tenant_id=tenant_id)
+    return job_out(job, chunks=chunk_store.list_chunks(job_id), results=_result_links(job))
+
+
+def list_jobs(tenant_id: str, *, status: str | None, limit: int, cursor: str | None) -> JobList:
+    if status is not None and status not in {s.value for s in JobStatus}:
+        raise ValidationFailed(f"status must be one of {[s.value for s in JobStatus]}", field="status")
+    if not 1 <= limit <= 100:
+        raise ValidationFailed("limit must be between 1 and 100", field="limit")
+    jobs, next_cursor = job_store.list_jobs(tenant_id, status=status, limit=limit, cursor=cursor)
+    return JobList(data=[job_out(j) for j in jobs], next_cursor=next_cursor)
+
+
+def cancel_job(tenant_id: str, job_id: str) -> JobOut:
+    """Mark the job cancelling and ask the submitter to cancel its provider batches."""
+    job = job_store.get_job(job_id, tenant_id=tenant_id)
+    if job.status == JobStatus.CANCELLING:
+        send_to_jobs_queue("cancel", job_id)  # a repeat is harmless and heals a lost message
+        return job_out(job)
+    cancellable = tuple(s for s in ACTIVE_JOB_STATUSES if JobStatus.CANCELLING in _targets(s))
+    if job.status not in cancellable:
+        raise Conflict(f"job is {job.status} and can no longer be cancelled", field="status", code="not_cancellable")
+    try:
+        job = job_store.transition_job(job_id, cancellable, JobStatus.CANCELLING)
+    except TransitionRefused as refused:
+        raise Conflict(
+            f"job is {refused.current} and can no longer be cancelled", field="status", code="not_cancellable"
+        ) from refused
+    send_to_jobs_queue("cancel", job_id)
+    return job_out(job)
+
+
+def _targets(status: JobStatus) -> frozenset[JobStatus]:
+    from batchrelay.models.job import JOB_TRANSITIONS
+
+    return JOB_TRANSITIONS.get(status, frozenset())
+
+
+def job_results(tenant_id: str, job_id: str) -> JobResults:
+    job = job_store.get_job(job_id, tenant_id=tenant_id)
+    links = _result_links(job)
+    if links is None:
+        raise NotFinal(f"job is {job.status}; results are ready once it is final", field="status")
+    return JobResults(
+        job_id=job.job_id,
+        status=str(job.status),
+        results_url=links.results_url,
+        manifest_url=links.manifest_url,
+        expires_at=links.expires_at,
+    )

@@ -1,0 +1,64 @@
+"""How a job looks to the API's clients."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from batchrelay.models.api import ChunkOut, CostOut, CountsOut, JobOut, ResultLinks, UsageOut
+from batchrelay.models.job import Chunk, ChunkStatus, Job
+
+
+def _cost(job: Job) -> CostOut | None:
+    if job.cost_usd is None or job.sync_cost_usd is None:
+        return None
+    saved = Decimal(job.sync_cost_usd) - Decimal(job.cost_usd)
+    return CostOut(batch=job.cost_usd, synchronous=job.sync_cost_usd, saved=str(saved))
+
+
+def job_out(job: Job, *, chunks: list[Chunk] | None = None, results: ResultLinks | None = None) -> JobOut:
+    final = job.counts.total
+    done = final
+    if chunks is not None:
+        # Requests the provider finished in batches not yet collected count as progress too.
+        done += sum(ch.counts.completed + ch.counts.failed for ch in chunks if ch.status != ChunkStatus.COLLECTED)
+    progress = 1.0 if job.is_final else min(1.0, done / job.request_count) if job.request_count else 0.0
+    return JobOut(
+        id=job.job_id,
+        status=str(job.status),
+        provider=job.provider,
+        endpoint=job.endpoint,
+        request_count=job.request_count,
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+        finished_at=job.finished_at,
+        metadata=job.metadata,
+        webhook_url=job.webhook_url,
+        counts=CountsOut(
+            total=job.request_count,
+            succeeded=job.counts.succeeded,
+            errored=job.counts.errored,
+            expired=job.counts.expired,
+            cancelled=job.counts.cancelled,
+            pending=max(0, job.request_count - final),
+        ),
+        progress=round(progress, 4),
+        chunks=None
+        if chunks is None
+        else [
+            ChunkOut(
+                id=ch.chunk_id,
+                status=str(ch.status),
+                attempt=ch.attempt,
+                request_count=ch.request_count,
+                batch_id=ch.batch_id,
+                provider_status=ch.provider_status,
+                completed=ch.counts.completed,
+                failed=ch.counts.failed,
+            )
+            for ch in sorted(chunks, key=lambda ch: ch.chunk_id)
+        ],
+        usage=UsageOut(**job.usage.model_dump()),
+        cost=_cost(job),
+        results=results,
+        error=job.error,
+    )

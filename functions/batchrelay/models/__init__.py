@@ -1,0 +1,1 @@
+"""Pydantic models: API input/output, stored items, result lines, events."""

@@ -1,0 +1,137 @@
+"""Request and response bodies of the HTTP API (the OpenAPI description is generated from them)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from batchrelay import constants as c
+
+
+class JobRequestItem(BaseModel):
+    """One request of a job: the user's id and the body in the provider's own format."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    custom_id: str = Field(min_length=1, max_length=c.MAX_CUSTOM_ID_LENGTH)
+    body: dict[str, Any]
+
+
+class CreateJobRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Literal["openai", "anthropic"]
+    endpoint: str = Field(description="OpenAI endpoint path, or /v1/messages for Anthropic")
+    requests: list[JobRequestItem] | None = Field(
+        default=None, description="Inline requests (at most 10,000 and 9 MB); use upload_id beyond that"
+    )
+    upload_id: str | None = Field(default=None, description="An upload from POST /v1/uploads (JSONL)")
+    webhook_url: str | None = Field(default=None, max_length=2048)
+    metadata: dict[str, str] = Field(default_factory=dict, description="At most 16 pairs, keys ≤64, values ≤512 chars")
+    chunk_size: int | None = Field(default=None, ge=1, le=c.ANTHROPIC_MAX_REQUESTS_PER_BATCH)
+    max_attempts: int | None = Field(default=None, ge=1, le=c.MAX_ATTEMPTS_LIMIT)
+
+
+class CountsOut(BaseModel):
+    total: int
+    succeeded: int
+    errored: int
+    expired: int
+    cancelled: int
+    pending: int
+
+
+class ChunkOut(BaseModel):
+    id: str
+    status: str
+    attempt: int
+    request_count: int
+    batch_id: str | None
+    provider_status: str | None
+    completed: int
+    failed: int
+
+
+class UsageOut(BaseModel):
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+
+
+class CostOut(BaseModel):
+    currency: Literal["USD"] = "USD"
+    batch: str
+    synchronous: str
+    saved: str
+
+
+class ResultLinks(BaseModel):
+    results_url: str
+    manifest_url: str
+    expires_at: str
+
+
+class JobOut(BaseModel):
+    id: str
+    object: Literal["job"] = "job"
+    status: str
+    provider: str
+    endpoint: str
+    request_count: int
+    created_at: str
+    updated_at: str
+    finished_at: str | None
+    metadata: dict[str, str]
+    webhook_url: str | None
+    counts: CountsOut
+    progress: float
+    chunks: list[ChunkOut] | None = None
+    usage: UsageOut
+    cost: CostOut | None
+    results: ResultLinks | None = None
+    error: dict[str, Any] | None = None
+
+
+class JobList(BaseModel):
+    data: list[JobOut]
+    next_cursor: str | None
+
+
+class CreateUploadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    filename: str | None = Field(default=None, max_length=256)
+
+
+class UploadOut(BaseModel):
+    upload_id: str
+    url: str
+    method: Literal["PUT"] = "PUT"
+    headers: dict[str, str]
+    expires_at: str
+    max_bytes: int
+
+
+class JobResults(BaseModel):
+    job_id: str
+    status: str
+    results_url: str
+    manifest_url: str
+    expires_at: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+    line: int | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    version: str

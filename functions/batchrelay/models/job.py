@@ -1,0 +1,150 @@
+"""The stored job and chunk, and their state machines."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    SUBMITTING = "submitting"
+    IN_PROGRESS = "in_progress"
+    CANCELLING = "cancelling"  # cancel asked; provider batches are being cancelled
+    FINALIZING = "finalizing"
+    COMPLETED = "completed"
+    COMPLETED_WITH_ERRORS = "completed_with_errors"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+FINAL_JOB_STATUSES = frozenset(
+    {
+        JobStatus.COMPLETED,
+        JobStatus.COMPLETED_WITH_ERRORS,
+        JobStatus.FAILED,
+        JobStatus.CANCELLED,
+        JobStatus.EXPIRED,
+    }
+)
+ACTIVE_JOB_STATUSES = frozenset(
+    {JobStatus.QUEUED, JobStatus.SUBMITTING, JobStatus.IN_PROGRESS, JobStatus.CANCELLING, JobStatus.FINALIZING}
+)
+# Which transitions the job store accepts (from -> allowed targets).
+JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.QUEUED: frozenset({JobStatus.SUBMITTING, JobStatus.CANCELLING, JobStatus.FAILED}),
+    JobStatus.SUBMITTING: frozenset({JobStatus.IN_PROGRESS, JobStatus.CANCELLING, JobStatus.FAILED}),
+    JobStatus.IN_PROGRESS: frozenset({JobStatus.FINALIZING, JobStatus.CANCELLING}),
+    JobStatus.CANCELLING: frozenset({JobStatus.FINALIZING}),
+    JobStatus.FINALIZING: FINAL_JOB_STATUSES,
+}
+
+
+class ChunkStatus(StrEnum):
+    PENDING = "pending"        # planned; its input is in S3; no provider call yet
+    CREATING = "creating"      # intent recorded: a batch may exist at the provider
+    SUBMITTED = "submitted"    # batch id recorded; waiting on the provider (in the due index)
+    HELD = "held"              # provider out of capacity (token_limit_exceeded); re-created later
+    ENDED = "ended"            # the provider batch ended; handed to `collect`
+    COLLECTED = "collected"    # its results part is in S3: final
+
+
+CHUNK_TRANSITIONS: dict[ChunkStatus, frozenset[ChunkStatus]] = {
+    ChunkStatus.PENDING: frozenset({ChunkStatus.CREATING, ChunkStatus.ENDED}),
+    ChunkStatus.CREATING: frozenset({ChunkStatus.SUBMITTED, ChunkStatus.HELD, ChunkStatus.ENDED}),
+    ChunkStatus.SUBMITTED: frozenset({ChunkStatus.ENDED, ChunkStatus.HELD}),
+    ChunkStatus.HELD: frozenset({ChunkStatus.CREATING, ChunkStatus.ENDED}),
+    ChunkStatus.ENDED: frozenset({ChunkStatus.COLLECTED}),
+}
+
+
+class RequestCounts(BaseModel):
+    """Final per-request outcomes written to result parts so far."""
+
+    succeeded: int = 0
+    errored: int = 0
+    expired: int = 0
+    cancelled: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.succeeded + self.errored + self.expired + self.cancelled
+
+
+class Usage(BaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+
+
+class Job(BaseModel):
+    job_id: str
+    tenant_id: str
+    status: JobStatus
+    provider: str
+    endpoint: str
+    request_count: int
+    input_key: str
+    created_at: str
+    updated_at: str
+    chunk_size: int
+    max_attempts: int
+    metadata: dict[str, str] = Field(default_factory=dict)
+    webhook_url: str | None = None
+    idempotency_key: str | None = None
+    counts: RequestCounts = Field(default_factory=RequestCounts)
+    usage: Usage = Field(default_factory=Usage)
+    chunks_total: int = 0          # chunks planned so far, retries included
+    chunks_final: int = 0          # chunks collected
+    submission_done: bool = False  # every original chunk is planned
+    cost_usd: str | None = None
+    sync_cost_usd: str | None = None
+    results_key: str | None = None
+    manifest_key: str | None = None
+    finished_at: str | None = None
+    error: dict[str, Any] | None = None
+    event_id: str | None = None
+    event_published: bool = False
+    version: int = 0
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_JOB_STATUSES
+
+
+class ChunkCounts(BaseModel):
+    """What the provider last reported for the batch."""
+
+    total: int = 0
+    completed: int = 0
+    failed: int = 0
+
+
+class Chunk(BaseModel):
+    job_id: str
+    chunk_id: str              # "c00001" for the job's own chunks, "c00001-r2" for retries
+    provider: str
+    endpoint: str
+    status: ChunkStatus
+    attempt: int = 1           # 1 for the first submission of these requests, 2 for a retry...
+    request_count: int
+    input_key: str             # normalized lines {"custom_id", "provider_custom_id", "body"}
+    tenant_id: str = ""
+    create_seq: int = 0        # how many times a batch creation was started for this chunk
+    intent_at: float | None = None       # epoch seconds when the current creation began
+    batch_id: str | None = None
+    batch_ids: list[str] = Field(default_factory=list)   # every batch ever made for it
+    batch_created_at: float | None = None
+    provider_status: str | None = None
+    counts: ChunkCounts = Field(default_factory=ChunkCounts)
+    due_at: int | None = None  # next status check (epoch seconds); None = not in the index
+    checks: int = 0
+    ended_at: float | None = None
+    end_reason: str | None = None        # completed | expired | cancelled | failed | not_submitted
+    batch_errors: list[dict[str, Any]] = Field(default_factory=list)
+    part_key: str | None = None
+    created_at: str = ""
+    updated_at: str = ""

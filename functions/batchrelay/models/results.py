@@ -1,0 +1,20 @@
+"""The normalized result line: exactly one per input custom_id in results.jsonl."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+ResultStatus = Literal["succeeded", "errored", "expired", "cancelled"]
+
+
+class ResultLine(BaseModel):
+    custom_id: str
+    status: ResultStatus
+    response: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    usage: dict[str, int] | None = None
+    provider: str
+    batch_id: str | None = None
+    attempts: int

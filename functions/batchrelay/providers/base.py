@@ -1,0 +1,138 @@
+"""The one interface both provider adapters implement.
+
+Domain code (submitter, poller, collector) talks to providers only through this module's
+types, so the lifecycle can be tested with the simulator and reasoned about without the
+SDKs. Adapters live beside it: ``openai_provider.py`` and ``anthropic_provider.py``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+# Normalized lifecycle of a provider batch.
+BatchState = Literal["running", "ended"]
+# Why an ended batch ended.
+EndReason = Literal["completed", "expired", "cancelled", "failed"]
+Outcome = Literal["succeeded", "errored", "expired", "cancelled"]
+
+
+@dataclass
+class BatchInfo:
+    batch_id: str
+    provider_status: str                 # the provider's own word: in_progress, finalizing, ended...
+    state: BatchState
+    created_at: float                    # epoch seconds
+    end_reason: EndReason | None = None
+    total: int = 0
+    completed: int = 0                   # requests finished so far (succeeded + errored) if known
+    failed: int = 0
+    ended_at: float | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    # OpenAI: whole-batch validation errors ([{"code", "message", "line"?}]); empty otherwise.
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    # Adapter-private details the adapter needs later (file ids, results url).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def capacity_exhausted(self) -> bool:
+        """The batch failed because the organization's enqueued-token limit was reached."""
+        return self.end_reason == "failed" and any(e.get("code") == "token_limit_exceeded" for e in self.errors)
+
+
+@dataclass
+class ProviderResult:
+    """One request's outcome as the provider reported it (custom_id is the provider's id)."""
+
+    custom_id: str
+    outcome: Outcome
+    response: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None   # {"type"/"code", "message", "status_code"?}
+    usage: dict[str, int] | None = None  # {"input_tokens", "output_tokens", "total_tokens"}
+    retryable: bool = False              # errored for a cause worth another batch (5xx, 429, overload)
+    model: str | None = None
+
+
+@dataclass
+class RawFile:
+    """A raw result file the provider produced, streamed in byte blocks."""
+
+    name: str                            # "output" | "errors" | "results"
+    blocks: Iterator[bytes]
+
+
+def iter_lines(blocks: Iterator[bytes]) -> Iterator[bytes]:
+    """Split streamed bytes into lines on b"\\n" only (never on CR or U+2028, which may sit
+    inside JSON strings); the newline is dropped and blank lines are skipped."""
+    pending = b""
+    for block in blocks:
+        pending += block
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            if line.strip():
+                yield line
+    if pending.strip():
+        yield pending
+
+
+class ProviderError(Exception):
+    """A provider call failed. ``retryable`` tells the caller whether to try again later."""
+
+    def __init__(self, message: str, *, retryable: bool, status_code: int | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.status_code = status_code
+        self.code = code
+
+
+class BatchProvider(ABC):
+    name: str
+
+    @abstractmethod
+    def provider_custom_id(self, custom_id: str) -> str:
+        """The id sent to the provider for a user's custom_id (identity when already safe)."""
+
+    @abstractmethod
+    def request_line(self, provider_custom_id: str, body: dict[str, Any], endpoint: str) -> dict[str, Any]:
+        """One request in the provider's batch input format."""
+
+    @abstractmethod
+    def create_batch(
+        self, *, requests_path: str, request_count: int, endpoint: str, metadata: dict[str, str]
+    ) -> BatchInfo:
+        """Create a batch from a local JSONL file of ``request_line`` objects."""
+
+    @abstractmethod
+    def find_batch(
+        self,
+        *,
+        metadata: dict[str, str],
+        created_after: float,
+        created_before: float | None,
+        request_count: int,
+        exclude_ids: set[str],
+    ) -> BatchInfo | None:
+        """A batch an earlier, interrupted creation made for this chunk, if any."""
+
+    @abstractmethod
+    def list_batches(self, *, created_after: float, page_size: int = 100) -> Iterator[BatchInfo]:
+        """Batches newest first, paging back only until ``created_after``."""
+
+    @abstractmethod
+    def retrieve_batch(self, batch_id: str) -> BatchInfo:
+        ...
+
+    @abstractmethod
+    def cancel_batch(self, batch_id: str) -> BatchInfo:
+        ...
+
+    @abstractmethod
+    def raw_result_files(self, batch: BatchInfo) -> Iterator[RawFile]:
+        """The batch's result files as byte streams (nothing held whole in memory)."""
+
+    @abstractmethod
+    def parse_result_line(self, file_name: str, line: bytes) -> ProviderResult:
+        """Turn one line of a raw result file into a ProviderResult."""

@@ -1,0 +1,368 @@
+"""Chunks in DynamoDB: plan, claim a provider batch, schedule checks, state transitions.
+
+A chunk is in the sparse ``due-chunks`` index (due_pk = provider, due_at = epoch seconds)
+exactly while something must look at it later: a submitted batch to poll, or a held
+chunk to create again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from batchrelay import constants as c
+from batchrelay.aws import clients
+from batchrelay.errors import NotFound, TransitionRefused
+from batchrelay.models.job import CHUNK_TRANSITIONS, Chunk, ChunkStatus
+from batchrelay.store import keys
+from batchrelay.store.table import from_dynamo, now_iso, serialize_item, serialize_value, table, table_name, to_dynamo
+
+# due_at is both a model field and the index sort key (the same attribute).
+_NOT_MODEL = {"pk", "sk", c.DUE_CHUNKS_PK}
+
+
+def chunk_item(chunk: Chunk) -> dict[str, Any]:
+    item = chunk.model_dump(mode="json")
+    item.update(keys.chunk_key(chunk.job_id, chunk.chunk_id))
+    item.pop("due_at", None)
+    if chunk.due_at is not None:
+        item[c.DUE_CHUNKS_PK] = chunk.provider
+        item[c.DUE_CHUNKS_SK] = chunk.due_at
+    return item
+
+
+def chunk_from_item(item: dict[str, Any]) -> Chunk:
+    data = {k: v for k, v in from_dynamo(item).items() if k not in _NOT_MODEL}
+    return Chunk.model_validate(data)
+
+
+def put_chunk(chunk: Chunk) -> tuple[Chunk, bool]:
+    """Store a planned chunk unless it exists; returns (stored chunk, created)."""
+    now = now_iso()
+    chunk = chunk.model_copy(update={"created_at": chunk.created_at or now, "updated_at": now})
+    try:
+        table().put_item(Item=to_dynamo(chunk_item(chunk)), ConditionExpression="attribute_not_exists(pk)")
+        return chunk, True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return get_chunk(chunk.job_id, chunk.chunk_id), False
+
+
+def get_chunk(job_id: str, chunk_id: str) -> Chunk:
+    item = table().get_item(Key=keys.chunk_key(job_id, chunk_id), ConsistentRead=True).get("Item")
+    if not item:
+        raise NotFound(f"chunk {chunk_id} of job {job_id} not found", field="chunk_id")
+    return chunk_from_item(item)
+
+
+def list_chunks(job_id: str) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    query: dict[str, Any] = {
+        "KeyConditionExpression": Key("pk").eq(f"JOB#{job_id}") & Key("sk").begins_with("CHUNK#"),
+        "ConsistentRead": True,
+    }
+    while True:
+        page = table().query(**query)
+        chunks.extend(chunk_from_item(i) for i in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return chunks
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+_UNSET: Any = object()
+
+
+def _update_expression(
+    provider: str, fields: dict[str, Any], due_at: Any
+) -> tuple[str, dict[str, str], dict[str, Any]]:
+    names: dict[str, str] = {"#updated_at": "updated_at"}
+    values: dict[str, Any] = {":now": now_iso()}
+    set_parts = ["#updated_at = :now"]
+    remove_parts: list[str] = []
+    for i, (field, value) in enumerate(fields.items()):
+        names[f"#f{i}"] = field
+        values[f":f{i}"] = to_dynamo(value)
+        set_parts.append(f"#f{i} = :f{i}")
+    if due_at is not _UNSET:
+        names.update({"#due_pk": c.DUE_CHUNKS_PK, "#due_at": c.DUE_CHUNKS_SK})
+        if due_at is None:
+            remove_parts += ["#due_pk", "#due_at"]
+        else:
+            values[":due_pk"] = provider
+            values[":due_at"] = int(due_at)
+            set_parts += ["#due_pk = :due_pk", "#due_at = :due_at"]
+    expression = f"SET {', '.join(set_parts)}"
+    if remove_parts:
+        expression += f" REMOVE {', '.join(remove_parts)}"
+    return expression, names, values
+
+
+def transition_chunk(
+    job_id: str,
+    chunk_id: str,
+    provider: str,
+    from_statuses: ChunkStatus | tuple[ChunkStatus, ...],
+    to_status: ChunkStatus | None,
+    *,
+    due_at: Any = _UNSET,
+    extra_condition: tuple[str, dict[str, str], dict[str, Any]] | None = None,
+    **fields: Any,
+) -> Chunk:
+    """Change a chunk that is in one of ``from_statuses``; ``to_status`` None keeps the status.
+
+    ``due_at``: an epoch second puts the chunk in the due index, None takes it out.
+    """
+    expected = (from_statuses,) if isinstance(from_statuses, ChunkStatus) else tuple(from_statuses)
+    if to_status is not None:
+        for status in expected:
+            if to_status != status and to_status not in CHUNK_TRANSITIONS.get(status, frozenset()):
+                raise ValueError(f"chunk transition {status} -> {to_status} is not part of the state machine")
+        fields["status"] = str(to_status)
+    expression, names, values = _update_expression(provider, fields, due_at)
+    names["#status"] = "status"
+    placeholders = []
+    for i, status in enumerate(expected):
+        values[f":e{i}"] = str(status)
+        placeholders.append(f":e{i}")
+    condition = f"attribute_exists(pk) AND #status IN ({', '.join(placeholders)})"
+    if extra_condition:
+        cond, more_names, more_values = extra_condition
+        condition += f" AND ({cond})"
+        names.update(more_names)
+        values.update(more_values)
+    try:
+        result = table().update_item(
+            Key=keys.chunk_key(job_id, chunk_id),
+            UpdateExpression=expression,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        current = table().get_item(Key=keys.chunk_key(job_id, chunk_id), ConsistentRead=True).get("Item")
+        if current is None:
+            raise NotFound(f"chunk {chunk_id} of job {job_id} not found", field="chunk_id") from exc
+        raise TransitionRefused(
+            f"chunk {chunk_id} of job {job_id} is {current.get('status')}, expected one of "
+            f"{[str(s) for s in expected]}",
+            current=current.get("status"),
+            expected=tuple(str(s) for s in expected),
+        ) from exc
+    return chunk_from_item(result["Attributes"])
+
+
+def record_batch(chunk: Chunk, *, batch_id: str, batch_created_at: float, due_at: int, **fields: Any) -> Chunk:
+    """creating -> submitted with the batch id, and claim the batch for this chunk, atomically.
+
+    The claim item (BATCH#provider#id) lets the OpenAI webhook find the chunk, and stops
+    a recovery scan from adopting a batch another chunk already owns.
+    """
+    update = {
+        "status": str(ChunkStatus.SUBMITTED),
+        "batch_id": batch_id,
+        "batch_ids": [*[b for b in chunk.batch_ids if b != batch_id], batch_id],
+        "batch_created_at": batch_created_at,
+        **fields,
+    }
+    expression, names, values = _update_expression(chunk.provider, update, due_at)
+    names["#status"] = "status"
+    names["#seq"] = "create_seq"
+    values[":creating"] = str(ChunkStatus.CREATING)
+    values[":seq"] = chunk.create_seq
+    claim = {
+        **keys.batch_key(chunk.provider, batch_id),
+        "job_id": chunk.job_id,
+        "chunk_id": chunk.chunk_id,
+        "tenant_id": chunk.tenant_id,
+        "created_at": now_iso(),
+    }
+    try:
+        clients.dynamodb().transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": table_name(),
+                        "Key": serialize_item(keys.chunk_key(chunk.job_id, chunk.chunk_id)),
+                        "UpdateExpression": expression,
+                        "ConditionExpression": "#status = :creating AND #seq = :seq",
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": {k: serialize_value(v) for k, v in values.items()},
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": table_name(),
+                        "Item": serialize_item(claim),
+                        "ConditionExpression": "attribute_not_exists(pk) OR (job_id = :job AND chunk_id = :chunk)",
+                        "ExpressionAttributeValues": {
+                            ":job": serialize_value(chunk.job_id),
+                            ":chunk": serialize_value(chunk.chunk_id),
+                        },
+                    }
+                },
+            ]
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "TransactionCanceledException":
+            raise
+        current = get_chunk(chunk.job_id, chunk.chunk_id)
+        raise TransitionRefused(
+            f"chunk {chunk.chunk_id} could not record batch {batch_id} (chunk is {current.status}, "
+            f"or the batch belongs to another chunk)",
+            current=str(current.status),
+            expected=(str(ChunkStatus.CREATING),),
+        ) from exc
+    return get_chunk(chunk.job_id, chunk.chunk_id)
+
+
+def find_chunk_by_batch(provider: str, batch_id: str) -> tuple[str, str] | None:
+    """(job_id, chunk_id) of the chunk that owns a provider batch, if any."""
+    item = table().get_item(Key=keys.batch_key(provider, batch_id), ConsistentRead=True).get("Item")
+    if not item:
+        return None
+    return item["job_id"], item["chunk_id"]
+
+
+def claimed_batch_ids(provider: str, batch_ids: list[str]) -> set[str]:
+    """Which of these provider batches some chunk already owns."""
+    claimed: set[str] = set()
+    for i in range(0, len(batch_ids), 100):
+        request_keys = [keys.batch_key(provider, b) for b in batch_ids[i : i + 100]]
+        response = clients.dynamodb().batch_get_item(
+            RequestItems={table_name(): {"Keys": [serialize_item(k) for k in request_keys], "ConsistentRead": True}}
+        )
+        for item in response.get("Responses", {}).get(table_name(), []):
+            claimed.add(item["pk"]["S"].split("#", 2)[2])
+        # Unprocessed keys are treated as unclaimed only after a retry.
+        unprocessed = response.get("UnprocessedKeys", {}).get(table_name(), {}).get("Keys", [])
+        for key in unprocessed:
+            bid = key["pk"]["S"].split("#", 2)[2]
+            if find_chunk_by_batch(provider, bid):
+                claimed.add(bid)
+    return claimed
+
+
+def query_due_chunks(provider: str, now: int, *, limit: int = 1000) -> list[Chunk]:
+    """Chunks of a provider whose next check is due (oldest due first).
+
+    The index is eventually consistent: callers re-check the status with a conditional write.
+    """
+    chunks: list[Chunk] = []
+    query: dict[str, Any] = {
+        "IndexName": c.DUE_CHUNKS_INDEX,
+        "KeyConditionExpression": Key(c.DUE_CHUNKS_PK).eq(provider) & Key(c.DUE_CHUNKS_SK).lte(now),
+        "Limit": min(limit, 1000),
+    }
+    while len(chunks) < limit:
+        page = table().query(**query)
+        chunks.extend(chunk_from_item(i) for i in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            break
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return chunks[:limit]
+
+
+def in_flight_chunks(provider: str, *, limit: int = 10_000) -> list[Chunk]:
+    """Every chunk of a provider in the due index, due or not (for one list sweep to update all)."""
+    return query_due_chunks(provider, 2**62, limit=limit)
+
+
+# --- counting helpers (lifecycle): a chunk's creation or collection and the job's
+# counters change in one transaction, so that a crash between two writes can neither
+# lose a count nor make a redelivered message count twice.
+
+
+def _job_counter_update(job_id: str, deltas: dict[str, int]) -> dict[str, Any]:
+    names: dict[str, str] = {"#updated_at": "updated_at", "#version": "version"}
+    values: dict[str, Any] = {":now": serialize_value(now_iso()), ":one": {"N": "1"}, ":zero": {"N": "0"}}
+    set_parts = ["#updated_at = :now", "#version = if_not_exists(#version, :zero) + :one"]
+    for i, (field, delta) in enumerate(deltas.items()):
+        path = []
+        for j, part in enumerate(field.split(".")):
+            names[f"#a{i}_{j}"] = part
+            path.append(f"#a{i}_{j}")
+        target = ".".join(path)
+        values[f":a{i}"] = {"N": str(delta)}
+        set_parts.append(f"{target} = if_not_exists({target}, :zero) + :a{i}")
+    return {
+        "Update": {
+            "TableName": table_name(),
+            "Key": serialize_item(keys.job_key(job_id)),
+            "UpdateExpression": f"SET {', '.join(set_parts)}",
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+    }
+
+
+def _cancelled_by_condition(exc: ClientError, index: int) -> bool:
+    reasons = exc.response.get("CancellationReasons") or []
+    return len(reasons) > index and reasons[index].get("Code") == "ConditionalCheckFailed"
+
+
+def put_chunk_and_count(chunk: Chunk) -> tuple[Chunk, bool]:
+    """Store a planned chunk and add 1 to its job's chunks_total, both or neither.
+
+    Returns (stored chunk, created); an existing chunk is returned unchanged and not counted.
+    """
+    now = now_iso()
+    chunk = chunk.model_copy(update={"created_at": chunk.created_at or now, "updated_at": now})
+    try:
+        clients.dynamodb().transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": table_name(),
+                        "Item": serialize_item(chunk_item(chunk)),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                _job_counter_update(chunk.job_id, {"chunks_total": 1}),
+            ]
+        )
+        return chunk, True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "TransactionCanceledException":
+            raise
+        existing = table().get_item(Key=keys.chunk_key(chunk.job_id, chunk.chunk_id), ConsistentRead=True).get("Item")
+        if existing is None:
+            raise
+        return chunk_from_item(existing), False
+
+
+def mark_collected_and_count(chunk: Chunk, *, part_key: str, job_deltas: dict[str, int]) -> bool:
+    """ended -> collected (out of the due index) and add ``job_deltas`` plus chunks_final +1
+    to the job, in one transaction. False when the chunk was not ENDED (already counted)."""
+    update = {"status": str(ChunkStatus.COLLECTED), "part_key": part_key}
+    expression, names, values = _update_expression(chunk.provider, update, None)
+    names["#status"] = "status"
+    values[":ended"] = str(ChunkStatus.ENDED)
+    deltas = {**{k: v for k, v in job_deltas.items() if v}, "chunks_final": 1}
+    try:
+        clients.dynamodb().transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": table_name(),
+                        "Key": serialize_item(keys.chunk_key(chunk.job_id, chunk.chunk_id)),
+                        "UpdateExpression": expression,
+                        "ConditionExpression": "#status = :ended",
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": {k: serialize_value(v) for k, v in values.items()},
+                    }
+                },
+                _job_counter_update(chunk.job_id, deltas),
+            ]
+        )
+        return True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "TransactionCanceledException" or not _cancelled_by_condition(exc, 0):
+            raise
+        return False

@@ -1,0 +1,239 @@
+"""Jobs in DynamoDB: create (with its idempotency key), get, list by tenant, transitions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from batchrelay import constants as c
+from batchrelay.aws import clients
+from batchrelay.errors import Conflict, NotFound, TransitionRefused
+from batchrelay.models.job import JOB_TRANSITIONS, Job, JobStatus, RequestCounts, Usage
+from batchrelay.store import keys
+from batchrelay.store.table import (
+    decode_cursor,
+    encode_cursor,
+    from_dynamo,
+    now_iso,
+    serialize_item,
+    serialize_value,
+    table,
+    table_name,
+    to_dynamo,
+)
+
+_JOB_ATTRS_NOT_MODEL = {"pk", "sk", c.TENANT_JOBS_PK, c.TENANT_JOBS_SK, c.TTL_ATTRIBUTE}
+
+
+class IdempotencyKeyUsed(Conflict):
+    """The Idempotency-Key was used before; ``job_id`` names the job it created."""
+
+    code = "idempotency_key_used"
+
+    def __init__(self, message: str, *, job_id: str, request_hash: str | None):
+        super().__init__(message, field="Idempotency-Key")
+        self.job_id = job_id
+        self.request_hash = request_hash
+
+
+def job_item(job: Job) -> dict[str, Any]:
+    item = job.model_dump(mode="json")
+    item.update(keys.job_key(job.job_id))
+    item[c.TENANT_JOBS_PK] = keys.tenant_pk(job.tenant_id)
+    item[c.TENANT_JOBS_SK] = f"{job.created_at}#{job.job_id}"
+    return item
+
+
+def job_from_item(item: dict[str, Any]) -> Job:
+    data = {k: v for k, v in from_dynamo(item).items() if k not in _JOB_ATTRS_NOT_MODEL}
+    return Job.model_validate(data)
+
+
+def create_job(job: Job, *, idempotency_key: str | None = None, request_hash: str | None = None) -> Job:
+    """Store a new job; with an idempotency key, atomically claim the key for it.
+
+    Raises IdempotencyKeyUsed when the key already names a job.
+    """
+    items = [
+        {
+            "Put": {
+                "TableName": table_name(),
+                "Item": serialize_item(job_item(job)),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+    ]
+    if idempotency_key:
+        items.append(
+            {
+                "Put": {
+                    "TableName": table_name(),
+                    "Item": serialize_item(
+                        {
+                            **keys.idempotency_key(job.tenant_id, idempotency_key),
+                            "job_id": job.job_id,
+                            "request_hash": request_hash,
+                            "created_at": job.created_at,
+                        }
+                    ),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        )
+    try:
+        clients.dynamodb().transact_write_items(TransactItems=items)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "TransactionCanceledException" or not idempotency_key:
+            raise
+        existing = get_idempotency_record(job.tenant_id, idempotency_key)
+        if existing is None:
+            raise
+        raise IdempotencyKeyUsed(
+            "Idempotency-Key was already used", job_id=existing["job_id"], request_hash=existing.get("request_hash")
+        ) from exc
+    return job
+
+
+def get_idempotency_record(tenant_id: str, key: str) -> dict[str, Any] | None:
+    item = table().get_item(Key=keys.idempotency_key(tenant_id, key), ConsistentRead=True).get("Item")
+    return from_dynamo(item) if item else None
+
+
+def get_job(job_id: str, *, tenant_id: str | None = None) -> Job:
+    """The job; NotFound if it does not exist or belongs to another tenant."""
+    item = table().get_item(Key=keys.job_key(job_id), ConsistentRead=True).get("Item")
+    if not item or (tenant_id is not None and item.get("tenant_id") != tenant_id):
+        raise NotFound(f"job {job_id} not found", field="job_id")
+    return job_from_item(item)
+
+
+def list_jobs(
+    tenant_id: str, *, status: str | None = None, limit: int = 20, cursor: str | None = None
+) -> tuple[list[Job], str | None]:
+    """A tenant's jobs, newest first, one page; returns (jobs, next_cursor)."""
+    jobs: list[Job] = []
+    start_key = decode_cursor(cursor)
+    while True:
+        query: dict[str, Any] = {
+            "IndexName": c.TENANT_JOBS_INDEX,
+            "KeyConditionExpression": f"{c.TENANT_JOBS_PK} = :t",
+            "ExpressionAttributeValues": {":t": keys.tenant_pk(tenant_id)},
+            "ScanIndexForward": False,
+            "Limit": limit - len(jobs),
+        }
+        if status:
+            query["FilterExpression"] = "#s = :s"
+            query["ExpressionAttributeNames"] = {"#s": "status"}
+            query["ExpressionAttributeValues"][":s"] = status
+        if start_key:
+            query["ExclusiveStartKey"] = start_key
+        page = table().query(**query)
+        jobs.extend(job_from_item(i) for i in page.get("Items", []))
+        start_key = page.get("LastEvaluatedKey")
+        if not start_key or len(jobs) >= limit:
+            break
+    return jobs, encode_cursor(start_key)
+
+
+def _update(
+    job_id: str,
+    *,
+    expected: tuple[JobStatus, ...] | None,
+    set_fields: dict[str, Any] | None = None,
+    add_fields: dict[str, int] | None = None,
+    require_exists: bool = True,
+) -> Job:
+    names: dict[str, str] = {"#updated_at": "updated_at", "#version": "version"}
+    # ADD works only on top-level attributes; nested counters use SET x = if_not_exists(x, 0) + d,
+    # which is just as atomic (one item, one update).
+    values: dict[str, Any] = {":now": now_iso(), ":one": 1, ":zero": 0}
+    set_parts = ["#updated_at = :now", "#version = if_not_exists(#version, :zero) + :one"]
+    for i, (field, value) in enumerate((set_fields or {}).items()):
+        path = []
+        for j, part in enumerate(field.split(".")):
+            names[f"#s{i}_{j}"] = part
+            path.append(f"#s{i}_{j}")
+        values[f":s{i}"] = to_dynamo(value)
+        set_parts.append(f"{'.'.join(path)} = :s{i}")
+    for i, (field, delta) in enumerate((add_fields or {}).items()):
+        path = []
+        for j, part in enumerate(field.split(".")):
+            names[f"#a{i}_{j}"] = part
+            path.append(f"#a{i}_{j}")
+        values[f":a{i}"] = delta
+        target = ".".join(path)
+        set_parts.append(f"{target} = if_not_exists({target}, :zero) + :a{i}")
+    condition = "attribute_exists(pk)" if require_exists else None
+    if expected is not None:
+        names["#status"] = "status"
+        placeholders = []
+        for i, status in enumerate(expected):
+            values[f":e{i}"] = str(status)
+            placeholders.append(f":e{i}")
+        condition = f"attribute_exists(pk) AND #status IN ({', '.join(placeholders)})"
+    kwargs: dict[str, Any] = {
+        "Key": keys.job_key(job_id),
+        "UpdateExpression": f"SET {', '.join(set_parts)}",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "ReturnValues": "ALL_NEW",
+    }
+    if condition:
+        kwargs["ConditionExpression"] = condition
+    try:
+        return job_from_item(table().update_item(**kwargs)["Attributes"])
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        current = table().get_item(Key=keys.job_key(job_id), ConsistentRead=True).get("Item")
+        if current is None:
+            raise NotFound(f"job {job_id} not found", field="job_id") from exc
+        raise TransitionRefused(
+            f"job {job_id} is {current.get('status')}, expected one of {[str(s) for s in expected or ()]}",
+            current=current.get("status"),
+            expected=tuple(str(s) for s in expected or ()),
+        ) from exc
+
+
+def transition_job(
+    job_id: str, from_statuses: JobStatus | tuple[JobStatus, ...], to_status: JobStatus, **fields: Any
+) -> Job:
+    """Move a job from one of ``from_statuses`` to ``to_status`` (and set ``fields``) atomically."""
+    expected = (from_statuses,) if isinstance(from_statuses, JobStatus) else tuple(from_statuses)
+    for status in expected:
+        if to_status not in JOB_TRANSITIONS.get(status, frozenset()):
+            raise ValueError(f"job transition {status} -> {to_status} is not part of the state machine")
+    return _update(job_id, expected=expected, set_fields={"status": str(to_status), **fields})
+
+
+def update_job_fields(job_id: str, *, expected: tuple[JobStatus, ...] | None = None, **fields: Any) -> Job:
+    """Set fields without changing the status (optionally only while the job is in ``expected``)."""
+    return _update(job_id, expected=expected, set_fields=fields)
+
+
+def add_to_job(
+    job_id: str,
+    *,
+    counts: RequestCounts | None = None,
+    usage: Usage | None = None,
+    chunks_total: int = 0,
+    chunks_final: int = 0,
+) -> Job:
+    """Atomically add to the job's counters; returns the job as it is after the change."""
+    deltas: dict[str, int] = {}
+    for name, value in (counts.model_dump() if counts else {}).items():
+        if value:
+            deltas[f"counts.{name}"] = value
+    for name, value in (usage.model_dump() if usage else {}).items():
+        if value:
+            deltas[f"usage.{name}"] = value
+    if chunks_total:
+        deltas["chunks_total"] = chunks_total
+    if chunks_final:
+        deltas["chunks_final"] = chunks_final
+    return _update(job_id, expected=None, add_fields=deltas)
+
+
+def serialize_for_transaction(value: Any) -> dict[str, Any]:
+    return serialize_value(value)

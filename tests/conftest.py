@@ -1,0 +1,53 @@
+"""Shared fixtures: AWS on moto (in-process), with the stack's resources created."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+# Nothing in the tests may reach a real AWS endpoint or account.
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+os.environ["AWS_SESSION_TOKEN"] = "testing"
+os.environ.pop("AWS_PROFILE", None)
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "batchrelay")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "batchrelay")
+os.environ.setdefault("POWERTOOLS_DEV", "false")
+
+
+def reset_caches() -> None:
+    from batchrelay.aws.clients import reset_clients
+    from batchrelay.settings import get_settings
+    from batchrelay.store import table
+
+    get_settings.cache_clear()
+    reset_clients()
+    table.reset()
+    try:
+        from batchrelay.providers.registry import reset_providers
+
+        reset_providers()
+    except ImportError:
+        pass
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """moto in-process with the table, bucket, queues and topic; yields the functions' env."""
+    from moto import mock_aws
+
+    from batchrelay.local.resources import create_resources
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        reset_caches()
+        env = create_resources(prefix="test")
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        reset_caches()
+        yield env
+    reset_caches()
