@@ -2,8 +2,8 @@
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from batchrelay.api.app import app
+
 from handlers.utils.observability import logger, metrics, tracer
 
 

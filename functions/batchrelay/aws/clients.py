@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import boto3
@@ -11,12 +11,13 @@ from botocore.config import Config
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, signature_version=None)
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str) -> Any:
     if service == "s3":
         # Virtual-hosted style needs DNS for the bucket name; path style works everywhere,
         # including the emulator on loopback.
-        return boto3.client("s3", config=_CONFIG.merge(Config(s3={"addressing_style": "path"}, signature_version="s3v4")))
+        s3_config = Config(s3={"addressing_style": "path"}, signature_version="s3v4")
+        return boto3.client("s3", config=_CONFIG.merge(s3_config))
     return boto3.client(service, config=_CONFIG)
 
 

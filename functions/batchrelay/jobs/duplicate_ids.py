@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from array import array
 from collections.abc import Iterable
+from itertools import pairwise
 
 
 def id_hash(custom_id: str) -> int:
@@ -25,7 +26,7 @@ class DuplicateIdFinder:
 
     def candidate_hashes(self) -> set[int]:
         ordered = sorted(self._hashes)
-        return {a for a, b in zip(ordered, ordered[1:], strict=False) if a == b}
+        return {a for a, b in pairwise(ordered) if a == b}
 
 
 def first_duplicate(ids_with_lines: Iterable[tuple[str, int]], candidates: set[int]) -> tuple[str, int] | None:

@@ -74,7 +74,9 @@ def _parse_line(raw: bytes, line: int, *, provider: str, endpoint: str) -> str:
     if unknown:
         raise ValidationFailed(f"unknown key(s) {sorted(unknown)}", field="upload", line=line)
     if "url" in obj and obj["url"] != endpoint:
-        raise ValidationFailed(f"url {obj['url']!r} differs from the job's endpoint {endpoint!r}", field="url", line=line)
+        raise ValidationFailed(
+            f"url {obj['url']!r} differs from the job's endpoint {endpoint!r}", field="url", line=line
+        )
     if "method" in obj and obj["method"] != "POST":
         raise ValidationFailed("method must be POST", field="method", line=line)
     return validate_request(obj.get("custom_id"), obj.get("body"), provider=provider, endpoint=endpoint,

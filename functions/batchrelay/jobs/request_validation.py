@@ -39,7 +39,9 @@ def validate_request(
         raise ValidationFailed("body.stream cannot be true in a batch", field=f"{field_prefix}body.stream", line=line)
     if provider == "anthropic" and not isinstance(body.get("max_tokens"), int):
         raise ValidationFailed(
-            "body.max_tokens must be an integer for Anthropic messages", field=f"{field_prefix}body.max_tokens", line=line
+            "body.max_tokens must be an integer for Anthropic messages",
+            field=f"{field_prefix}body.max_tokens",
+            line=line,
         )
     if endpoint in ("/v1/chat/completions", "/v1/messages") and not isinstance(body.get("messages"), list):
         raise ValidationFailed("body.messages must be a list", field=f"{field_prefix}body.messages", line=line)

@@ -59,7 +59,9 @@ def uploaded_object_key(tenant_id: str, upload_id: str) -> str:
     try:
         head = clients.s3().head_object(Bucket=get_settings().bucket_name, Key=key)
     except clients.s3().exceptions.ClientError as exc:
-        raise NotFound(f"upload {upload_id} has no file yet: PUT it to the upload URL first", field="upload_id") from exc
+        raise NotFound(
+            f"upload {upload_id} has no file yet: PUT it to the upload URL first", field="upload_id"
+        ) from exc
     if head["ContentLength"] > MAX_UPLOAD_BYTES:
         raise PayloadTooLarge(f"upload is larger than {MAX_UPLOAD_BYTES} bytes", field="upload_id")
     return key

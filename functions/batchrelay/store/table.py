@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import boto3
@@ -18,7 +18,7 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _resource(table_name: str) -> Any:
     return boto3.resource("dynamodb").Table(table_name)
 

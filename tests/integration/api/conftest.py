@@ -23,10 +23,13 @@ class ApiClient:
     def __init__(self, api_key_id: str = "tenant-a"):
         self.api_key_id = api_key_id
 
-    def call(self, method: str, path: str, body: Any = None, *, headers=None, query=None, api_key_id=None) -> ApiAnswer:
+    def call(
+        self, method: str, path: str, body: Any = None, *, headers=None, query=None, api_key_id=None
+    ) -> ApiAnswer:
         from handlers.api import handler
 
-        event = api_event(method, path, body, api_key_id=self.api_key_id if api_key_id is None else api_key_id, headers=headers, query=query)
+        key_id = self.api_key_id if api_key_id is None else api_key_id
+        event = api_event(method, path, body, api_key_id=key_id, headers=headers, query=query)
         answer = handler(event, FakeLambdaContext())
         raw = answer.get("body")
         merged = dict(answer.get("headers") or {})
