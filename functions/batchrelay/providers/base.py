@@ -63,20 +63,6 @@ class RawFile:
     blocks: Iterator[bytes]
 
 
-def iter_lines(blocks: Iterator[bytes]) -> Iterator[bytes]:
-    """Split streamed bytes into lines on b"\\n" only (never on CR or U+2028, which may sit
-    inside JSON strings); the newline is dropped and blank lines are skipped."""
-    pending = b""
-    for block in blocks:
-        pending += block
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            if line.strip():
-                yield line
-    if pending.strip():
-        yield pending
-
-
 class ProviderError(Exception):
     """A provider call failed. ``retryable`` tells the caller whether to try again later."""
 

@@ -1,0 +1,227 @@
+"""Anthropic Message Batches adapter (official ``anthropic`` SDK).
+
+No file upload: the requests go in the create call's body. Outcome counts stay zero
+until the whole batch has ended (``processing`` holds the total meanwhile), so progress
+is only known at the end. Results are one JSONL stream at ``results_url``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import httpx2
+from anthropic.types.messages import MessageBatch
+
+from batchrelay.providers import credentials
+from batchrelay.providers.base import (
+    BatchInfo,
+    BatchProvider,
+    ProviderError,
+    ProviderResult,
+    RawFile,
+)
+from batchrelay.providers.custom_ids import anthropic_custom_id
+from batchrelay.providers.errors import resumable_stream, translate_errors
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = httpx2.Timeout(60.0, connect=10.0)
+DEFAULT_MAX_RETRIES = 3
+CLOCK_SKEW_SECONDS = 5.0
+
+# errored results whose cause is on Anthropic's side or transient: worth another batch.
+_RETRYABLE_ERROR_TYPES = {"api_error", "overloaded_error", "rate_limit_error", "timeout_error"}
+
+
+def normalize_usage(usage: dict[str, Any] | None) -> dict[str, int] | None:
+    """input/output/total tokens; prompt-cache tokens are added as their own keys when present."""
+    if not isinstance(usage, dict):
+        return None
+    result = {
+        "input_tokens": int(usage.get("input_tokens") or 0),
+        "output_tokens": int(usage.get("output_tokens") or 0),
+    }
+    cache_keys = ("cache_creation_input_tokens", "cache_read_input_tokens")
+    cached = {k: int(usage[k]) for k in cache_keys if usage.get(k)}
+    result["total_tokens"] = result["input_tokens"] + result["output_tokens"] + sum(cached.values())
+    return result | cached
+
+
+class AnthropicProvider(BatchProvider):
+    name = "anthropic"
+
+    def __init__(
+        self,
+        client: anthropic.Anthropic | None = None,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        timeout: float | httpx2.Timeout = DEFAULT_TIMEOUT,
+        download_attempts: int = 4,
+    ):
+        self._client = client
+        self._client_args: dict[str, Any] = {"max_retries": max_retries, "timeout": timeout}
+        if base_url:  # otherwise the SDK reads ANTHROPIC_BASE_URL itself
+            self._client_args["base_url"] = base_url
+        self._api_key = api_key
+        self.download_attempts = download_attempts
+
+    @property
+    def client(self) -> anthropic.Anthropic:
+        if self._client is None:
+            self._client = anthropic.Anthropic(api_key=self._api_key or credentials.api_key(self.name),
+                                               **self._client_args)
+        return self._client
+
+    # ------------------------------------------------------------------ requests
+    def provider_custom_id(self, custom_id: str) -> str:
+        return anthropic_custom_id(custom_id)
+
+    def request_line(self, provider_custom_id: str, body: dict[str, Any], endpoint: str) -> dict[str, Any]:
+        return {"custom_id": provider_custom_id, "params": body}
+
+    # ------------------------------------------------------------------ batches
+    def create_batch(
+        self, *, requests_path: str, request_count: int, endpoint: str, metadata: dict[str, str]
+    ) -> BatchInfo:
+        # The SDK takes the whole request list as one JSON body, so the chunk is held in
+        # memory here; the chunk size (and the 256 MB batch limit) bounds it. ``metadata``
+        # has no place in this API: find_batch matches on time and size instead.
+        requests: list[dict[str, Any]] = []
+        with open(requests_path, "rb") as handle:
+            for raw in handle:
+                if raw.strip():
+                    requests.append(json.loads(raw))
+        if len(requests) != request_count:
+            log.warning("chunk file has %d requests, expected %d", len(requests), request_count)
+        with translate_errors(self.name):
+            return self._info(self.client.messages.batches.create(requests=requests))  # type: ignore[arg-type]
+
+    def find_batch(
+        self,
+        *,
+        metadata: dict[str, str],
+        created_after: float,
+        created_before: float | None,
+        request_count: int,
+        exclude_ids: set[str],
+    ) -> BatchInfo | None:
+        """The oldest batch created in [created_after, created_before] with ``request_count`` requests.
+
+        Anthropic batches carry no metadata, so this is a heuristic: it matches on creation
+        time (with a few seconds of clock-skew slack) and request total, skipping
+        ``exclude_ids``. Residual risk: another chunk of the same size created by the same
+        account inside the same window is indistinguishable until its results are read.
+        Callers keep the window tight (the instants around the interrupted create call),
+        pass every batch id already claimed by another chunk in ``exclude_ids``, and claim
+        the returned id with a conditional write, so one batch is never adopted twice.
+        """
+        latest = None if created_before is None else created_before + CLOCK_SKEW_SECONDS
+        candidates = [
+            info
+            for info in self.list_batches(created_after=created_after - CLOCK_SKEW_SECONDS)
+            if info.batch_id not in exclude_ids
+            and info.total == request_count
+            and (latest is None or info.created_at <= latest)
+        ]
+        if len(candidates) > 1:
+            log.warning("find_batch: %d candidate batches of %d requests; taking the oldest",
+                        len(candidates), request_count)
+        return min(candidates, key=lambda info: info.created_at) if candidates else None
+
+    def list_batches(self, *, created_after: float, page_size: int = 100) -> Iterator[BatchInfo]:
+        with translate_errors(self.name):
+            page = self.client.messages.batches.list(limit=max(1, min(1000, page_size)))
+        while True:
+            for batch in page.data:
+                if batch.created_at.timestamp() < created_after:
+                    return  # newest first: the rest is older still
+                yield self._info(batch)
+            if not page.has_next_page():
+                return
+            with translate_errors(self.name):
+                page = page.get_next_page()
+
+    def retrieve_batch(self, batch_id: str) -> BatchInfo:
+        with translate_errors(self.name):
+            return self._info(self.client.messages.batches.retrieve(batch_id))
+
+    def cancel_batch(self, batch_id: str) -> BatchInfo:
+        with translate_errors(self.name):
+            return self._info(self.client.messages.batches.cancel(batch_id))
+
+    @staticmethod
+    def _info(batch: MessageBatch) -> BatchInfo:
+        counts = batch.request_counts
+        total = counts.processing + counts.succeeded + counts.errored + counts.canceled + counts.expired
+        ended = batch.processing_status == "ended"
+        end_reason = None
+        if ended:
+            if batch.cancel_initiated_at is not None:
+                end_reason = "cancelled"
+            elif counts.expired:
+                end_reason = "expired"
+            else:
+                end_reason = "completed"
+        return BatchInfo(
+            batch_id=batch.id,
+            provider_status=batch.processing_status,
+            state="ended" if ended else "running",
+            created_at=batch.created_at.timestamp(),
+            end_reason=end_reason,  # type: ignore[arg-type]
+            total=total,
+            completed=counts.succeeded + counts.errored,
+            failed=counts.errored,
+            ended_at=batch.ended_at.timestamp() if batch.ended_at else None,
+            extra={"results_url": batch.results_url},
+        )
+
+    # ------------------------------------------------------------------ results
+    def raw_result_files(self, batch: BatchInfo) -> Iterator[RawFile]:
+        if batch.state != "ended":
+            raise ProviderError(f"anthropic: batch {batch.batch_id} has not ended; no results yet",
+                                retryable=True, code="not_ended")
+        # The SDK looks up results_url itself (one retrieve) and streams it with auth headers.
+        blocks = resumable_stream(
+            lambda: self.client.messages.batches.with_streaming_response.results(batch.batch_id),
+            provider=self.name,
+            what=batch.batch_id,
+            attempts=self.download_attempts,
+        )
+        yield RawFile(name="results", blocks=blocks)
+
+    def parse_result_line(self, file_name: str, line: bytes) -> ProviderResult:
+        """One results line. Raises ValueError when the line is not a result line."""
+        data = json.loads(line, strict=False)  # tolerate raw control characters inside strings
+        if not isinstance(data, dict) or not isinstance(data.get("custom_id"), str):
+            raise ValueError("not an Anthropic batch result line: no custom_id")
+        custom_id = data["custom_id"]
+        result = data.get("result") if isinstance(data.get("result"), dict) else {}
+        kind = result.get("type")
+        if kind == "succeeded":
+            message = result.get("message") if isinstance(result.get("message"), dict) else {}
+            return ProviderResult(custom_id=custom_id, outcome="succeeded", response=message,
+                                  usage=normalize_usage(message.get("usage")), model=message.get("model"))
+        if kind == "expired":
+            return ProviderResult(custom_id=custom_id, outcome="expired",
+                                  error={"type": "expired", "message": "The batch expired before this request ran."})
+        if kind == "canceled":
+            return ProviderResult(custom_id=custom_id, outcome="cancelled",
+                                  error={"type": "canceled", "message": "The batch was canceled before this request "
+                                                                        "ran."})
+        if kind == "errored":
+            envelope = result.get("error") if isinstance(result.get("error"), dict) else {}
+            detail = envelope.get("error") if isinstance(envelope.get("error"), dict) else envelope
+            error_type = str(detail.get("type") or "api_error")
+            return ProviderResult(
+                custom_id=custom_id,
+                outcome="errored",
+                error={"type": error_type, "code": error_type, "message": detail.get("message") or error_type},
+                retryable=error_type in _RETRYABLE_ERROR_TYPES,
+            )
+        raise ValueError(f"unknown Anthropic result type: {kind!r}")

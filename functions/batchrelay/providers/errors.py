@@ -1,0 +1,109 @@
+"""Turn SDK and transport exceptions into ProviderError, and retry what the SDK cannot.
+
+The SDKs already retry their own calls (``max_retries``, exponential backoff with jitter,
+``retry-after`` honoured); whatever still escapes is classified here once: 408/409/429/5xx
+and connection problems are retryable, other 4xx are final with the provider's message.
+A streamed body that breaks half way is outside the SDK's retry loop: ``resumable_stream``
+re-opens it (bounded) and skips the bytes already handed out.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+import anthropic
+import httpx2
+import openai
+
+from batchrelay.providers.base import ProviderError
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = frozenset({408, 409, 429})
+
+_STATUS_ERRORS = (openai.APIStatusError, anthropic.APIStatusError)
+_CONNECTION_ERRORS = (openai.APIConnectionError, anthropic.APIConnectionError, httpx2.TransportError)
+
+
+def _error_code(body: Any) -> str | None:
+    """The provider's error code: OpenAI ``error.code``/``error.type``, Anthropic ``error.type``."""
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict):
+            code = inner.get("code") or inner.get("type")
+            return str(code) if code else None
+    return None
+
+
+def to_provider_error(exc: BaseException, provider: str) -> ProviderError:
+    if isinstance(exc, ProviderError):
+        return exc
+    if isinstance(exc, _STATUS_ERRORS):
+        status = exc.status_code
+        retryable = status in RETRYABLE_STATUS or status >= 500
+        return ProviderError(f"{provider}: {exc.message}", retryable=retryable, status_code=status,
+                             code=_error_code(exc.body))
+    if isinstance(exc, _CONNECTION_ERRORS):
+        return ProviderError(f"{provider}: connection problem: {exc}", retryable=True, code="connection_error")
+    return ProviderError(f"{provider}: {exc}", retryable=False)
+
+
+@contextmanager
+def translate_errors(provider: str) -> Iterator[None]:
+    """Re-raise SDK exceptions raised inside the block as ProviderError."""
+    try:
+        yield
+    except ProviderError:
+        raise
+    except (openai.OpenAIError, anthropic.AnthropicError, httpx2.HTTPError) as exc:
+        raise to_provider_error(exc, provider) from exc
+
+
+def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 8.0) -> float:
+    """Exponential backoff with full jitter (attempt 1, 2, ...)."""
+    return random.uniform(0, min(cap, base * 2 ** (attempt - 1)))
+
+
+def resumable_stream(
+    open_stream: Callable[[], AbstractContextManager[Any]],
+    *,
+    provider: str,
+    what: str,
+    attempts: int = 4,
+    chunk_size: int = 64 * 1024,
+    base_delay: float = 0.2,
+) -> Iterator[bytes]:
+    """Yield a download's bytes, restarting it when the connection breaks mid-body.
+
+    ``open_stream`` returns the SDK's streaming-response context manager (it has
+    ``iter_bytes``). A restart re-downloads from the start and discards the bytes already
+    yielded: plain and correct for immutable result files, and it works whether or not
+    the server honours Range requests. At most ``attempts`` tries, then a retryable
+    ProviderError (the caller's queue retries later).
+    """
+    delivered = 0
+    for attempt in range(1, attempts + 1):
+        position = 0
+        try:
+            with translate_errors(provider), open_stream() as response:
+                for block in response.iter_bytes(chunk_size):
+                    if position + len(block) <= delivered:
+                        position += len(block)
+                        continue
+                    fresh = block[delivered - position :] if position < delivered else block
+                    position += len(block)
+                    delivered += len(fresh)
+                    yield fresh
+            return
+        except ProviderError as exc:
+            if not exc.retryable or attempt == attempts:
+                raise
+            log.warning("%s download of %s broke after %d bytes (%s); retry %d/%d",
+                        provider, what, delivered, exc.message, attempt, attempts - 1)
+            time.sleep(backoff_delay(attempt, base=base_delay))
+    raise AssertionError("unreachable")

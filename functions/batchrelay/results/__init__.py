@@ -1,0 +1,1 @@
+"""Result files in S3: streamed line reading, multipart writing, pricing."""

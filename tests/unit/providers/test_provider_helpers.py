@@ -1,0 +1,163 @@
+"""Custom id mapping, metadata limits, error classification, credentials, registry."""
+
+from __future__ import annotations
+
+import anthropic
+import httpx2
+import openai
+import pytest
+
+from batchrelay.providers import credentials, registry
+from batchrelay.providers.anthropic_provider import AnthropicProvider
+from batchrelay.providers.base import ProviderError
+from batchrelay.providers.custom_ids import ANTHROPIC_CUSTOM_ID, anthropic_custom_id
+from batchrelay.providers.errors import resumable_stream, to_provider_error
+from batchrelay.providers.openai_provider import OpenAIProvider, normalize_metadata
+
+
+# ---------------------------------------------------------------- custom ids
+@pytest.mark.parametrize("custom_id", ["a", "A-b_9", "x" * 64])
+def test_safe_ids_are_kept(custom_id):
+    assert anthropic_custom_id(custom_id) == custom_id
+
+
+@pytest.mark.parametrize("custom_id", ["", "has space", "x" * 65, "é", "a/b", "h_" + "a" * 60])
+def test_unsafe_ids_are_hashed_deterministically(custom_id):
+    mapped = anthropic_custom_id(custom_id)
+    assert ANTHROPIC_CUSTOM_ID.match(mapped) and mapped.startswith("h_") and len(mapped) == 62
+    assert mapped == anthropic_custom_id(custom_id) and mapped != custom_id
+
+
+def test_provider_custom_ids_and_request_lines():
+    assert OpenAIProvider(api_key="k").provider_custom_id("any thing/é") == "any thing/é"
+    assert OpenAIProvider(api_key="k").request_line("a", {"model": "m"}, "/v1/embeddings") == {
+        "custom_id": "a", "method": "POST", "url": "/v1/embeddings", "body": {"model": "m"}}
+    assert AnthropicProvider(api_key="k").request_line("a", {"model": "m"}, "/v1/messages") == {
+        "custom_id": "a", "params": {"model": "m"}}
+
+
+# ---------------------------------------------------------------- metadata
+def test_metadata_is_fitted_to_openai_limits():
+    metadata = {f"key{i:02d}": "v" * 600 for i in range(20)}
+    fitted = normalize_metadata(metadata)
+    assert list(fitted) == list(metadata)[:16]
+    assert all(len(v) == 512 for v in fitted.values())
+    with pytest.raises(ValueError):
+        normalize_metadata({"k" * 65: "v"})
+    small = {"job_id": "j", "chunk_id": "c"}
+    assert normalize_metadata(small) == small
+
+
+# ---------------------------------------------------------------- errors
+def _response(status: int) -> httpx2.Response:
+    return httpx2.Response(status, request=httpx2.Request("POST", "http://127.0.0.1/v1/batches"))
+
+
+@pytest.mark.parametrize(("status", "retryable"), [(400, False), (401, False), (404, False), (408, True),
+                                                   (409, True), (429, True), (500, True), (529, True)])
+def test_status_errors(status, retryable):
+    for exc in (
+        openai.APIStatusError("boom", response=_response(status), body={"error": {"code": "c1", "message": "m"}}),
+        anthropic.APIStatusError("boom", response=_response(status), body={"type": "error",
+                                                                          "error": {"type": "c1", "message": "m"}}),
+    ):
+        error = to_provider_error(exc, "p")
+        assert (error.retryable, error.status_code, error.code) == (retryable, status, "c1")
+
+
+def test_connection_errors_are_retryable():
+    request = httpx2.Request("GET", "http://127.0.0.1/")
+    for exc in (openai.APIConnectionError(request=request), anthropic.APITimeoutError(request=request),
+                httpx2.RemoteProtocolError("peer closed")):
+        assert to_provider_error(exc, "p").retryable
+
+
+def test_other_errors_are_final():
+    assert not to_provider_error(anthropic.AnthropicError("no results_url"), "anthropic").retryable
+
+
+class _FakeStream:
+    def __init__(self, data: bytes, cut_at: int | None):
+        self.data, self.cut_at = data, cut_at
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def iter_bytes(self, chunk_size):
+        end = len(self.data) if self.cut_at is None else self.cut_at
+        for i in range(0, end, 3):
+            yield self.data[i : min(i + 3, end)]
+        if self.cut_at is not None:
+            raise httpx2.RemoteProtocolError("peer closed connection without sending complete message body")
+
+
+def test_resumable_stream_skips_bytes_already_delivered():
+    data = b"0123456789abcdefghij"
+    streams = iter([_FakeStream(data, 7), _FakeStream(data, 14), _FakeStream(data, None)])
+    out = b"".join(resumable_stream(lambda: next(streams), provider="p", what="f", base_delay=0))
+    assert out == data
+
+
+def test_resumable_stream_is_bounded():
+    with pytest.raises(ProviderError) as failure:
+        b"".join(resumable_stream(lambda: _FakeStream(b"abcdef", 2), provider="p", what="f", attempts=2,
+                                  base_delay=0))
+    assert failure.value.retryable
+
+
+# ---------------------------------------------------------------- credentials and registry
+def test_api_key_from_environment(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+    assert credentials.api_key("openai") == "sk-env"
+
+
+def test_api_key_from_secrets_manager(monkeypatch):
+    from aws_lambda_powertools.utilities import parameters
+
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.setenv("ANTHROPIC_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:1:secret:anthropic")
+    calls = []
+
+    def fake_get_secret(name, max_age=None, **kwargs):
+        calls.append((name, max_age))
+        return '{"api_key": "sk-ant-secret"}'
+
+    monkeypatch.setattr(parameters, "get_secret", fake_get_secret)
+    assert credentials.api_key("anthropic") == "sk-ant-secret"
+    assert calls == [("arn:aws:secretsmanager:eu-west-1:1:secret:anthropic", 300)]
+    monkeypatch.setattr(parameters, "get_secret", lambda name, max_age=None, **kw: "sk-plain\n")
+    assert credentials.api_key("anthropic") == "sk-plain"
+
+
+def test_missing_credentials(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_SECRET_ARN", raising=False)
+    with pytest.raises(ProviderError) as failure:
+        credentials.api_key("openai")
+    assert not failure.value.retryable
+
+
+def test_registry_caches_per_name(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-env")
+    registry.reset_providers()
+    try:
+        first = registry.get_provider("openai")
+        assert registry.get_provider("openai") is first and isinstance(first, OpenAIProvider)
+        assert isinstance(registry.get_provider("anthropic"), AnthropicProvider)
+        registry.reset_providers()
+        assert registry.get_provider("openai") is not first
+        with pytest.raises(ValueError):
+            registry.get_provider("nope")
+    finally:
+        registry.reset_providers()
+
+
+def test_base_url_from_environment(monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
+    assert str(OpenAIProvider(api_key="k").client.base_url).startswith("http://127.0.0.1:9/v1")
+    assert str(AnthropicProvider(api_key="k").client.base_url).startswith("http://127.0.0.1:9")

@@ -1,0 +1,34 @@
+"""Simulator pieces that need no HTTP: timelines, failure rules, settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from batchrelay.simulator import FailureRule, SimulatorSettings, hash_fraction
+from batchrelay.simulator.state import Timeline
+
+
+def test_timeline_processed_counts_grow_linearly():
+    t = Timeline(created_at=0, validating_seconds=10, processing_seconds=100, finalizing_seconds=0,
+                 cancelling_seconds=0, total=10)
+    assert [t.processed_at(x) for x in (5, 10, 35, 60, 110, 500)] == [0, 0, 2, 5, 10, 10]
+    expiring = Timeline(0, 0, 100, 0, 0, total=10, expire_count=3)
+    assert expiring.processed_at(90) == 3
+
+
+def test_failure_rule_selection():
+    assert FailureRule(pattern="^bad").selects("bad-1") and not FailureRule(pattern="^bad").selects("ok")
+    assert FailureRule(fraction=1.0).selects("anything") and not FailureRule().selects("anything")
+    assert FailureRule(kind="permanent").effective_status == 400
+    assert FailureRule(kind="retryable").effective_status == 500
+    assert 0 <= hash_fraction("x") < 1 and hash_fraction("x") == hash_fraction("x")
+
+
+def test_settings_update_from_json():
+    settings = SimulatorSettings()
+    settings.update({"processing_seconds": 0.01, "failure_rules": [{"pattern": "x", "kind": "permanent"}]})
+    assert settings.processing_seconds == 0.01
+    assert settings.failure_rules == [FailureRule(pattern="x", kind="permanent")]
+    assert SimulatorSettings.from_dict(settings.to_dict()) == settings
+    with pytest.raises(ValueError):
+        settings.update({"no_such_setting": 1})
