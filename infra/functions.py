@@ -1,0 +1,241 @@
+"""The Lambda functions, their environment, their queue triggers and their grants.
+
+Each function gets only the environment variables and permissions its job needs
+(least privilege through ``grant_*`` helpers, no hand-written policies).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from batchrelay import constants as c
+from infra.bundling import function_code
+from infra.queues import WorkQueues
+from infra.secrets import ProviderSecrets
+from infra.settings import StackSettings
+
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+ARCHITECTURE = lambda_.Architecture.ARM_64
+
+# Memory (MB): the collector streams provider output into S3 and benefits from a full vCPU.
+MEMORY_MB = {
+    c.FUNCTION_API: 512,
+    c.FUNCTION_SUBMITTER: 1024,
+    c.FUNCTION_POLLER: 512,
+    c.FUNCTION_COLLECTOR: 1769,
+    c.FUNCTION_WEBHOOK: 256,
+    c.FUNCTION_OPENAI_WEBHOOK: 256,
+}
+DESCRIPTIONS = {
+    c.FUNCTION_API: "HTTP API: jobs, uploads, results, webhook endpoints",
+    c.FUNCTION_SUBMITTER: "Splits jobs into chunks and creates provider batches",
+    c.FUNCTION_POLLER: "Checks due chunks with the providers, hands ended ones to collect",
+    c.FUNCTION_COLLECTOR: "Normalizes provider output into S3 results, finalizes jobs",
+    c.FUNCTION_WEBHOOK: "Delivers signed webhooks for job events",
+    c.FUNCTION_OPENAI_WEBHOOK: "Receives OpenAI batch webhooks (fast path beside polling)",
+}
+ALL_FUNCTIONS = tuple(MEMORY_MB)
+
+# The resource names each function is told about; it matches its grants (below).
+RESOURCE_ENV: dict[str, tuple[str, ...]] = {
+    c.FUNCTION_API: (c.ENV_TABLE_NAME, c.ENV_BUCKET_NAME, c.ENV_JOBS_QUEUE_URL),
+    c.FUNCTION_SUBMITTER: (
+        c.ENV_TABLE_NAME,
+        c.ENV_BUCKET_NAME,
+        c.ENV_JOBS_QUEUE_URL,
+        c.ENV_COLLECT_QUEUE_URL,
+        c.ENV_OPENAI_SECRET_ARN,
+        c.ENV_ANTHROPIC_SECRET_ARN,
+    ),
+    c.FUNCTION_POLLER: (
+        c.ENV_TABLE_NAME,
+        c.ENV_JOBS_QUEUE_URL,
+        c.ENV_COLLECT_QUEUE_URL,
+        c.ENV_OPENAI_SECRET_ARN,
+        c.ENV_ANTHROPIC_SECRET_ARN,
+    ),
+    c.FUNCTION_COLLECTOR: (
+        c.ENV_TABLE_NAME,
+        c.ENV_BUCKET_NAME,
+        c.ENV_JOBS_QUEUE_URL,
+        c.ENV_COLLECT_QUEUE_URL,
+        c.ENV_EVENTS_TOPIC_ARN,
+        c.ENV_OPENAI_SECRET_ARN,
+        c.ENV_ANTHROPIC_SECRET_ARN,
+    ),
+    c.FUNCTION_WEBHOOK: (c.ENV_TABLE_NAME, c.ENV_WEBHOOKS_QUEUE_URL),
+    c.FUNCTION_OPENAI_WEBHOOK: (c.ENV_TABLE_NAME, c.ENV_COLLECT_QUEUE_URL, c.ENV_OPENAI_WEBHOOK_SECRET_ARN),
+}
+
+
+@dataclass(frozen=True)
+class FunctionResources:
+    """What the functions work with; built by the other constructs of the stack."""
+
+    table: dynamodb.ITable
+    bucket: s3.IBucket
+    queues: WorkQueues
+    topic: sns.ITopic
+    secrets: ProviderSecrets
+
+
+def handler_path(function_name: str) -> str:
+    return f"handlers.{function_name}.handler"
+
+
+class BatchRelayFunctions(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: StackSettings, resources: FunctionResources
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._settings = settings
+        self._resources = resources
+        code = function_code(bundle=settings.bundle)
+        self.functions: dict[str, lambda_.Function] = {name: self._function(name, code) for name in ALL_FUNCTIONS}
+        self._connect_queues()
+        self._grant()
+
+    @property
+    def api(self) -> lambda_.Function:
+        return self.functions[c.FUNCTION_API]
+
+    @property
+    def openai_webhook(self) -> lambda_.Function:
+        return self.functions[c.FUNCTION_OPENAI_WEBHOOK]
+
+    @property
+    def poller(self) -> lambda_.Function:
+        return self.functions[c.FUNCTION_POLLER]
+
+    def _function(self, name: str, code: lambda_.Code) -> lambda_.Function:
+        construct_id = name.title().replace("_", "")
+        log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=self._settings.log_retention)
+        return lambda_.Function(
+            self,
+            construct_id,
+            description=f"{c.SERVICE_NAME}: {DESCRIPTIONS[name]}",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            code=code,
+            handler=handler_path(name),
+            timeout=Duration.seconds(c.FUNCTION_TIMEOUTS[name]),
+            memory_size=MEMORY_MB[name],
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            environment=self._environment(name),
+        )
+
+    # --- environment ---
+
+    def _environment(self, name: str) -> dict[str, str]:
+        r = self._resources
+        s = self._settings
+        resource_env = {
+            c.ENV_TABLE_NAME: r.table.table_name,
+            c.ENV_BUCKET_NAME: r.bucket.bucket_name,
+            c.ENV_JOBS_QUEUE_URL: r.queues.jobs.queue.queue_url,
+            c.ENV_COLLECT_QUEUE_URL: r.queues.collect.queue.queue_url,
+            c.ENV_WEBHOOKS_QUEUE_URL: r.queues.webhooks.queue.queue_url,
+            c.ENV_EVENTS_TOPIC_ARN: r.topic.topic_arn,
+            c.ENV_OPENAI_SECRET_ARN: r.secrets.openai_api_key.secret_arn,
+            c.ENV_ANTHROPIC_SECRET_ARN: r.secrets.anthropic_api_key.secret_arn,
+            c.ENV_OPENAI_WEBHOOK_SECRET_ARN: r.secrets.openai_webhook_secret.secret_arn,
+        }
+        environment = {
+            c.ENV_POWERTOOLS_SERVICE_NAME: c.SERVICE_NAME,
+            c.ENV_POWERTOOLS_METRICS_NAMESPACE: c.METRICS_NAMESPACE,
+            c.ENV_POWERTOOLS_LOG_LEVEL: s.log_level,
+            c.ENV_DEFAULT_CHUNK_SIZE: str(s.default_chunk_size),
+            c.ENV_DEFAULT_MAX_ATTEMPTS: str(s.default_max_attempts),
+            c.ENV_OPENAI_MAX_REQUESTS: str(s.openai_max_requests_per_batch),
+            c.ENV_OPENAI_MAX_BYTES: str(s.openai_max_bytes_per_batch),
+            c.ENV_ANTHROPIC_MAX_REQUESTS: str(s.anthropic_max_requests_per_batch),
+            c.ENV_ANTHROPIC_MAX_BYTES: str(s.anthropic_max_bytes_per_batch),
+            c.ENV_RETENTION_DAYS: str(s.retention_days),
+            c.ENV_PRESIGN_EXPIRY_SECONDS: str(s.presign_expiry_seconds),
+        }
+        environment.update({key: resource_env[key] for key in RESOURCE_ENV[name]})
+        return environment
+
+    # --- triggers ---
+
+    def _connect_queues(self) -> None:
+        for queue_name, consumer in c.QUEUE_CONSUMERS.items():
+            # ReportBatchItemFailures: one failing record is retried alone, not the batch.
+            self.functions[consumer].add_event_source(
+                event_sources.SqsEventSource(
+                    self._resources.queues.by_name(queue_name).queue,
+                    batch_size=c.QUEUE_BATCH_SIZES[queue_name],
+                    report_batch_item_failures=True,
+                )
+            )
+
+    # --- grants: least privilege, one method per function ---
+
+    def _grant(self) -> None:
+        self._grant_api(self.functions[c.FUNCTION_API])
+        self._grant_submitter(self.functions[c.FUNCTION_SUBMITTER])
+        self._grant_poller(self.functions[c.FUNCTION_POLLER])
+        self._grant_collector(self.functions[c.FUNCTION_COLLECTOR])
+        self._grant_webhook(self.functions[c.FUNCTION_WEBHOOK])
+        self._grant_openai_webhook(self.functions[c.FUNCTION_OPENAI_WEBHOOK])
+
+    def _grant_api(self, fn: lambda_.Function) -> None:
+        r = self._resources
+        r.table.grant_read_write_data(fn)
+        # Inline inputs and presigned uploads are written here; results are only read
+        # (the presigned result links are signed with this role's permissions).
+        r.bucket.grant_read_write(fn, f"{c.INPUTS_PREFIX}*")
+        r.bucket.grant_read_write(fn, f"{c.UPLOADS_PREFIX}*")
+        r.bucket.grant_read(fn, f"{c.RESULTS_PREFIX}*")
+        r.queues.jobs.queue.grant_send_messages(fn)
+
+    def _grant_submitter(self, fn: lambda_.Function) -> None:
+        r = self._resources
+        r.table.grant_read_write_data(fn)
+        r.bucket.grant_read_write(fn)
+        r.queues.jobs.queue.grant_send_messages(fn)
+        r.queues.collect.queue.grant_send_messages(fn)
+        self._grant_provider_keys(fn)
+
+    def _grant_poller(self, fn: lambda_.Function) -> None:
+        r = self._resources
+        r.table.grant_read_write_data(fn)
+        r.queues.jobs.queue.grant_send_messages(fn)
+        r.queues.collect.queue.grant_send_messages(fn)
+        self._grant_provider_keys(fn)
+
+    def _grant_collector(self, fn: lambda_.Function) -> None:
+        r = self._resources
+        r.table.grant_read_write_data(fn)
+        r.bucket.grant_read_write(fn)
+        # jobs: retryable failures become new chunks; collect: its own "finalize" follow-up.
+        r.queues.jobs.queue.grant_send_messages(fn)
+        r.queues.collect.queue.grant_send_messages(fn)
+        r.topic.grant_publish(fn)
+        self._grant_provider_keys(fn)
+
+    def _grant_webhook(self, fn: lambda_.Function) -> None:
+        r = self._resources
+        r.table.grant_read_write_data(fn)
+        # Consuming is granted by the event source; sending re-queues a delivery for retry.
+        r.queues.webhooks.queue.grant_send_messages(fn)
+
+    def _grant_openai_webhook(self, fn: lambda_.Function) -> None:
+        r = self._resources
+        r.table.grant_read_write_data(fn)
+        r.queues.collect.queue.grant_send_messages(fn)
+        r.secrets.openai_webhook_secret.grant_read(fn)
+
+    def _grant_provider_keys(self, fn: lambda_.Function) -> None:
+        for secret in self._resources.secrets.provider_api_keys:
+            secret.grant_read(fn)

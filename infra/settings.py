@@ -1,0 +1,137 @@
+"""Deployment settings, read from CDK context in one place.
+
+Defaults come from ``batchrelay.constants``; ``cdk.json`` repeats them so that they are
+visible and editable, and ``cdk deploy -c key=value`` overrides any of them (values from
+the command line arrive as strings, hence the parsing helpers).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from batchrelay import constants as c
+from infra import REPO_ROOT
+
+SKIP_BUNDLING_ENV = "BATCHRELAY_SKIP_BUNDLING"
+
+# CloudWatch Logs accepts only these retention periods.
+_LOG_RETENTION = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+}
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    stack_name: str = c.SERVICE_NAME
+    stage_name: str = "prod"
+    poll_rate_minutes: int = 1
+    retention_days: int = c.DEFAULT_RETENTION_DAYS
+    log_retention_days: int = 30
+    log_level: str = "INFO"
+    default_chunk_size: int = c.DEFAULT_CHUNK_SIZE
+    default_max_attempts: int = c.DEFAULT_MAX_ATTEMPTS
+    presign_expiry_seconds: int = c.DEFAULT_PRESIGN_EXPIRY_SECONDS
+    openai_max_requests_per_batch: int = c.OPENAI_MAX_REQUESTS_PER_BATCH
+    openai_max_bytes_per_batch: int = c.OPENAI_MAX_BYTES_PER_BATCH
+    anthropic_max_requests_per_batch: int = c.ANTHROPIC_MAX_REQUESTS_PER_BATCH
+    anthropic_max_bytes_per_batch: int = c.ANTHROPIC_MAX_BYTES_PER_BATCH
+    deletion_protection: bool = True
+    api_throttle_rate_limit: int = 50
+    api_throttle_burst_limit: int = 100
+    api_quota_per_day: int = 0  # 0: no daily quota
+    upload_cors_origins: tuple[str, ...] = ("*",)
+    bundle: bool = True
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        return _LOG_RETENTION[self.log_retention_days]
+
+    def __post_init__(self) -> None:
+        if self.log_retention_days not in _LOG_RETENTION:
+            raise ValueError(f"log_retention_days must be one of {sorted(_LOG_RETENTION)}")
+        if self.poll_rate_minutes < 1:
+            raise ValueError("poll_rate_minutes must be at least 1")
+        if self.retention_days < 1:
+            raise ValueError("retention_days must be at least 1")
+
+    @classmethod
+    def from_context(cls, scope: Construct) -> StackSettings:
+        def get(key: str) -> Any:
+            return scope.node.try_get_context(key)
+
+        defaults = cls()
+        skip_bundling = os.environ.get(SKIP_BUNDLING_ENV, "").strip().lower() in ("1", "true", "yes")
+        return cls(
+            stack_name=_str(get("stack_name"), defaults.stack_name),
+            stage_name=_str(get("stage_name"), defaults.stage_name),
+            poll_rate_minutes=_int(get("poll_rate_minutes"), defaults.poll_rate_minutes),
+            retention_days=_int(get("retention_days"), defaults.retention_days),
+            log_retention_days=_int(get("log_retention_days"), defaults.log_retention_days),
+            log_level=_str(get("log_level"), defaults.log_level).upper(),
+            default_chunk_size=_int(get("default_chunk_size"), defaults.default_chunk_size),
+            default_max_attempts=_int(get("default_max_attempts"), defaults.default_max_attempts),
+            presign_expiry_seconds=_int(get("presign_expiry_seconds"), defaults.presign_expiry_seconds),
+            openai_max_requests_per_batch=_int(
+                get("openai_max_requests_per_batch"), defaults.openai_max_requests_per_batch
+            ),
+            openai_max_bytes_per_batch=_int(get("openai_max_bytes_per_batch"), defaults.openai_max_bytes_per_batch),
+            anthropic_max_requests_per_batch=_int(
+                get("anthropic_max_requests_per_batch"), defaults.anthropic_max_requests_per_batch
+            ),
+            anthropic_max_bytes_per_batch=_int(
+                get("anthropic_max_bytes_per_batch"), defaults.anthropic_max_bytes_per_batch
+            ),
+            deletion_protection=_bool(get("deletion_protection"), defaults.deletion_protection),
+            api_throttle_rate_limit=_int(get("api_throttle_rate_limit"), defaults.api_throttle_rate_limit),
+            api_throttle_burst_limit=_int(get("api_throttle_burst_limit"), defaults.api_throttle_burst_limit),
+            api_quota_per_day=_int(get("api_quota_per_day"), defaults.api_quota_per_day),
+            upload_cors_origins=_str_tuple(get("upload_cors_origins"), defaults.upload_cors_origins),
+            bundle=_bool(get("bundle"), defaults.bundle) and not skip_bundling,
+        )
+
+
+def read_cdk_json_context(path: Path = REPO_ROOT / "cdk.json") -> dict[str, Any]:
+    """The ``context`` of cdk.json, for ``python app.py`` runs (the CDK CLI passes it itself)."""
+    if not path.exists():
+        return {}
+    return dict(json.loads(path.read_text(encoding="utf-8")).get("context", {}))
+
+
+def _str(value: Any, default: str) -> str:
+    return default if value in (None, "") else str(value)
+
+
+def _int(value: Any, default: int) -> int:
+    return default if value in (None, "") else int(value)
+
+
+def _bool(value: Any, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _str_tuple(value: Any, default: tuple[str, ...]) -> tuple[str, ...]:
+    if value is None or value == "":
+        return default
+    if isinstance(value, str):  # "-c upload_cors_origins=https://a.example,https://b.example"
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return tuple(str(part) for part in value)

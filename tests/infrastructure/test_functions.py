@@ -1,0 +1,97 @@
+"""Lambda functions, their environment and the poller's schedule."""
+
+from __future__ import annotations
+
+from batchrelay import constants as c
+from infra.functions import ALL_FUNCTIONS
+
+EXPECTED_FUNCTIONS = {
+    c.FUNCTION_API,
+    c.FUNCTION_SUBMITTER,
+    c.FUNCTION_POLLER,
+    c.FUNCTION_COLLECTOR,
+    c.FUNCTION_WEBHOOK,
+    c.FUNCTION_OPENAI_WEBHOOK,
+}
+
+
+def _function(synthesized, name: str) -> dict:
+    return synthesized.resources[synthesized.logical_id(synthesized.stack.functions.functions[name])]["Properties"]
+
+
+def test_the_six_functions_exist(synthesized):
+    assert set(ALL_FUNCTIONS) == EXPECTED_FUNCTIONS
+    assert len(synthesized.of_type("AWS::Lambda::Function")) == len(EXPECTED_FUNCTIONS)
+
+
+def test_functions_run_python_3_13_on_arm64_with_active_tracing(synthesized):
+    for name in EXPECTED_FUNCTIONS:
+        properties = _function(synthesized, name)
+        assert properties["Runtime"] == "python3.13"
+        assert properties["Architectures"] == ["arm64"]
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        assert properties["Handler"] == f"handlers.{name}.handler"
+        assert properties["Timeout"] == c.FUNCTION_TIMEOUTS[name]
+
+
+def test_functions_carry_powertools_settings(synthesized):
+    for name in EXPECTED_FUNCTIONS:
+        variables = _function(synthesized, name)["Environment"]["Variables"]
+        assert variables[c.ENV_POWERTOOLS_SERVICE_NAME] == c.SERVICE_NAME
+        assert variables[c.ENV_POWERTOOLS_METRICS_NAMESPACE] == c.METRICS_NAMESPACE
+        assert variables[c.ENV_RETENTION_DAYS] == str(synthesized.settings.retention_days)
+        assert variables[c.ENV_DEFAULT_CHUNK_SIZE] == str(c.DEFAULT_CHUNK_SIZE)
+        assert variables[c.ENV_TABLE_NAME] == {"Ref": synthesized.logical_id(synthesized.stack.table.table)}
+
+
+def test_functions_are_told_only_about_the_resources_they_use(synthesized):
+    api = _function(synthesized, c.FUNCTION_API)["Environment"]["Variables"]
+    collector = _function(synthesized, c.FUNCTION_COLLECTOR)["Environment"]["Variables"]
+    openai_webhook = _function(synthesized, c.FUNCTION_OPENAI_WEBHOOK)["Environment"]["Variables"]
+
+    assert {c.ENV_BUCKET_NAME, c.ENV_JOBS_QUEUE_URL} <= set(api)
+    assert not {c.ENV_OPENAI_SECRET_ARN, c.ENV_ANTHROPIC_SECRET_ARN, c.ENV_OPENAI_WEBHOOK_SECRET_ARN} & set(api)
+    assert c.ENV_EVENTS_TOPIC_ARN in collector
+    assert {c.ENV_COLLECT_QUEUE_URL, c.ENV_OPENAI_WEBHOOK_SECRET_ARN} <= set(openai_webhook)
+    assert c.ENV_OPENAI_SECRET_ARN not in openai_webhook
+
+
+def test_every_function_logs_to_a_log_group_with_retention(synthesized):
+    log_groups = synthesized.of_type("AWS::Logs::LogGroup")
+    for name in EXPECTED_FUNCTIONS:
+        log_group_id = _function(synthesized, name)["LoggingConfig"]["LogGroup"]["Ref"]
+        assert log_groups[log_group_id]["Properties"]["RetentionInDays"] == synthesized.settings.log_retention_days
+
+
+def test_schedule_invokes_the_poller_at_the_configured_rate(synthesized):
+    # Given poll_rate_minutes=5 in the test context
+    poller_id = synthesized.logical_id(synthesized.stack.functions.poller)
+    (rule,) = synthesized.of_type("AWS::Events::Rule").values()
+    # Then one rule fires every 5 minutes and targets the poller
+    assert rule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
+    assert [t["Arn"] for t in rule["Properties"]["Targets"]] == [{"Fn::GetAtt": [poller_id, "Arn"]}]
+    synthesized.template.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {"FunctionName": {"Fn::GetAtt": [poller_id, "Arn"]}, "Principal": "events.amazonaws.com"},
+    )
+
+
+def test_alarms_watch_every_dead_letter_queue_and_every_function(synthesized):
+    stack = synthesized.stack
+    alarms = [a["Properties"] for a in synthesized.of_type("AWS::CloudWatch::Alarm").values()]
+    watched_queues = {
+        d["Value"]["Fn::GetAtt"][0]
+        for a in alarms
+        if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"
+        for d in a["Dimensions"]
+    }
+    watched_functions = {
+        d["Value"]["Ref"]
+        for a in alarms
+        if a.get("MetricName") == "Errors" and a.get("Namespace") == "AWS/Lambda"
+        for d in a["Dimensions"]
+    }
+    assert watched_queues == {stack.get_logical_id(q.dead_letter_queue.node.default_child) for q in stack.queues.all}
+    assert watched_functions == {synthesized.logical_id(fn) for fn in stack.functions.functions.values()}
+    assert all(a["Threshold"] == 0 and a["ComparisonOperator"] == "GreaterThanThreshold" for a in alarms)
+    assert len(synthesized.of_type("AWS::CloudWatch::Dashboard")) == 1
