@@ -2,8 +2,8 @@
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from batchrelay.api.app import app
 
+from batchrelay.api.app import handle
 from handlers.utils.observability import logger, metrics, tracer
 
 
@@ -11,4 +11,4 @@ from handlers.utils.observability import logger, metrics, tracer
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context: LambdaContext) -> dict:
-    return app.resolve(event, context)
+    return handle(event, context)

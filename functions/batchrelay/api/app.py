@@ -15,6 +15,8 @@ from batchrelay.models.api import Health
 logger = Logger(child=True)
 
 app = APIGatewayRestResolver(enable_validation=True, serializer=lambda obj: orjson.dumps(obj).decode())
+
+
 app.include_router(job_routes.router)
 try:
     from batchrelay.api import webhook_routes
@@ -94,3 +96,32 @@ def openapi():
         content_type="application/json",
         body=app.get_openapi_json_schema(title="batchrelay", version=__version__),
     )
+
+
+def _unsupported_media_type(event: dict) -> dict | None:
+    """A body in another format (curl -d sends form encoding) gets a clear 415, not a
+    confusing "field required" from the validator parsing it as a form."""
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
+    if not event.get("body") or not content_type or content_type == "application/json":
+        return None
+    if content_type.endswith("+json"):
+        return None
+    body = {
+        "error": {
+            "code": "unsupported_media_type",
+            "message": f"send JSON with content-type: application/json, not {content_type}",
+            "field": "content-type",
+        }
+    }
+    return {
+        "statusCode": 415,
+        "headers": {"Content-Type": "application/json"},
+        "body": orjson.dumps(body).decode(),
+        "isBase64Encoded": False,
+    }
+
+
+def handle(event: dict, context: object) -> dict:
+    """Resolve one API Gateway proxy event."""
+    return _unsupported_media_type(event) or app.resolve(event, context)

@@ -208,3 +208,13 @@ def test_nothing_is_written_before_validation_passes(api, aws):
     bad["requests"][1]["body"] = []
     assert api.call("POST", "/v1/jobs", bad).status == 400
     assert stored_state(aws) == before
+
+
+def test_a_form_encoded_body_gets_a_clear_415(api):
+    # curl -d without a content-type header sends application/x-www-form-urlencoded
+    answer = api.call(
+        "POST", "/v1/jobs", openai_job(1), headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert answer.status == 415
+    assert answer.body["error"]["field"] == "content-type"
+    assert "application/json" in answer.body["error"]["message"]
