@@ -23,9 +23,9 @@ def iter_lines(blocks: Iterable[bytes]) -> Iterator[bytes]:
             if end < 0:
                 break
             line = block[start:end]
-            if line.strip():
+            if line and not line.isspace():
                 yield line
             start = end + 1
         pending = block[start:]
-    if pending.strip():
+    if pending and not pending.isspace():
         yield pending

@@ -1,0 +1,1 @@
+"""The ``batchrelay`` command line client."""

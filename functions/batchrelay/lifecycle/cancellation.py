@@ -1,0 +1,61 @@
+"""Cancel a job: what finished is kept, the rest ends as cancelled.
+
+Submitted batches are cancelled at the provider; the poller sees them end and hands
+them to the collector, which writes the finished requests and marks the rest cancelled.
+Chunks without a batch end at once. Chunks being created are left to the creation path,
+which checks the job before and after creating.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from batchrelay.errors import TransitionRefused
+from batchrelay.lifecycle import provider_lookup
+from batchrelay.lifecycle.handoff import hand_to_collect
+from batchrelay.lifecycle.messages import send_chunk_message
+from batchrelay.models.job import ChunkStatus, JobStatus
+from batchrelay.providers.base import ProviderError
+from batchrelay.store import chunk_store, job_store
+
+logger = logging.getLogger(__name__)
+
+_CANCELLABLE = (JobStatus.QUEUED, JobStatus.SUBMITTING, JobStatus.IN_PROGRESS)
+
+
+def cancel_job(job_id: str, *, now: float | None = None) -> str:
+    now = time.time() if now is None else now
+    job = job_store.get_job(job_id)
+    if job.status in _CANCELLABLE:
+        try:
+            job = job_store.transition_job(job_id, _CANCELLABLE, JobStatus.CANCELLING)
+        except TransitionRefused:
+            job = job_store.get_job(job_id)
+    if job.status != JobStatus.CANCELLING:
+        return f"job is {job.status}"
+
+    provider = provider_lookup.provider_for(job.provider)
+    retry_later: list[str] = []
+    for chunk in chunk_store.list_chunks(job_id):
+        if chunk.status == ChunkStatus.SUBMITTED and chunk.batch_id:
+            try:
+                provider.cancel_batch(chunk.batch_id)
+            except ProviderError as exc:
+                if exc.retryable:
+                    retry_later.append(chunk.chunk_id)
+                    continue
+                logger.info("batch %s not cancelled (%s); it ends on its own", chunk.batch_id, exc.message)
+            # Look at it on the next poller run rather than on its adaptive schedule.
+            try:
+                chunk_store.transition_chunk(job_id, chunk.chunk_id, chunk.provider, ChunkStatus.SUBMITTED, None,
+                                             due_at=int(now))
+            except TransitionRefused:
+                pass
+        elif chunk.status in (ChunkStatus.PENDING, ChunkStatus.HELD):
+            hand_to_collect(job_id, chunk.chunk_id, provider=chunk.provider, reason="cancelled", now=now)
+        elif chunk.status == ChunkStatus.CREATING:
+            send_chunk_message(job_id, chunk.chunk_id)
+    if retry_later:
+        raise ProviderError(f"cancelling chunks {retry_later} failed; retrying", retryable=True)
+    return "cancelling"

@@ -1,0 +1,259 @@
+"""The `collect` queue's consumer: turn an ended chunk into its final result part.
+
+For one ENDED chunk:
+1. read the chunk input once for its ids (provider id -> user id only where they differ);
+2. stream each raw provider file in byte blocks: tee the blocks into a raw copy in S3
+   while splitting lines on b"\\n", normalizing each result and writing final outcomes
+   to the part (both S3 multipart uploads: memory does not grow with the file);
+3. read the chunk input again: requests never reported end (expired / cancelled /
+   errored with the batch) or go, with the retryable failures, into a retry chunk;
+4. store and count the retry chunk (one transaction) and queue its creation;
+5. mark the chunk COLLECTED and add its counts to the job (one transaction);
+6. finalize the job if this was its last chunk.
+
+A redelivered message redoes 1-4 identically (same provider output, same decisions;
+the retry chunk is stored only once) and finds step 5 done, then resumes at 6.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from batchrelay.errors import NotFound
+from batchrelay.lifecycle import provider_lookup
+from batchrelay.lifecycle.chunk_planner import ChunkInputWriter, new_chunk, parse_json_line
+from batchrelay.lifecycle.finalizer import finalize_if_complete, finalize_job
+from batchrelay.lifecycle.messages import send_chunk_message
+from batchrelay.lifecycle.result_normalizer import line_for_result, line_for_unreported, model_of
+from batchrelay.lifecycle.retry_planner import RetryPolicy, retry_chunk_id
+from batchrelay.models.job import Chunk, ChunkStatus, JobStatus, RequestCounts, Usage
+from batchrelay.providers.base import BatchProvider
+from batchrelay.results.keys import part_key, part_summary_key, raw_key
+from batchrelay.results.lines import iter_lines
+from batchrelay.results.multipart_writer import MultipartWriter, WrittenObject
+from batchrelay.results.s3_objects import object_lines, put_json
+from batchrelay.store import chunk_store, job_store
+
+logger = logging.getLogger(__name__)
+
+
+def handle_collect_message(message: dict[str, Any], *, now: float | None = None) -> str:
+    kind = message.get("kind")
+    if kind == "collect":
+        return collect_chunk(message["job_id"], message["chunk_id"], now=now)
+    if kind == "finalize":
+        return finalize_job(message["job_id"], now=now)
+    raise ValueError(f"unknown collect message kind: {kind!r}")
+
+
+@dataclass
+class PartTally:
+    """What a part holds: its outcomes and usage by model (plain dicts: this runs per line)."""
+
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RequestCounts.model_fields, 0))
+    usage_by_model: dict[str, dict[str, int]] = field(default_factory=dict)
+    lines: int = 0
+
+    def add(self, status: str, usage: dict[str, int] | None, model: str | None) -> None:
+        self.counts[status] += 1
+        self.lines += 1
+        if usage:
+            totals = self.usage_by_model.get(model or "unknown")
+            if totals is None:
+                totals = self.usage_by_model[model or "unknown"] = dict.fromkeys(_USAGE_FIELDS, 0)
+            for name in _USAGE_FIELDS:
+                totals[name] += usage.get(name) or 0
+
+    @property
+    def usage(self) -> Usage:
+        usage = Usage()
+        for totals in self.usage_by_model.values():
+            usage.input_tokens += totals["input_tokens"]
+            usage.output_tokens += totals["output_tokens"]
+            usage.total_tokens += totals["total_tokens"]
+        return usage
+
+    def job_deltas(self) -> dict[str, int]:
+        deltas = {f"counts.{k}": v for k, v in self.counts.items()}
+        deltas.update({f"usage.{k}": v for k, v in self.usage.model_dump().items()})
+        return deltas
+
+
+class LineBatcher:
+    """Hands lines to a writer a few hundred at a time (one write call per line costs more)."""
+
+    def __init__(self, writer: MultipartWriter, batch_bytes: int = 256 * 1024):
+        self.writer = writer
+        self.batch_bytes = batch_bytes
+        self._lines: list[bytes] = []
+        self._size = 0
+
+    def write(self, line: bytes) -> None:
+        self._lines.append(line)
+        self._size += len(line)
+        if self._size >= self.batch_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._lines:
+            self.writer.write(b"".join(self._lines))
+            self._lines, self._size = [], 0
+
+
+_USAGE_FIELDS = ("input_tokens", "output_tokens", "total_tokens")
+
+
+def collect_chunk(job_id: str, chunk_id: str, *, now: float | None = None) -> str:
+    now = time.time() if now is None else now
+    chunk = chunk_store.get_chunk(job_id, chunk_id)
+    if chunk.status == ChunkStatus.COLLECTED:
+        # Counted already; a crash may have come before finalizing: resume it.
+        return finalize_if_complete(job_id, now=now)
+    if chunk.status != ChunkStatus.ENDED:
+        return f"chunk is {chunk.status}; nothing to collect yet"
+    job = job_store.get_job(job_id)
+    next_attempt = chunk.attempt + 1
+    retry_id = retry_chunk_id(chunk_id, next_attempt)
+    # Once a retry chunk exists, the decisions that made it stand (even if the job is
+    # being cancelled since): the part and the retry chunk must not both hold an id.
+    retry_exists = _chunk_exists(job_id, retry_id)
+    policy = RetryPolicy(
+        attempt=chunk.attempt,
+        max_attempts=job.max_attempts,
+        retries_allowed=retry_exists or job.status not in (JobStatus.CANCELLING, JobStatus.FINALIZING),
+    )
+    provider = provider_lookup.provider_for(chunk.provider)
+
+    # provider id -> user id for the requests not reported yet: entries leave as results
+    # arrive, so what remains at the end is what the provider never reported.
+    unreported = _provider_to_user_ids(chunk)   # bounded by the chunk size
+    retry_ids: set[str] = set()
+    tally = PartTally()
+    key = part_key(job_id, chunk_id)
+    raw_copies: list[Future[WrittenObject]] = []
+    with MultipartWriter(key) as part_writer:
+        part = LineBatcher(part_writer)
+        if chunk.batch_id:
+            batch = provider.retrieve_batch(chunk.batch_id)
+            for raw_file in provider.raw_result_files(batch):
+                raw_copy = MultipartWriter(raw_key(job_id, chunk_id, chunk.batch_id, raw_file.name))
+                try:
+                    for line in iter_lines(_tee(raw_file.blocks, raw_copy)):
+                        result = provider.parse_result_line(raw_file.name, line)
+                        pcid = result.custom_id
+                        if pcid not in unreported:
+                            continue  # not ours, or reported twice (output and error file)
+                        user_id = unreported.pop(pcid)
+                        decision = policy.decide(result.outcome, retryable=result.retryable)
+                        if decision == "retry":
+                            retry_ids.add(pcid)
+                            continue
+                        part.write(line_for_result(
+                            result, custom_id=user_id or pcid, status=decision, provider=chunk.provider,
+                            batch_id=chunk.batch_id, attempts=chunk.attempt,
+                        ))
+                        tally.add(decision, result.usage, model_of(result))
+                except BaseException:
+                    raw_copy.abort()
+                    raise
+                # The raw copy completes while the part goes on.
+                raw_copies.append(raw_copy.close_in_background())
+        retried = _write_unreported_and_retry_input(
+            chunk, job.job_id, part, tally, policy, unreported, retry_ids, retry_id, provider
+        )
+        part.flush()
+    for copy in raw_copies:
+        copy.result()
+    expected_lines = chunk.request_count - retried
+    if tally.lines != expected_lines:
+        raise RuntimeError(
+            f"chunk {chunk_id} of job {job_id}: part has {tally.lines} lines, expected {expected_lines}"
+        )
+    put_json(part_summary_key(job_id, chunk_id), {
+        "chunk_id": chunk_id, "lines": tally.lines, "retried": retried,
+        "counts": tally.counts, "usage_by_model": tally.usage_by_model,
+    })
+
+    if retried:
+        retry_chunk = new_chunk(job, retry_id, request_count=retried, attempt=next_attempt, now=now)
+        # Counted in chunks_total before this chunk counts as final: the job cannot look done
+        # while its retry chunk is still to come.
+        chunk_store.put_chunk_and_count(retry_chunk)
+        send_chunk_message(job_id, retry_id)
+
+    counted = chunk_store.mark_collected_and_count(chunk, part_key=key, job_deltas=tally.job_deltas())
+    outcome = f"collected {tally.lines} lines, {retried} to retry"
+    if not counted:
+        outcome = "already counted"
+    return f"{outcome}; {finalize_if_complete(job_id, now=now)}"
+
+
+def _tee(blocks: Iterator[bytes], copy: MultipartWriter) -> Iterator[bytes]:
+    for block in blocks:
+        copy.write(block)
+        yield block
+
+
+def _chunk_exists(job_id: str, chunk_id: str) -> bool:
+    try:
+        chunk_store.get_chunk(job_id, chunk_id)
+        return True
+    except NotFound:
+        return False
+
+
+def _provider_to_user_ids(chunk: Chunk) -> dict[str, str | None]:
+    """provider_custom_id -> user custom_id, None where they are the same (saves memory)."""
+    ids: dict[str, str | None] = {}
+    for line in object_lines(chunk.input_key):
+        entry = parse_json_line(line)
+        pcid = entry["provider_custom_id"]
+        ids[pcid] = None if entry["custom_id"] == pcid else entry["custom_id"]
+    return ids
+
+
+def _write_unreported_and_retry_input(
+    chunk: Chunk,
+    job_id: str,
+    part: LineBatcher,
+    tally: PartTally,
+    policy: RetryPolicy,
+    unreported: dict[str, str | None],
+    retry_ids: set[str],
+    retry_id: str,
+    provider: BatchProvider,
+) -> int:
+    """Second pass over the chunk input, in input order; returns how many requests retry."""
+    retry_input: ChunkInputWriter | None = None
+    try:
+        for line in object_lines(chunk.input_key):
+            entry = parse_json_line(line)
+            pcid = entry["provider_custom_id"]
+            if pcid in unreported:
+                decision = policy.decide_unreported(chunk.end_reason)
+                if decision != "retry":
+                    part.write(line_for_unreported(
+                        custom_id=entry["custom_id"], status=decision, provider=chunk.provider,
+                        batch_id=chunk.batch_id, attempts=chunk.attempt, batch_errors=chunk.batch_errors,
+                    ))
+                    tally.add(decision, None, None)
+                    continue
+                retry_ids.add(pcid)
+            if pcid in retry_ids:
+                if retry_input is None:
+                    retry_input = ChunkInputWriter(job_id, retry_id, provider, chunk.endpoint)
+                body = entry["body"]
+                retry_input.add(entry["custom_id"], pcid, body,
+                                ChunkInputWriter.provider_line(provider, pcid, body, chunk.endpoint))
+        if retry_input is not None:
+            retry_input.close()
+    except BaseException:
+        if retry_input is not None:
+            retry_input.abort()
+        raise
+    return retry_input.requests if retry_input is not None else 0

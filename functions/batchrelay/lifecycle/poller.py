@@ -1,0 +1,192 @@
+"""The scheduled poller: look at the chunks due for a check and move them on.
+
+Per provider, each run:
+- queries the due index for chunks due now (and SUBMITTED ones due within a short
+  look-ahead, which ride along for free once the provider is asked anyway);
+- asks the provider with one list sweep (newest first, paging back only to the oldest
+  batch it needs), then retrieves individually what the sweep did not reach;
+- hands ended batches to `collect`, holds chunks refused for capacity, and reschedules
+  running ones adaptively (poll_schedule);
+- re-sends the message for chunks waiting on us (pending, creating, held, ended) whose
+  safety-net time has come: a lost message never strands a chunk.
+
+Provider calls run on a thread pool; DynamoDB writes stay on the calling thread (boto3
+resources are not thread-safe). New work stops at ``deadline``; the rest waits a minute.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+
+from batchrelay import constants as c
+from batchrelay.errors import TransitionRefused
+from batchrelay.lifecycle import provider_lookup
+from batchrelay.lifecycle.handoff import hand_to_collect
+from batchrelay.lifecycle.messages import send_chunk_message, send_collect_message
+from batchrelay.lifecycle.poll_schedule import SAFETY_NET_S, next_check_delay
+from batchrelay.models.job import Chunk, ChunkCounts, ChunkStatus
+from batchrelay.providers.base import BatchInfo, BatchProvider, ProviderError
+from batchrelay.store import chunk_store
+
+logger = logging.getLogger(__name__)
+
+LOOKAHEAD_S = 180        # submitted chunks due this soon join a sweep that happens anyway
+SWEEP_SKEW_S = 120       # provider clock vs ours, when paging back to the oldest batch
+MAX_WORKERS = 16
+
+
+@dataclass
+class PollSummary:
+    due: int = 0
+    checked: int = 0
+    handed_to_collect: int = 0
+    held: int = 0
+    rescheduled: int = 0
+    resent: int = 0
+    sweeps: int = 0
+    retrieves: int = 0
+    errors: int = 0
+    left_for_next_run: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def run_poll(
+    now: float,
+    deadline: float,
+    *,
+    providers: Iterable[str] = c.PROVIDERS,
+    clock: Callable[[], float] = time.time,
+) -> dict[str, int]:
+    """One poller run. ``now`` is the scheduling time (tests move it); ``deadline`` is on ``clock``."""
+    summary = PollSummary()
+    for name in providers:
+        if clock() >= deadline:
+            break
+        poll_provider(name, now=now, deadline=deadline, clock=clock, summary=summary)
+    return summary.as_dict()
+
+
+def poll_provider(name: str, *, now: float, deadline: float, clock: Callable[[], float], summary: PollSummary) -> None:
+    candidates = chunk_store.query_due_chunks(name, int(now) + LOOKAHEAD_S)
+    due_now = [chunk for chunk in candidates if chunk.due_at is not None and chunk.due_at <= now]
+    if not due_now:
+        return
+    summary.due += len(due_now)
+    waiting_on_us = [chunk for chunk in due_now if chunk.status != ChunkStatus.SUBMITTED]
+    for chunk in waiting_on_us:
+        if clock() >= deadline:
+            summary.left_for_next_run += 1
+            continue
+        _resend(chunk, now=now, summary=summary)
+
+    to_check = [chunk for chunk in due_now if chunk.status == ChunkStatus.SUBMITTED and chunk.batch_id]
+    if not to_check:
+        return
+    riders = [
+        chunk for chunk in candidates
+        if chunk.status == ChunkStatus.SUBMITTED and chunk.batch_id and chunk.due_at is not None
+        and chunk.due_at > now
+    ]
+    provider = provider_lookup.provider_for(name)
+    infos = check_batches(provider, [*to_check, *riders], deadline=deadline, clock=clock, summary=summary)
+    for chunk in [*to_check, *riders]:
+        info = infos.get(chunk.batch_id or "")
+        if info is None:
+            if chunk in to_check:
+                summary.left_for_next_run += 1
+            continue
+        apply_batch_info(chunk, info, now=now, summary=summary)
+
+
+def check_batches(
+    provider: BatchProvider,
+    chunks: list[Chunk],
+    *,
+    deadline: float,
+    clock: Callable[[], float],
+    summary: PollSummary,
+) -> dict[str, BatchInfo]:
+    """Batch infos by id: one list sweep when it pays, retrieves for the rest."""
+    wanted = {chunk.batch_id for chunk in chunks if chunk.batch_id}
+    found: dict[str, BatchInfo] = {}
+    if len(wanted) >= 2:
+        oldest = min(chunk.batch_created_at or 0.0 for chunk in chunks)
+        # Never page more than the retrieves it replaces would cost (pages of 100).
+        budget = len(wanted) * 100
+        summary.sweeps += 1
+        try:
+            for seen, info in enumerate(provider.list_batches(created_after=oldest - SWEEP_SKEW_S)):
+                if info.batch_id in wanted:
+                    found[info.batch_id] = info
+                if len(found) == len(wanted) or seen >= budget or clock() >= deadline:
+                    break
+        except ProviderError as exc:
+            summary.errors += 1
+            logger.warning("%s list sweep failed: %s", provider.name, exc.message)
+    missing = [b for b in wanted if b not in found]
+    if not missing or clock() >= deadline:
+        return found
+    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(missing))) as pool:
+        futures = {pool.submit(provider.retrieve_batch, batch_id): batch_id for batch_id in missing}
+        for future in as_completed(futures):
+            summary.retrieves += 1
+            try:
+                found[futures[future]] = future.result()
+            except ProviderError as exc:
+                summary.errors += 1
+                logger.warning("retrieving batch %s failed: %s", futures[future], exc.message)
+    return found
+
+
+def apply_batch_info(chunk: Chunk, info: BatchInfo, *, now: float, summary: PollSummary) -> None:
+    summary.checked += 1
+    if info.state == "ended":
+        moved = hand_to_collect(
+            chunk.job_id, chunk.chunk_id, provider=chunk.provider, reason=info.end_reason or "completed",
+            batch=info, now=now,
+        )
+        if moved and info.capacity_exhausted:
+            summary.held += 1
+        elif moved:
+            summary.handed_to_collect += 1
+        return
+    delay = next_check_delay(
+        now=now, created_at=chunk.batch_created_at or info.created_at, total=info.total, completed=info.completed
+    )
+    try:
+        chunk_store.transition_chunk(
+            chunk.job_id, chunk.chunk_id, chunk.provider, ChunkStatus.SUBMITTED, None,
+            due_at=int(now) + delay,
+            extra_condition=("#batch_id = :batch_id", {"#batch_id": "batch_id"}, {":batch_id": info.batch_id}),
+            provider_status=info.provider_status,
+            counts=ChunkCounts(total=info.total, completed=info.completed, failed=info.failed).model_dump(),
+            checks=chunk.checks + 1,
+        )
+        summary.rescheduled += 1
+    except TransitionRefused:
+        pass  # moved on meanwhile (webhook, cancel): nothing to do
+
+
+def _resend(chunk: Chunk, *, now: float, summary: PollSummary) -> None:
+    """Push the safety-net time out first (only one poller wins), then send the message."""
+    try:
+        chunk_store.transition_chunk(
+            chunk.job_id, chunk.chunk_id, chunk.provider, chunk.status, None,
+            due_at=None if chunk.status == ChunkStatus.COLLECTED else int(now) + SAFETY_NET_S,
+            extra_condition=("#due = :due", {"#due": c.DUE_CHUNKS_SK}, {":due": chunk.due_at}),
+        )
+    except TransitionRefused:
+        return
+    if chunk.status == ChunkStatus.ENDED:
+        send_collect_message(chunk.job_id, chunk.chunk_id)
+    elif chunk.status in (ChunkStatus.PENDING, ChunkStatus.CREATING, ChunkStatus.HELD):
+        send_chunk_message(chunk.job_id, chunk.chunk_id)
+    else:
+        return
+    summary.resent += 1

@@ -1,0 +1,214 @@
+"""``make demo``: the whole flow on one machine in about a minute.
+
+Starts the local stack (provider simulator with ~5% retryable per-request failures on
+the first attempt), registers a webhook receiver on loopback, submits one job per
+provider, shows progress, verifies the signed webhooks with ``standardwebhooks``,
+downloads each results.jsonl and prints a summary. Exits 0 when every check passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from batchrelay import constants as c
+from batchrelay.cli.client import ApiClient, ApiError
+from batchrelay.cli.output import FINAL, Progress, cost_text
+from batchrelay.local.config import LocalConfig
+from batchrelay.local.stack import PROVIDER_BASE_URL_ENV, PROVIDER_KEY_ENV, LocalStack
+from batchrelay.local.webhook_receiver import WebhookReceiver
+
+PROVIDER_JOBS = {
+    "openai": ("/v1/chat/completions", "gpt-4o-mini"),
+    "anthropic": ("/v1/messages", "claude-haiku-4-5"),
+}
+TOPICS = ("tides", "volcanoes", "bread", "bees", "comets", "rivers", "glaciers", "owls", "salt", "maps")
+
+
+@dataclass
+class DemoJob:
+    provider: str
+    job: dict[str, Any]
+    progress: Progress = field(default_factory=Progress)
+    results_path: Path | None = None
+    result_lines: list[dict[str, Any]] = field(default_factory=list)
+
+
+def demo_requests(provider: str, count: int) -> list[dict[str, Any]]:
+    _, model = PROVIDER_JOBS[provider]
+    requests = []
+    for i in range(count):
+        prompt = f"In one sentence, tell me something surprising about {TOPICS[i % len(TOPICS)]} (#{i})."
+        body: dict[str, Any] = {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": prompt}]}
+        requests.append({"custom_id": f"{provider}-{i:05d}", "body": body})
+    return requests
+
+
+def _say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+class Demo:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.output = Path(args.output)
+        self.failures: list[str] = []
+
+    def check(self, ok: bool, what: str) -> None:
+        if not ok:
+            self.failures.append(what)
+            _say(f"  FAILED: {what}")
+
+    def run(self) -> int:
+        started = time.monotonic()
+        # The demo is about the flow, not about spending money: always the simulator.
+        for provider in c.PROVIDERS:
+            os.environ.pop(PROVIDER_KEY_ENV[provider], None)
+            os.environ.pop(PROVIDER_BASE_URL_ENV[provider], None)
+        config = LocalConfig.from_env()
+        config.port = 0
+        config.poll_seconds = self.args.poll_seconds
+        config.sim_processing_seconds = self.args.processing_seconds
+        config.sim_failure_fraction = self.args.failure_fraction
+        _say("== starting the local stack (AWS emulator, provider simulator, API, runtime)")
+        with LocalStack(config) as stack, WebhookReceiver() as receiver, ApiClient(stack.url, stack.api_key) as api:
+            info = stack.describe()
+            _say(f"   API {info['url']}   key {info['api_key']}   AWS {info['aws_endpoint']}")
+            _say(f"   simulator {info['simulator']}: batches take {config.sim_processing_seconds:g} s, "
+                 f"{config.sim_failure_fraction:.0%} of requests fail once (retryable)")
+            self.flow(api, receiver)
+        _say(f"== stack stopped; {time.monotonic() - started:.0f} s in all")
+        if self.failures:
+            _say(f"demo FAILED: {len(self.failures)} check(s): " + "; ".join(self.failures))
+            return 1
+        _say("demo OK")
+        return 0
+
+    def flow(self, api: ApiClient, receiver: WebhookReceiver) -> None:
+        _say(f"== registering a webhook receiver at {receiver.url}")
+        endpoint = api.add_webhook(receiver.url, None, "batchrelay demo")
+        secret = endpoint["secret"]
+        _say(f"   endpoint {endpoint['id']} (secret {secret[:12]}...)")
+
+        jobs: list[DemoJob] = []
+        for provider, (endpoint_path, model) in PROVIDER_JOBS.items():
+            requests = demo_requests(provider, self.args.requests)
+            job = api.create_job(
+                {"provider": provider, "endpoint": endpoint_path, "requests": requests,
+                 "chunk_size": self.args.chunk_size, "metadata": {"source": "demo"}}
+            )
+            jobs.append(DemoJob(provider, job))
+            _say(f"== submitted {job['id']}: {len(requests)} {provider} requests ({model}), "
+                 f"chunks of {self.args.chunk_size}")
+
+        self.follow(api, jobs)
+        _say("== waiting for the webhooks")
+        job_ids = {j.job["id"] for j in jobs}
+        arrived = receiver.wait_for_jobs(job_ids, timeout=self.args.webhook_timeout)
+        self.check(arrived, "a webhook for every job")
+        for hook in receiver.job_events():
+            try:
+                event = hook.verify(secret)
+            except Exception as exc:
+                self.check(False, f"webhook {hook.headers.get('webhook-id')} verifies: {exc}")
+                continue
+            _say(f"   {hook.headers.get('webhook-id')}  {event['type']}  job {hook.job_id}  "
+                 "signature verified (standardwebhooks)")
+
+        _say(f"== downloading results to {self.output}/")
+        self.output.mkdir(parents=True, exist_ok=True)
+        for demo_job in jobs:
+            self.download(api, demo_job)
+        self.summary(jobs)
+
+    def follow(self, api: ApiClient, jobs: list[DemoJob]) -> None:
+        tty = sys.stdout.isatty()
+        deadline = time.monotonic() + self.args.timeout
+        shown = 0
+        last: list[str] = []
+        while True:
+            for demo_job in jobs:
+                demo_job.job = api.get_job(demo_job.job["id"])
+            lines = [f"   {j.provider:<9} {j.progress.line(j.job, width=24)}" for j in jobs]
+            if tty:
+                if shown:
+                    print(f"\033[{shown}F", end="")
+                print("\n".join("\033[K" + line for line in lines), flush=True)
+                shown = len(lines)
+            elif [ln.split("elapsed")[0] for ln in lines] != last:
+                _say("\n".join(lines))
+            last = [ln.split("elapsed")[0] for ln in lines]
+            if all(j.job["status"] in FINAL for j in jobs):
+                return
+            if time.monotonic() > deadline:
+                self.check(False, f"jobs ended within {self.args.timeout:g} s")
+                return
+            time.sleep(1.0)
+
+    def download(self, api: ApiClient, demo_job: DemoJob) -> None:
+        job = demo_job.job
+        try:
+            links = api.job_results(job["id"])
+        except ApiError as exc:
+            self.check(False, f"results of {job['id']}: {exc.code}: {exc.message}")
+            return
+        path = (self.output / f"{job['id']}.jsonl").resolve()
+        with path.open("wb") as f:
+            api.download(links["results_url"], f)
+        demo_job.results_path = path
+        demo_job.result_lines = [json.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+        ids = {line["custom_id"] for line in demo_job.result_lines}
+        self.check(len(demo_job.result_lines) == job["request_count"] == len(ids),
+                   f"{job['id']}: one result line per request")
+
+    def summary(self, jobs: list[DemoJob]) -> None:
+        _say("== summary")
+        for demo_job in jobs:
+            job = demo_job.job
+            counts = job.get("counts") or {}
+            lines = demo_job.result_lines
+            retried = sum(1 for line in lines if (line.get("attempts") or 1) > 1)
+            max_attempts = max((line.get("attempts") or 1 for line in lines), default=0)
+            chunks = job.get("chunks") or []
+            retry_batches = sum(1 for ch in chunks if (ch.get("attempt") or 1) > 1)
+            usage = job.get("usage") or {}
+            _say(f"   {demo_job.provider:<9} {job['id']}  {job['status']}")
+            _say(f"             {job['request_count']} requests: {counts.get('succeeded', 0)} succeeded, "
+                 f"{counts.get('errored', 0)} errored; {len(chunks) - retry_batches} chunks + "
+                 f"{retry_batches} retry batches; {retried} requests needed a 2nd attempt "
+                 f"(most attempts: {max_attempts})")
+            _say(f"             tokens {usage.get('input_tokens', 0)} in / {usage.get('output_tokens', 0)} out; "
+                 f"cost {cost_text(job['cost']) if job.get('cost') else 'n/a'}")
+            _say(f"             results {demo_job.results_path}")
+            self.check(job["status"] == "completed", f"{job['id']} completed (retries recovered every failure)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m batchrelay.local.demo", description=__doc__)
+    parser.add_argument("--requests", type=int, default=300, help="requests per provider")
+    parser.add_argument("--chunk-size", type=int, default=100)
+    parser.add_argument("--failure-fraction", type=float, default=0.05)
+    parser.add_argument("--processing-seconds", type=float, default=3.0, help="simulated batch run time")
+    parser.add_argument("--poll-seconds", type=float, default=1.0)
+    parser.add_argument("--timeout", type=float, default=150.0, help="give up on the jobs after this")
+    parser.add_argument("--webhook-timeout", type=float, default=30.0)
+    parser.add_argument("--output", default="demo-output", help="where results.jsonl files go")
+    args = parser.parse_args(argv)
+    try:
+        return Demo(args).run()
+    except ApiError as exc:
+        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

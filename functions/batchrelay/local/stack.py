@@ -1,0 +1,315 @@
+"""The whole stack on one machine: AWS emulator, resources, provider simulator, API, runtime.
+
+``LocalStack(config).start()`` configures this process's environment the way the CDK
+stack configures each function's, so that the handlers run unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from batchrelay import constants as c
+from batchrelay.local.api_gateway import ApiGateway, ApiServer, api_key_id
+from batchrelay.local.config import LOOPBACK, LocalConfig
+from batchrelay.local.handler_loader import Handler, ensure_functions_on_path, load_handler
+from batchrelay.local.lambda_runtime import LambdaRuntime, queue_sources
+from batchrelay.local.resources import create_resources, queue_urls
+
+# Not under "batchrelay": that is the Powertools logger (JSON) of the functions.
+log = logging.getLogger("local." + __name__.rsplit(".", 1)[-1])
+
+REGION = "us-east-1"
+PROVIDER_KEY_ENV = {"openai": c.ENV_OPENAI_API_KEY, "anthropic": c.ENV_ANTHROPIC_API_KEY}
+PROVIDER_BASE_URL_ENV = {"openai": c.ENV_OPENAI_BASE_URL, "anthropic": c.ENV_ANTHROPIC_BASE_URL}
+SIMULATOR_API_KEY = "sk-local-simulator"
+# The shortest delay between two status checks of a batch (deployed: the 60 s schedule).
+ENV_POLL_MIN_DELAY = "POLL_MIN_DELAY_SECONDS"
+# Libraries whose per-request logs would drown the stack's own output.
+_NOISY_LOGGERS = ("werkzeug", "botocore", "urllib3", "httpx", "httpx2", "httpcore", "openai", "anthropic", "moto")
+
+
+def reset_caches() -> None:
+    """Forget settings, clients and adapters built from an earlier environment."""
+    from batchrelay.aws.clients import reset_clients
+    from batchrelay.settings import get_settings
+    from batchrelay.store import table
+
+    get_settings.cache_clear()
+    reset_clients()
+    table.reset()
+    try:
+        from batchrelay.providers.registry import reset_providers
+    except ImportError:  # pragma: no cover - providers not built yet
+        return
+    reset_providers()
+
+
+class HandlerCache:
+    """One warm container per function: the handler is imported once, and invocations of
+    the same function run one at a time, as in one Lambda container. (Module-level state
+    such as the API resolver's current event is per container, not per invocation.)"""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def invoke(self, function: str, event: dict[str, Any], context: Any) -> Any:
+        with self._lock:
+            lock = self._locks.setdefault(function, threading.Lock())
+        with lock:
+            handler = self._handlers.get(function)
+            if handler is None:
+                handler = self._handlers[function] = self._load(function)
+            return handler(event, context)
+
+    def _load(self, function: str) -> Handler:
+        try:
+            return load_handler(function)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"handlers.{function}":
+                raise
+            raise HandlerMissing(function) from exc
+
+
+class HandlerMissing(RuntimeError):
+    def __init__(self, function: str) -> None:
+        super().__init__(f"no handler for the {function} function (functions/handlers/{function}.py)")
+        self.function = function
+
+
+@dataclass
+class LocalStack:
+    config: LocalConfig = field(default_factory=LocalConfig.from_env)
+    invoke: Any = None  # (function, event, context) -> result; default: the real handlers
+    env: dict[str, str] = field(default_factory=dict)
+    simulated_providers: list[str] = field(default_factory=list)
+    simulator: Any = None
+    _moto: Any = None
+    _api: ApiServer | None = None
+    _runtime: LambdaRuntime | None = None
+    _saved_env: dict[str, str | None] = field(default_factory=dict)
+    _saved_min_delay: int | None = None
+
+    # --- addresses ---
+    @property
+    def url(self) -> str:
+        assert self._api, "not started"
+        return self._api.url
+
+    @property
+    def aws_endpoint(self) -> str:
+        return self.env["AWS_ENDPOINT_URL"]
+
+    @property
+    def api_key(self) -> str:
+        return self.config.api_key
+
+    @property
+    def tenant_id(self) -> str:
+        return api_key_id(self.config.api_key)
+
+    @property
+    def runtime(self) -> LambdaRuntime:
+        assert self._runtime, "not started"
+        return self._runtime
+
+    # --- lifecycle ---
+    def start(self) -> LocalStack:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        for name in _NOISY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+        # Functions that emit no metric in an invocation are normal here.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
+        self.config.ensure_api_key()
+        ensure_functions_on_path()
+
+        self._moto = ThreadedMotoServer(ip_address=LOOPBACK, port=self.config.aws_port, verbose=False)
+        self._moto.start()
+        _, aws_port = self._moto.get_host_and_port()
+        self._set_env(
+            {
+                "AWS_ENDPOINT_URL": f"http://{LOOPBACK}:{aws_port}",
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_SESSION_TOKEN": "local",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "AWS_PROFILE": None,
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                c.ENV_POWERTOOLS_SERVICE_NAME: c.SERVICE_NAME,
+                c.ENV_POWERTOOLS_METRICS_NAMESPACE: c.METRICS_NAMESPACE,
+                # Webhook receivers on this machine are plain http on loopback.
+                c.ENV_WEBHOOK_ALLOW_HTTP: "1",
+                c.ENV_WEBHOOK_ALLOW_LOOPBACK: "1",
+            }
+        )
+        # Quiet by default; set these to see the functions' structured logs and metrics.
+        self._default_env("POWERTOOLS_METRICS_DISABLED", "true")
+        self._default_env(c.ENV_POWERTOOLS_LOG_LEVEL, "WARNING")
+        self._default_env(c.ENV_OPENAI_WEBHOOK_SECRET, "whsec_" + secrets.token_urlsafe(24))
+
+        reset_caches()
+        resources = create_resources(region=REGION)
+        self._set_env(dict(resources))
+        self._start_providers()
+        self._apply_local_timings()
+        reset_caches()
+        _warm_clients()
+
+        invoke = self.invoke or HandlerCache().invoke
+        gateway = ApiGateway([self.config.api_key, *self.config.extra_api_keys], invoke, region=REGION)
+        self._api = ApiServer(gateway, host=LOOPBACK, port=self.config.port).start()
+
+        from batchrelay.aws.clients import sqs
+
+        self._runtime = LambdaRuntime(
+            sqs(),
+            queue_sources(sqs(), queue_urls(resources)),
+            invoke,
+            region=REGION,
+            poll_seconds=self.config.poll_seconds,
+            retry_seconds=self.config.retry_seconds,
+            concurrency=self.config.concurrency,
+        ).start()
+
+    def _start_providers(self) -> None:
+        """The simulator stands in for every provider without a real key in the environment."""
+        self.simulated_providers = [p for p in c.PROVIDERS if not os.environ.get(PROVIDER_KEY_ENV[p])]
+        if not self.simulated_providers:
+            return
+        from batchrelay.simulator.server import SimulatorServer
+        from batchrelay.simulator.settings import FailureRule, SimulatorSettings
+
+        settings = SimulatorSettings(processing_seconds=self.config.sim_processing_seconds)
+        if self.config.sim_failure_fraction > 0:
+            settings.failure_rules = [
+                FailureRule(fraction=self.config.sim_failure_fraction, kind="retryable", first_attempt_only=True)
+            ]
+        self.simulator = SimulatorServer(settings, host=LOOPBACK).start()
+        base_urls = {"openai": self.simulator.base_url_openai, "anthropic": self.simulator.base_url_anthropic}
+        for provider in self.simulated_providers:
+            self._set_env({PROVIDER_KEY_ENV[provider]: SIMULATOR_API_KEY,
+                           PROVIDER_BASE_URL_ENV[provider]: base_urls[provider]})
+
+    def _apply_local_timings(self) -> None:
+        """Check running batches on every local poller tick instead of once a minute at best.
+
+        Deployed, the schedule fires every minute, so the poll schedule never looks sooner.
+        Locally the schedule fires every ``poll_seconds`` and the simulator is cheap to ask;
+        a real provider is asked no more often than deployed.
+        """
+        if len(self.simulated_providers) < len(c.PROVIDERS):
+            return
+        seconds = max(1, int(self.config.poll_seconds))
+        self._set_env({ENV_POLL_MIN_DELAY: str(seconds)})
+        try:
+            from batchrelay.lifecycle import poll_schedule
+        except ImportError:  # pragma: no cover - lifecycle not built yet
+            return
+        # Until poll_schedule reads ENV_POLL_MIN_DELAY itself (then this is a no-op).
+        if getattr(poll_schedule, "MIN_DELAY_S", seconds) > seconds:
+            self._saved_min_delay = poll_schedule.MIN_DELAY_S
+            poll_schedule.MIN_DELAY_S = seconds
+
+    def stop(self) -> None:
+        """Stop taking requests, let invocations in flight finish, then stop the services."""
+        if self._api:
+            self._api.stop()
+            self._api = None
+        if self._runtime:
+            self._runtime.stop()
+            self._runtime = None
+        if self.simulator:
+            self.simulator.stop()
+            self.simulator = None
+        if self._moto:
+            # The emulator's state lives in this process, not in the server: forget it, so
+            # that a later stack in the same process starts empty.
+            _, port = self._moto.get_host_and_port()
+            try:
+                httpx.post(f"http://{LOOPBACK}:{port}/moto-api/reset", timeout=10)
+            except httpx.HTTPError:
+                log.warning("could not reset the AWS emulator's state")
+            self._moto.stop()
+            self._moto = None
+        if self._saved_min_delay is not None:
+            from batchrelay.lifecycle import poll_schedule
+
+            poll_schedule.MIN_DELAY_S = self._saved_min_delay
+            self._saved_min_delay = None
+        self._restore_env()
+        reset_caches()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- environment ---
+    def _set_env(self, values: dict[str, str | None]) -> None:
+        for name, value in values.items():
+            if name not in self._saved_env:
+                self._saved_env[name] = os.environ.get(name)
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+                self.env[name] = value
+
+    def _default_env(self, name: str, value: str) -> None:
+        if not os.environ.get(name):
+            self._set_env({name: value})
+
+    def _restore_env(self) -> None:
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()
+
+    # --- where things are ---
+    def describe(self) -> dict[str, str]:
+        bucket = self.env.get(c.ENV_BUCKET_NAME, "")
+        return {
+            "url": self.url,
+            "api_key": self.api_key,
+            "tenant_id": self.tenant_id,
+            "aws_endpoint": self.aws_endpoint,
+            "bucket": bucket,
+            "results": f"s3://{bucket}/{c.RESULTS_PREFIX}<job_id>/results.jsonl",
+            "providers": ", ".join(
+                f"{p}=simulator" if p in self.simulated_providers else f"{p}=real" for p in c.PROVIDERS
+            ),
+            "simulator": self.simulator.base_url if self.simulator else "",
+        }
+
+
+def _warm_clients() -> None:
+    """Create the cached boto3 clients on this thread: creating them is not thread-safe."""
+    from batchrelay.aws import clients
+    from batchrelay.store import table
+
+    for service in ("dynamodb", "s3", "sqs", "sns"):
+        clients.client(service)
+    table.table()
+

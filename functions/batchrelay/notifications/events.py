@@ -1,0 +1,46 @@
+"""Build the job event (the SNS message body and the webhook body) from a final job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from batchrelay.models.events import JobEvent
+from batchrelay.models.job import Job
+from batchrelay.store.table import now_iso
+
+
+def event_id_for(job_id: str, status: str) -> str:
+    """Stable across finalize retries, so receivers can deduplicate at-least-once deliveries."""
+    return f"evt_{job_id}_{status}"
+
+
+def job_summary(job: Job, *, results_url: str | None, cost: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "job_id": job.job_id,
+        "tenant_id": job.tenant_id,
+        "status": str(job.status),
+        "provider": job.provider,
+        "endpoint": job.endpoint,
+        "request_count": job.request_count,
+        "counts": job.counts.model_dump(),
+        "usage": job.usage.model_dump(),
+        "cost": cost,
+        "metadata": dict(job.metadata),
+        "webhook_url": job.webhook_url,
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+        "results_url": results_url,
+    }
+
+
+def build_job_event(job: Job, *, results_url: str | None, cost: dict[str, Any] | None) -> JobEvent:
+    """The event for the job's final state; same id and timestamp however often it is built."""
+    if not job.is_final:
+        raise ValueError(f"job {job.job_id} is {job.status}: events are built for final states only")
+    status = str(job.status)
+    return JobEvent(
+        id=event_id_for(job.job_id, status),
+        type=f"job.{status}",  # type: ignore[arg-type]  # validated by the Literal
+        timestamp=job.finished_at or job.updated_at or now_iso(),
+        data=job_summary(job, results_url=results_url, cost=cost),
+    )

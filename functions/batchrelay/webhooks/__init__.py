@@ -1,0 +1,1 @@
+"""Signed webhook delivery: endpoints, Standard Webhooks signing, SSRF guard, retries, log."""

@@ -1,0 +1,101 @@
+"""What the `webhook` function does with each message of the `webhooks` queue.
+
+A job event (from SNS) fans out: one delivery record per matching endpoint (the tenant's
+enabled endpoints subscribed to the event type, plus the job's own ``webhook_url``), each
+created on absence and attempted at once. A delivery message makes one later attempt.
+Every endpoint's delivery is its own record, lease and message, so one endpoint's
+failures never block, delay or repeat another's.
+"""
+
+from __future__ import annotations
+
+import json
+
+from batchrelay.models.events import JobEvent
+from batchrelay.store.table import now_iso
+from batchrelay.webhooks import attempts, clock, delivery_store, endpoint_store
+from batchrelay.webhooks.messages import DeliveryMessage, enqueue_delivery
+from batchrelay.webhooks.models import JOB_URL_ENDPOINT_ID, Delivery
+
+
+class DeliveryErrors(Exception):
+    """Some endpoints of one event could not be handled; the message is retried for them."""
+
+
+def handle_message(body: str, *, time_left: attempts.TimeLeft, redelivered: bool = False) -> dict[str, str]:
+    """Handle one queue message; returns {endpoint_id: outcome}. Raises to have it retried."""
+    data = json.loads(body)
+    if isinstance(data, dict) and data.get("kind") == "delivery":
+        message = DeliveryMessage.model_validate(data)
+        return {message.endpoint_id: handle_delivery_message(message, time_left=time_left, redelivered=redelivered)}
+    event = JobEvent.model_validate(data)
+    return fan_out(event, payload=body, time_left=time_left, redelivered=redelivered)
+
+
+def _targets(event: JobEvent) -> list[tuple[str, str]]:
+    tenant_id = str(event.data.get("tenant_id") or "")
+    targets = [(e.endpoint_id, e.url) for e in endpoint_store.matching_endpoints(tenant_id, event.type)]
+    if event.data.get("webhook_url"):
+        targets.append((JOB_URL_ENDPOINT_ID, str(event.data["webhook_url"])))
+    return targets
+
+
+def fan_out(
+    event: JobEvent, *, payload: str, time_left: attempts.TimeLeft, redelivered: bool = False
+) -> dict[str, str]:
+    """Create and attempt each of the event's deliveries; ``payload`` is the exact body to send."""
+    job_id = str(event.data.get("job_id") or "")
+    tenant_id = str(event.data.get("tenant_id") or "")
+    if not job_id or not tenant_id:
+        raise ValueError(f"event {event.id} names no job_id or tenant_id")
+    outcomes: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for endpoint_id, url in _targets(event):
+        try:
+            now = now_iso()
+            delivery, created = delivery_store.create_delivery(
+                Delivery(
+                    job_id=job_id,
+                    event_id=event.id,
+                    event_type=event.type,
+                    endpoint_id=endpoint_id,
+                    tenant_id=tenant_id,
+                    url=url,
+                    payload=payload,
+                    next_attempt_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            if created or (delivery.status == "pending" and delivery.attempt_count == 0):
+                outcomes[endpoint_id] = attempts.attempt_delivery(delivery, 1, time_left=time_left)
+            else:
+                if redelivered:
+                    attempts.ensure_next_attempt(delivery, now=clock.now())
+                outcomes[endpoint_id] = "duplicate"
+        except Exception as exc:  # one endpoint's trouble must not stop the others
+            errors[endpoint_id] = f"{type(exc).__name__}: {exc}"
+    if errors:
+        raise DeliveryErrors(f"event {event.id}: {errors}")
+    return outcomes
+
+
+def handle_delivery_message(
+    message: DeliveryMessage, *, time_left: attempts.TimeLeft, redelivered: bool = False
+) -> str:
+    now = clock.now()
+    if message.not_before > now + 1:
+        # SQS delays at most 15 minutes: wait again for the rest.
+        enqueue_delivery(message, now=now)
+        return "waiting"
+    delivery = delivery_store.get_delivery(message.job_id, message.event_id, message.endpoint_id)
+    if delivery is None:
+        return "unknown"
+    if delivery.status != "pending" or delivery.attempt_count >= message.attempt:
+        if redelivered and delivery.attempt_count == message.attempt:
+            attempts.ensure_next_attempt(delivery, now=now)
+        return "stale"
+    if delivery.attempt_count < message.attempt - 1:
+        return "stale"  # a message from the future cannot happen; ignore rather than skip attempts
+    return attempts.attempt_delivery(delivery, message.attempt, time_left=time_left)
+

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.lifecycle.driver import Driver, VirtualClock
+from tests.unit.lifecycle.fake_provider import FakeProvider
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock()
+
+
+@pytest.fixture
+def fake(aws, clock, monkeypatch) -> FakeProvider:
+    """Every provider name answers with this one in-memory provider."""
+    from batchrelay.lifecycle import provider_lookup
+
+    provider = FakeProvider("openai", clock=clock)
+    monkeypatch.setattr(provider_lookup, "provider_for", lambda name: provider)
+    return provider
+
+
+@pytest.fixture
+def driver(aws, clock) -> Driver:
+    return Driver(aws, clock)

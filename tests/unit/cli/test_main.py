@@ -1,0 +1,149 @@
+"""Argument parsing, input files and exit codes of the CLI (no server needed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from batchrelay.cli import main as cli
+from batchrelay.cli.client import ApiError
+
+
+def test_connection_options_work_before_and_after_the_command():
+    parser = cli.build_parser()
+    before = parser.parse_args(["--url", "http://a", "--api-key", "k", "jobs"])
+    after = parser.parse_args(["jobs", "--url", "http://a", "--api-key", "k"])
+    assert (before.url, before.api_key) == (after.url, after.api_key) == ("http://a", "k")
+
+
+def test_submit_requires_provider_and_endpoint(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.build_parser().parse_args(["submit", "f.jsonl"])
+    assert exit_info.value.code == 2
+
+
+def test_missing_api_key_is_a_usage_error(monkeypatch, capsys):
+    monkeypatch.delenv("BATCHRELAY_API_KEY", raising=False)
+    assert cli.main(["jobs"]) == cli.EXIT_USAGE
+    assert capsys.readouterr().err.strip() == "error: no API key: pass --api-key or set BATCHRELAY_API_KEY"
+
+
+def test_unreachable_api_is_one_line_and_exit_1(capsys):
+    code = cli.main(["--url", "http://127.0.0.1:9", "--api-key", "k", "--timeout", "2", "jobs"])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_API_ERROR
+    assert err.count("\n") == 1 and err.startswith("error: connection_failed: cannot reach http://127.0.0.1:9")
+
+
+def test_missing_file_is_a_usage_error(capsys, tmp_path):
+    code = cli.main(["--api-key", "k", "submit", str(tmp_path / "nope.jsonl"), "--provider", "openai",
+                     "--endpoint", "/v1/chat/completions"])
+    assert code == cli.EXIT_USAGE
+
+
+def test_read_requests_skips_blank_lines_and_maps_lines(tmp_path: Path):
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"custom_id": "a", "body": {}}\n\n{"custom_id": "b", "body": {}}\n')
+    line_map: list[int] = []
+    requests = cli.read_requests(path, line_map)
+    assert [r["custom_id"] for r in requests] == ["a", "b"]
+    assert line_map == [1, 3]
+
+
+def test_read_requests_names_the_bad_line(tmp_path: Path):
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"custom_id": "a", "body": {}}\n{not json\n')
+    with pytest.raises(ApiError) as info:
+        cli.read_requests(path, [])
+    assert info.value.line == 2 and info.value.code == "invalid_request"
+
+
+def test_bad_json_line_exits_1_with_the_file_line(tmp_path: Path, capsys):
+    path = tmp_path / "in.jsonl"
+    path.write_text('\n\n{"custom_id": "a", "body": {}}\n[1]\n')
+    code = cli.main(["--url", "http://127.0.0.1:9", "--api-key", "k", "submit", str(path),
+                     "--provider", "openai", "--endpoint", "/v1/chat/completions", "--no-upload"])
+    err = capsys.readouterr().err.strip()
+    assert code == cli.EXIT_API_ERROR
+    assert err.endswith("(line 4)") and "each line must be a JSON object" in err
+
+
+def test_should_upload_by_line_count(tmp_path: Path):
+    small = tmp_path / "small.jsonl"
+    small.write_text("{}\n" * 10)
+    big = tmp_path / "big.jsonl"
+    big.write_text("{}\n" * (cli.UPLOAD_MIN_LINES + 1))
+    assert not cli.should_upload(small, None)
+    assert cli.should_upload(big, None)
+    assert cli.should_upload(small, True)
+    assert not cli.should_upload(big, False)
+
+
+def test_job_body_from_options():
+    args = cli.build_parser().parse_args(
+        ["submit", "f.jsonl", "--provider", "anthropic", "--endpoint", "/v1/messages", "--metadata", "team=x",
+         "--chunk-size", "100", "--max-attempts", "2", "--webhook-url", "https://h"]
+    )
+    assert cli.job_body(args) == {
+        "provider": "anthropic", "endpoint": "/v1/messages", "webhook_url": "https://h",
+        "metadata": {"team": "x"}, "chunk_size": 100, "max_attempts": 2,
+    }
+
+
+def test_bad_metadata_is_a_usage_error():
+    args = cli.build_parser().parse_args(["submit", "f", "--provider", "openai", "--endpoint", "/e",
+                                          "--metadata", "novalue"])
+    with pytest.raises(cli.UsageError):
+        cli.job_body(args)
+
+
+def test_wait_exit_codes(monkeypatch, capsys):
+    # Given a job that is in progress once, then cancelled
+    states = iter(["in_progress", "cancelled"])
+
+    class FakeClient:
+        def get_job(self, job_id):
+            status = next(states)
+            return {"id": job_id, "status": status, "provider": "openai", "endpoint": "/e", "progress": 0.5,
+                    "counts": {"total": 2, "succeeded": 1, "pending": 1 if status == "in_progress" else 0,
+                               "cancelled": 0 if status == "in_progress" else 1}}
+
+    # When we follow it
+    code = cli.follow(FakeClient(), "job_1", interval=0)
+    # Then it ends with the "job not ok" code and the summary
+    assert code == cli.EXIT_JOB_NOT_OK
+    assert "job_1  cancelled" in capsys.readouterr().out
+
+
+def test_json_output_is_json(monkeypatch, capsys):
+    class FakeClient:
+        def get_job(self, job_id):
+            return {"id": job_id, "status": "completed", "progress": 1.0, "counts": {"total": 1, "pending": 0}}
+
+    assert cli.follow(FakeClient(), "job_1", interval=0, as_json=True) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "completed"
+
+
+def test_webhook_url_does_not_shadow_the_api_url():
+    args = cli.build_parser().parse_args(["--url", "http://api", "webhooks", "add", "http://hook"])
+    assert args.url == "http://api" and args.endpoint_url == "http://hook"
+
+
+def test_an_unwritable_output_is_one_line_and_exit_1(tmp_path: Path, capsys, monkeypatch):
+    class FakeClient:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+        def job_results(self, job_id):
+            return {"results_url": "http://127.0.0.1:9/x", "manifest_url": "", "status": "completed"}
+
+    monkeypatch.setattr(cli, "_client", lambda args: FakeClient())
+    code = cli.main(["results", "job_1", "-o", str(tmp_path / "missing" / "out.jsonl")])
+    err = capsys.readouterr().err.strip()
+    assert code == cli.EXIT_API_ERROR
+    assert err.startswith("error: No such file or directory") and "\n" not in err

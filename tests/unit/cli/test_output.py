@@ -1,0 +1,79 @@
+"""How the CLI words errors and progress."""
+
+from __future__ import annotations
+
+import httpx
+
+from batchrelay.cli.client import ApiError
+from batchrelay.cli.output import Progress, error_line, fmt_duration, jobs_table
+
+
+def _job(done: int, total: int = 100, status: str = "in_progress") -> dict:
+    return {
+        "id": "job_1",
+        "status": status,
+        "progress": done / total,
+        "counts": {"total": total, "succeeded": done, "errored": 0, "expired": 0, "cancelled": 0,
+                   "pending": total - done},
+    }
+
+
+def test_error_line_names_code_field_and_file_line():
+    # Given an API validation error about the 4th request of a file with one blank line
+    err = ApiError("invalid_request", "requests[3].custom_id: String should have at least 1 character",
+                   field="requests[3].custom_id", line=4)
+    # When it is formatted with the request -> file line map
+    text = error_line(err, [1, 2, 3, 5])
+    # Then it is one line that points at the file's line
+    assert text == "error: invalid_request: requests[3].custom_id: String should have at least 1 character (line 5)"
+
+
+def test_error_line_adds_the_field_when_the_message_lacks_it():
+    err = ApiError("invalid_request", "must be https", field="webhook_url")
+    assert error_line(err) == "error: invalid_request: webhook_url: must be https"
+
+
+def test_error_line_is_one_line_even_for_multiline_messages():
+    assert "\n" not in error_line(ApiError("internal_error", "a\nb"))
+
+
+def test_gateway_forbidden_becomes_a_code_and_a_hint():
+    response = httpx.Response(403, json={"message": "Forbidden"})
+    err = ApiError.from_response(response)
+    assert err.code == "forbidden"
+    assert "BATCHRELAY_API_KEY" in err.message
+
+
+def test_api_error_body_is_parsed():
+    response = httpx.Response(
+        409, json={"error": {"code": "conflict", "message": "job is still in_progress", "field": "job_id"}}
+    )
+    err = ApiError.from_response(response)
+    assert (err.code, err.field, err.status) == ("conflict", "job_id", 409)
+
+
+def test_non_json_error_keeps_the_first_line():
+    err = ApiError.from_response(httpx.Response(502, text="Bad gateway\nmore"))
+    assert (err.code, err.message) == ("bad_gateway", "Bad gateway")
+
+
+def test_progress_eta_from_observed_rate():
+    progress = Progress(started=0.0)
+    assert progress.eta(_job(10), now=0.0) is None
+    # 20 more requests in 10 s -> 70 left take 35 s
+    assert progress.eta(_job(30), now=10.0) == 35.0
+    line = progress.line(_job(50), now=20.0)
+    assert "50/100" in line and "ETA 0:25" in line and "50%" in line
+
+
+def test_fmt_duration():
+    assert fmt_duration(None) == "--:--"
+    assert fmt_duration(75) == "1:15"
+    assert fmt_duration(3725) == "1:02:05"
+
+
+def test_jobs_table_has_a_header_and_a_row_per_job():
+    table = jobs_table([{**_job(50), "provider": "openai", "request_count": 100, "created_at": "t"}])
+    lines = table.splitlines()
+    assert lines[0].split()[:2] == ["ID", "STATUS"]
+    assert lines[1].split()[:3] == ["job_1", "in_progress", "openai"]

@@ -1,0 +1,53 @@
+"""The local stack in-process with a stand-in for the functions: wiring and environment."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import httpx
+import pytest
+
+from batchrelay import constants as c
+from batchrelay.lifecycle import poll_schedule
+from batchrelay.local.config import LocalConfig
+from batchrelay.local.stack import LocalStack
+
+
+def _ok(function, event, context):
+    return {"statusCode": 200, "body": json.dumps({"function": function})}
+
+
+@pytest.fixture
+def no_provider_keys(monkeypatch):
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_simulated_stack_wires_env_and_restores_it(no_provider_keys):
+    before = dict(os.environ)
+    config = LocalConfig(port=0, api_key="k", poll_seconds=60)
+    with LocalStack(config, invoke=_ok) as stack:
+        # the functions see the emulator, the resources and the simulator
+        assert os.environ["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+        assert os.environ[c.ENV_TABLE_NAME] and os.environ[c.ENV_JOBS_QUEUE_URL].startswith("http://127.0.0.1:")
+        assert os.environ[c.ENV_OPENAI_BASE_URL] == stack.simulator.base_url_openai
+        assert os.environ[c.ENV_ANTHROPIC_BASE_URL] == stack.simulator.base_url_anthropic
+        assert os.environ[c.ENV_WEBHOOK_ALLOW_LOOPBACK] == "1"
+        assert stack.describe()["providers"] == "openai=simulator, anthropic=simulator"
+        # the API answers on loopback, with the key check in front
+        assert httpx.get(stack.url + "/v1/jobs").status_code == 403
+        assert httpx.get(stack.url + "/v1/jobs", headers={"x-api-key": "k"}).json() == {"function": "api"}
+    assert dict(os.environ) == before
+    assert poll_schedule.MIN_DELAY_S == 60
+
+
+def test_a_real_key_means_the_real_provider(no_provider_keys, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-real")
+    config = LocalConfig(port=0, api_key="k", poll_seconds=2)
+    with LocalStack(config, invoke=_ok) as stack:
+        assert stack.simulated_providers == ["anthropic"]
+        assert os.environ["OPENAI_API_KEY"] == "sk-real"
+        assert "OPENAI_BASE_URL" not in os.environ
+        # a real provider is not polled more often than deployed
+        assert poll_schedule.MIN_DELAY_S == 60
