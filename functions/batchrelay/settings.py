@@ -42,6 +42,7 @@ class Settings(BaseModel):
     webhook_allow_http: bool = False
     webhook_allow_loopback: bool = False
     prices_file: str = ""
+    poll_min_delay_seconds: int = c.DEFAULT_POLL_MIN_DELAY_SECONDS
 
     def provider_limits(self, provider: str) -> ProviderLimits:
         return self.openai_limits if provider == "openai" else self.anthropic_limits
@@ -84,4 +85,7 @@ def get_settings() -> Settings:
         webhook_allow_http=_bool(c.ENV_WEBHOOK_ALLOW_HTTP),
         webhook_allow_loopback=_bool(c.ENV_WEBHOOK_ALLOW_LOOPBACK),
         prices_file=env.get(c.ENV_PRICES_FILE, ""),
+        poll_min_delay_seconds=max(
+            1, _int(c.ENV_POLL_MIN_DELAY_SECONDS, c.DEFAULT_POLL_MIN_DELAY_SECONDS)
+        ),
     )

@@ -153,7 +153,7 @@ def cancel_job(tenant_id: str, job_id: str) -> JobOut:
     if job.status not in cancellable:
         raise Conflict(f"job is {job.status} and can no longer be cancelled", field="status", code="not_cancellable")
     try:
-        job = job_store.transition_job(job_id, cancellable, JobStatus.CANCELLING)
+        job = job_store.transition_job(job_id, cancellable, JobStatus.CANCELLING, cancel_requested=True)
     except TransitionRefused as refused:
         raise Conflict(
             f"job is {refused.current} and can no longer be cancelled", field="status", code="not_cancellable"

@@ -29,7 +29,7 @@ def cancel_job(job_id: str, *, now: float | None = None) -> str:
     job = job_store.get_job(job_id)
     if job.status in _CANCELLABLE:
         try:
-            job = job_store.transition_job(job_id, _CANCELLABLE, JobStatus.CANCELLING)
+            job = job_store.transition_job(job_id, _CANCELLABLE, JobStatus.CANCELLING, cancel_requested=True)
         except TransitionRefused:
             job = job_store.get_job(job_id)
     if job.status != JobStatus.CANCELLING:

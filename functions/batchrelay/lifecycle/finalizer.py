@@ -28,13 +28,8 @@ from batchrelay.results.pricing import cost_of
 from batchrelay.results.s3_objects import get_json, object_blocks, put_json
 from batchrelay.settings import get_settings
 from batchrelay.store import chunk_store, job_store
-from batchrelay.store.table import table
 
 logger = logging.getLogger(__name__)
-
-# Stored on the job item when it enters finalizing: the status it came from.
-_FINALIZING_FROM = "finalizing_from"
-
 
 def results_url(job: Job) -> str | None:
     return f"s3://{get_settings().bucket_name}/{job.results_key}" if job.results_key else None
@@ -60,9 +55,7 @@ def finalize_job(job_id: str, *, now: float | None = None) -> str:
         if not job.submission_done or job.chunks_final < job.chunks_total:
             return f"{job.chunks_final}/{job.chunks_total} chunks final"
         try:
-            job = job_store.transition_job(
-                job_id, job.status, JobStatus.FINALIZING, **{_FINALIZING_FROM: str(job.status)}
-            )
+            job = job_store.transition_job(job_id, job.status, JobStatus.FINALIZING)
         except TransitionRefused:
             job = job_store.get_job(job_id)
     if job.status == JobStatus.FINALIZING:
@@ -73,13 +66,6 @@ def finalize_job(job_id: str, *, now: float | None = None) -> str:
         _publish(job)
         return f"finalized as {job.status}; event published"
     return f"job is {job.status}"
-
-
-def _cancel_requested(job_id: str) -> bool:
-    from batchrelay.store import keys
-
-    item = table().get_item(Key=keys.job_key(job_id), ConsistentRead=True, ProjectionExpression=_FINALIZING_FROM)
-    return item.get("Item", {}).get(_FINALIZING_FROM) == str(JobStatus.CANCELLING)
 
 
 def _write_results(job: Job, *, now: float) -> Job:
@@ -113,7 +99,7 @@ def _write_results(job: Job, *, now: float) -> Job:
         )
     cost = cost_of(usage_by_model)
     cost_usd, sync_cost_usd = cost.as_strings()
-    status = final_status(job.counts, cancel_requested=_cancel_requested(job.job_id))
+    status = final_status(job.counts, cancel_requested=job.cancel_requested)
     finished_at = _iso(now)
     from batchrelay.notifications.events import event_id_for
 

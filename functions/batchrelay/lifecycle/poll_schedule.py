@@ -11,7 +11,11 @@ A status check costs a provider call, so checks are spread by what we know:
 
 from __future__ import annotations
 
-MIN_DELAY_S = 60            # the poller runs once a minute; sooner is pointless
+from batchrelay.settings import get_settings
+
+# The poller runs once a minute when deployed, so sooner is pointless; local mode, whose
+# schedule fires every few seconds against the simulator, lowers it (POLL_MIN_DELAY_SECONDS).
+MIN_DELAY_S = 60
 FRESH_AGE_S = 180           # "just submitted"
 MAX_DELAY_WITH_PROGRESS_S = 30 * 60
 MAX_DELAY_WITHOUT_PROGRESS_S = 10 * 60
@@ -39,15 +43,21 @@ def estimated_remaining_s(*, age_s: float, total: int, completed: int) -> float 
     return age_s * (total - completed) / completed
 
 
+def min_delay_s() -> int:
+    """The shortest wait between two checks (the setting; MIN_DELAY_S when deployed)."""
+    return get_settings().poll_min_delay_seconds
+
+
 def next_check_delay(*, now: float, created_at: float, total: int, completed: int) -> int:
     """Seconds from ``now`` until the next status check of a running batch."""
+    shortest = min_delay_s()
     age = max(0.0, now - created_at)
     if age < FRESH_AGE_S:
-        return MIN_DELAY_S
+        return shortest
     remaining = estimated_remaining_s(age_s=age, total=total, completed=completed)
     if remaining is None:
-        return int(_clamp(age * BLIND_AGE_FRACTION, MIN_DELAY_S, MAX_DELAY_WITHOUT_PROGRESS_S))
-    return int(_clamp(remaining / 2, MIN_DELAY_S, MAX_DELAY_WITH_PROGRESS_S))
+        return int(_clamp(age * BLIND_AGE_FRACTION, shortest, MAX_DELAY_WITHOUT_PROGRESS_S))
+    return int(_clamp(remaining / 2, shortest, MAX_DELAY_WITH_PROGRESS_S))
 
 
 def hold_delay(previous_batches: int) -> int:

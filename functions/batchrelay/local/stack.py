@@ -31,7 +31,6 @@ PROVIDER_KEY_ENV = {"openai": c.ENV_OPENAI_API_KEY, "anthropic": c.ENV_ANTHROPIC
 PROVIDER_BASE_URL_ENV = {"openai": c.ENV_OPENAI_BASE_URL, "anthropic": c.ENV_ANTHROPIC_BASE_URL}
 SIMULATOR_API_KEY = "sk-local-simulator"
 # The shortest delay between two status checks of a batch (deployed: the 60 s schedule).
-ENV_POLL_MIN_DELAY = "POLL_MIN_DELAY_SECONDS"
 # Libraries whose per-request logs would drown the stack's own output.
 _NOISY_LOGGERS = ("werkzeug", "botocore", "urllib3", "httpx", "httpx2", "httpcore", "openai", "anthropic", "moto")
 
@@ -97,7 +96,6 @@ class LocalStack:
     _api: ApiServer | None = None
     _runtime: LambdaRuntime | None = None
     _saved_env: dict[str, str | None] = field(default_factory=dict)
-    _saved_min_delay: int | None = None
 
     # --- addresses ---
     @property
@@ -219,15 +217,7 @@ class LocalStack:
         if len(self.simulated_providers) < len(c.PROVIDERS):
             return
         seconds = max(1, int(self.config.poll_seconds))
-        self._set_env({ENV_POLL_MIN_DELAY: str(seconds)})
-        try:
-            from batchrelay.lifecycle import poll_schedule
-        except ImportError:  # pragma: no cover - lifecycle not built yet
-            return
-        # Until poll_schedule reads ENV_POLL_MIN_DELAY itself (then this is a no-op).
-        if getattr(poll_schedule, "MIN_DELAY_S", seconds) > seconds:
-            self._saved_min_delay = poll_schedule.MIN_DELAY_S
-            poll_schedule.MIN_DELAY_S = seconds
+        self._set_env({c.ENV_POLL_MIN_DELAY_SECONDS: str(seconds)})
 
     def stop(self) -> None:
         """Stop taking requests, let invocations in flight finish, then stop the services."""
@@ -250,11 +240,6 @@ class LocalStack:
                 log.warning("could not reset the AWS emulator's state")
             self._moto.stop()
             self._moto = None
-        if self._saved_min_delay is not None:
-            from batchrelay.lifecycle import poll_schedule
-
-            poll_schedule.MIN_DELAY_S = self._saved_min_delay
-            self._saved_min_delay = None
         self._restore_env()
         reset_caches()
 

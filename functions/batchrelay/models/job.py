@@ -100,6 +100,7 @@ class Job(BaseModel):
     chunks_total: int = 0          # chunks planned so far, retries included
     chunks_final: int = 0          # chunks collected
     submission_done: bool = False  # every original chunk is planned
+    cancel_requested: bool = False  # set with the move to cancelling; decides the final status
     cost_usd: str | None = None
     sync_cost_usd: str | None = None
     results_key: str | None = None

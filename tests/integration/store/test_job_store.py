@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from batchrelay.errors import NotFound, TransitionRefused
 from batchrelay.models.job import Chunk, ChunkStatus, Job, JobStatus, RequestCounts, Usage
 from batchrelay.store import chunk_store, job_store

@@ -35,3 +35,18 @@ def test_hold_delay_grows_and_is_capped():
     assert ps.hold_delay(1) == ps.HOLD_BASE_S
     assert ps.hold_delay(2) == 2 * ps.HOLD_BASE_S
     assert ps.hold_delay(50) == ps.HOLD_MAX_S
+
+
+def test_the_shortest_wait_is_a_setting(monkeypatch):
+    from batchrelay.settings import get_settings
+
+    # Deployed, the schedule fires every minute: never sooner than 60 s
+    assert ps.next_check_delay(now=T0 + 30, created_at=T0, total=100, completed=0) == 60
+    # Local mode fires every few seconds against the simulator and lowers it
+    monkeypatch.setenv("POLL_MIN_DELAY_SECONDS", "2")
+    get_settings.cache_clear()
+    try:
+        assert ps.next_check_delay(now=T0 + 30, created_at=T0, total=100, completed=0) == 2
+    finally:
+        monkeypatch.delenv("POLL_MIN_DELAY_SECONDS")
+        get_settings.cache_clear()

@@ -9,7 +9,6 @@ import httpx
 import pytest
 
 from batchrelay import constants as c
-from batchrelay.lifecycle import poll_schedule
 from batchrelay.local.config import LocalConfig
 from batchrelay.local.stack import LocalStack
 
@@ -39,7 +38,6 @@ def test_simulated_stack_wires_env_and_restores_it(no_provider_keys):
         assert httpx.get(stack.url + "/v1/jobs").status_code == 403
         assert httpx.get(stack.url + "/v1/jobs", headers={"x-api-key": "k"}).json() == {"function": "api"}
     assert dict(os.environ) == before
-    assert poll_schedule.MIN_DELAY_S == 60
 
 
 def test_a_real_key_means_the_real_provider(no_provider_keys, monkeypatch):
@@ -50,4 +48,4 @@ def test_a_real_key_means_the_real_provider(no_provider_keys, monkeypatch):
         assert os.environ["OPENAI_API_KEY"] == "sk-real"
         assert "OPENAI_BASE_URL" not in os.environ
         # a real provider is not polled more often than deployed
-        assert poll_schedule.MIN_DELAY_S == 60
+        assert c.ENV_POLL_MIN_DELAY_SECONDS not in os.environ
