@@ -34,6 +34,9 @@ ENV_PRICES_FILE = "PRICES_FILE"
 # The shortest wait between two status checks of a batch (deployed: the schedule period).
 ENV_POLL_MIN_DELAY_SECONDS = "POLL_MIN_DELAY_SECONDS"
 DEFAULT_POLL_MIN_DELAY_SECONDS = 60
+# How long a batch creation that was started may still be running somewhere: a second
+# delivery of the same chunk message within it backs off instead of creating a batch.
+ENV_CREATION_LEASE_SECONDS = "CREATION_LEASE_SECONDS"
 ENV_OPENAI_BASE_URL = "OPENAI_BASE_URL"
 ENV_ANTHROPIC_BASE_URL = "ANTHROPIC_BASE_URL"
 # Local mode and tests put API keys straight in the environment instead of Secrets Manager.
@@ -99,6 +102,9 @@ QUEUE_CONSUMERS = {
 VISIBILITY_TIMEOUT_FACTOR = 6
 MAX_RECEIVE_COUNT = 5
 QUEUE_BATCH_SIZES = {JOBS_QUEUE: 1, COLLECT_QUEUE: 1, WEBHOOKS_QUEUE: 10}
+
+
+DEFAULT_CREATION_LEASE_SECONDS = FUNCTION_TIMEOUTS[FUNCTION_SUBMITTER] + 60
 
 
 def visibility_timeout_seconds(queue: str) -> int:

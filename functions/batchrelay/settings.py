@@ -43,6 +43,7 @@ class Settings(BaseModel):
     webhook_allow_loopback: bool = False
     prices_file: str = ""
     poll_min_delay_seconds: int = c.DEFAULT_POLL_MIN_DELAY_SECONDS
+    creation_lease_seconds: int = c.DEFAULT_CREATION_LEASE_SECONDS
 
     def provider_limits(self, provider: str) -> ProviderLimits:
         return self.openai_limits if provider == "openai" else self.anthropic_limits
@@ -85,6 +86,7 @@ def get_settings() -> Settings:
         webhook_allow_http=_bool(c.ENV_WEBHOOK_ALLOW_HTTP),
         webhook_allow_loopback=_bool(c.ENV_WEBHOOK_ALLOW_LOOPBACK),
         prices_file=env.get(c.ENV_PRICES_FILE, ""),
+        creation_lease_seconds=_int(c.ENV_CREATION_LEASE_SECONDS, c.DEFAULT_CREATION_LEASE_SECONDS),
         poll_min_delay_seconds=max(
             1, _int(c.ENV_POLL_MIN_DELAY_SECONDS, c.DEFAULT_POLL_MIN_DELAY_SECONDS)
         ),

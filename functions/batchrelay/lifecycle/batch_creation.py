@@ -1,16 +1,20 @@
 """Create the provider batch of one chunk, at most once.
 
 1. Record the intent first: PENDING/HELD -> CREATING with create_seq + 1 and intent_at.
-2. A chunk found already CREATING means an earlier attempt stopped somewhere between
-   its intent and recording a batch: it may have made one. Bump create_seq (this fences
-   that attempt out: its record_batch now fails) and ask the provider for a batch with
-   this chunk's metadata created since the intent; adopt it if found.
+2. A chunk found already CREATING means an earlier attempt started and has not recorded
+   a batch. Within the creation lease (settings.creation_lease_seconds: the submitter's
+   timeout and a margin) that attempt may still be running (a duplicate delivery), so
+   this one backs off (CreationInProgress: the message comes back later) rather than
+   risk a second batch. After the lease the earlier attempt is dead: bump create_seq
+   (this fences it out: its record_batch now fails) and ask the provider for a batch
+   with this chunk's metadata created since the intent; adopt it if found.
 3. Otherwise create the batch, then record it (chunk_store.record_batch: CREATING with
    our create_seq -> SUBMITTED, and the batch's claim item, in one transaction).
 
 An attempt whose record is refused made a batch nobody owns (it was fenced out while
-the provider was answering): it cancels that batch. Retryable provider errors leave the
-chunk CREATING and raise, so the message is retried and the next attempt looks first.
+the provider was answering): it cancels that batch. A provider error that proves no
+batch was made (429, other 4xx) puts the chunk back to PENDING; an ambiguous one
+(timeout, 5xx) leaves it CREATING, and the retry after the lease looks first.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from batchrelay.lifecycle.poll_schedule import SAFETY_NET_S, next_check_delay
 from batchrelay.models.job import Chunk, ChunkCounts, ChunkStatus, Job, JobStatus
 from batchrelay.providers.base import BatchInfo, BatchProvider, ProviderError
 from batchrelay.results.s3_objects import download_to_file
+from batchrelay.settings import get_settings
 from batchrelay.store import chunk_store, job_store
 
 logger = logging.getLogger(__name__)
@@ -41,6 +46,15 @@ CREATION_WINDOW_S = c.FUNCTION_TIMEOUTS[c.FUNCTION_SUBMITTER] + 60
 CREATION_LEAD_S = 5
 MAX_FIND_ROUNDS = 5
 _STOPPING = (JobStatus.CANCELLING, JobStatus.FINALIZING)
+
+
+class CreationInProgress(Exception):
+    """Another attempt began creating this chunk's batch within the lease: try later."""
+
+
+def _definitely_not_created(exc: ProviderError) -> bool:
+    # 429 and other 4xx answers refuse the request; timeouts and 5xx may hide a success.
+    return exc.status_code is not None and 400 <= exc.status_code < 500
 
 
 def batch_metadata(chunk: Chunk) -> dict[str, str]:
@@ -80,6 +94,12 @@ def ensure_batch(job_id: str, chunk_id: str, *, now: float | None = None) -> str
         found = None
     else:
         intent_at = chunk.intent_at if chunk.intent_at is not None else now
+        lease = get_settings().creation_lease_seconds
+        if now - intent_at < lease:
+            raise CreationInProgress(
+                f"chunk {chunk_id} of job {job_id}: a creation began {now - intent_at:.0f}s ago "
+                f"(lease {lease}s); not creating a second batch"
+            )
         try:
             chunk = chunk_store.transition_chunk(
                 job_id, chunk_id, chunk.provider, ChunkStatus.CREATING, None,
@@ -97,6 +117,8 @@ def ensure_batch(job_id: str, chunk_id: str, *, now: float | None = None) -> str
             batch = _create(provider, chunk)
         except ProviderError as exc:
             if exc.retryable:
+                if _definitely_not_created(exc):
+                    _release_intent(chunk)
                 raise
             errors = [{"code": exc.code or "batch_create_failed", "message": exc.message}]
             hand_to_collect(job_id, chunk_id, provider=chunk.provider, reason="failed", batch_errors=errors, now=now)
@@ -110,6 +132,17 @@ def ensure_batch(job_id: str, chunk_id: str, *, now: float | None = None) -> str
     if _job_stopping(job_store.get_job(job_id)):
         _cancel_quietly(provider, batch.batch_id)
     return f"{outcome} {batch.batch_id}"
+
+
+def _release_intent(chunk: Chunk) -> None:
+    """CREATING -> PENDING when the provider refused the batch, so a retry need not wait."""
+    try:
+        chunk_store.transition_chunk(
+            chunk.job_id, chunk.chunk_id, chunk.provider, ChunkStatus.CREATING, ChunkStatus.PENDING,
+            extra_condition=_same_seq(chunk.create_seq),
+        )
+    except TransitionRefused:
+        pass  # a later attempt already took over
 
 
 def _find_earlier_batch(provider: BatchProvider, chunk: Chunk, intent_at: float) -> BatchInfo | None:

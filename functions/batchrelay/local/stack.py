@@ -157,6 +157,9 @@ class LocalStack:
                 # Webhook receivers on this machine are plain http on loopback.
                 c.ENV_WEBHOOK_ALLOW_HTTP: "1",
                 c.ENV_WEBHOOK_ALLOW_LOOPBACK: "1",
+                # The runtime runs one invocation of a function at a time, so no second
+                # delivery can overlap a live batch creation; a failed one retries in seconds.
+                c.ENV_CREATION_LEASE_SECONDS: "0",
             }
         )
         # Quiet by default; set these to see the functions' structured logs and metrics.

@@ -54,7 +54,10 @@ class ChunkStatus(StrEnum):
 
 CHUNK_TRANSITIONS: dict[ChunkStatus, frozenset[ChunkStatus]] = {
     ChunkStatus.PENDING: frozenset({ChunkStatus.CREATING, ChunkStatus.ENDED}),
-    ChunkStatus.CREATING: frozenset({ChunkStatus.SUBMITTED, ChunkStatus.HELD, ChunkStatus.ENDED}),
+    # back to PENDING when the provider refused the create outright (nothing was made)
+    ChunkStatus.CREATING: frozenset(
+        {ChunkStatus.SUBMITTED, ChunkStatus.HELD, ChunkStatus.ENDED, ChunkStatus.PENDING}
+    ),
     ChunkStatus.SUBMITTED: frozenset({ChunkStatus.ENDED, ChunkStatus.HELD}),
     ChunkStatus.HELD: frozenset({ChunkStatus.CREATING, ChunkStatus.ENDED}),
     ChunkStatus.ENDED: frozenset({ChunkStatus.COLLECTED}),

@@ -22,5 +22,11 @@ def fake(aws, clock, monkeypatch) -> FakeProvider:
 
 
 @pytest.fixture
-def driver(aws, clock) -> Driver:
+def driver(aws, clock, monkeypatch) -> Driver:
+    # The driver makes a failed record visible again at once, standing in for the queue's
+    # visibility timeout (30 min), which in AWS always outlasts the creation lease.
+    from batchrelay.settings import get_settings
+
+    monkeypatch.setenv("CREATION_LEASE_SECONDS", "0")
+    get_settings.cache_clear()
     return Driver(aws, clock)

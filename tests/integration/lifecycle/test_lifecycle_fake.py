@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from batchrelay.models.job import ChunkStatus, JobStatus
 from batchrelay.store import chunk_store, job_store
 from tests.integration.lifecycle.jobs import chat_requests, read_json, read_lines, submit_job
@@ -339,3 +341,54 @@ def test_hand_to_collect_only_the_first_caller_wins(fake, driver):
     assert (first, second) == (True, False)
     assert driver.drain("collect") == 1
     assert job_store.get_job(job.job_id).is_final
+
+
+def test_a_second_delivery_during_a_live_creation_backs_off(fake, aws, monkeypatch):
+    # Given a chunk whose batch creation began a moment ago (a first delivery still running)
+    from batchrelay.lifecycle import batch_creation
+    from batchrelay.lifecycle.submitter import handle_jobs_message
+    from batchrelay.settings import get_settings
+
+    monkeypatch.delenv("CREATION_LEASE_SECONDS", raising=False)
+    get_settings.cache_clear()
+    requests = chat_requests(3)
+    job = submit_job(requests, chunk_size=3)
+    real_create = fake.create_batch
+    second_delivery: list[str] = []
+
+    def create_while_a_duplicate_arrives(**kwargs):
+        # When the same message is delivered again while the provider is answering
+        with pytest.raises(batch_creation.CreationInProgress):
+            handle_jobs_message({"kind": "chunk", "job_id": job.job_id, "chunk_id": chunk_id})
+        second_delivery.append("backed off")
+        return real_create(**kwargs)
+
+    monkeypatch.setattr(fake, "create_batch", create_while_a_duplicate_arrives)
+    chunk_id = "c00001"
+    handle_jobs_message({"kind": "job", "job_id": job.job_id})  # plans the chunk
+    handle_jobs_message({"kind": "chunk", "job_id": job.job_id, "chunk_id": chunk_id})
+    # Then the duplicate created nothing, and the chunk has exactly one batch
+    assert second_delivery == ["backed off"]
+    assert fake.calls["create"] == 1 and len(fake.batches) == 1
+    assert chunk_store.get_chunk(job.job_id, chunk_id).status == ChunkStatus.SUBMITTED
+
+
+def test_a_refused_create_frees_the_chunk_for_an_immediate_retry(fake, aws, monkeypatch):
+    from batchrelay.lifecycle.submitter import handle_jobs_message
+    from batchrelay.providers.base import ProviderError
+    from batchrelay.settings import get_settings
+
+    monkeypatch.delenv("CREATION_LEASE_SECONDS", raising=False)
+    get_settings.cache_clear()
+    job = submit_job(chat_requests(3), chunk_size=3)
+    fake.create_errors = [ProviderError("rate limited", retryable=True, status_code=429)]
+    handle_jobs_message({"kind": "job", "job_id": job.job_id})  # plans the chunk
+    chunk_message = {"kind": "chunk", "job_id": job.job_id, "chunk_id": "c00001"}
+    # When the provider refuses the create with a 429
+    with pytest.raises(ProviderError):
+        handle_jobs_message(chunk_message)
+    # Then the chunk is pending again (nothing was made), and the retry creates at once
+    assert chunk_store.get_chunk(job.job_id, "c00001").status == ChunkStatus.PENDING
+    handle_jobs_message(chunk_message)
+    assert chunk_store.get_chunk(job.job_id, "c00001").status == ChunkStatus.SUBMITTED
+    assert fake.calls["create"] == 2 and len(fake.batches) == 1  # the refused call made nothing
