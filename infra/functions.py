@@ -162,6 +162,8 @@ class BatchRelayFunctions(Construct):
             c.ENV_ANTHROPIC_MAX_BYTES: str(s.anthropic_max_bytes_per_batch),
             c.ENV_RETENTION_DAYS: str(s.retention_days),
             c.ENV_PRESIGN_EXPIRY_SECONDS: str(s.presign_expiry_seconds),
+            # A batch is never checked more often than the poller runs.
+            c.ENV_POLL_MIN_DELAY_SECONDS: str(s.poll_rate_minutes * 60),
         }
         environment.update({key: resource_env[key] for key in RESOURCE_ENV[name]})
         return environment

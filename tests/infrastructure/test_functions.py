@@ -41,6 +41,7 @@ def test_functions_carry_powertools_settings(synthesized):
         assert variables[c.ENV_POWERTOOLS_METRICS_NAMESPACE] == c.METRICS_NAMESPACE
         assert variables[c.ENV_RETENTION_DAYS] == str(synthesized.settings.retention_days)
         assert variables[c.ENV_DEFAULT_CHUNK_SIZE] == str(c.DEFAULT_CHUNK_SIZE)
+        assert variables[c.ENV_POLL_MIN_DELAY_SECONDS] == str(synthesized.settings.poll_rate_minutes * 60)
         assert variables[c.ENV_TABLE_NAME] == {"Ref": synthesized.logical_id(synthesized.stack.table.table)}
 
 
