@@ -18,6 +18,7 @@ import httpx
 
 from batchrelay import constants as c
 from batchrelay.local.api_gateway import ApiGateway, ApiServer, api_key_id
+from batchrelay.local.atomic_dynamodb import serialize_dynamodb_writes
 from batchrelay.local.config import LOOPBACK, LocalConfig
 from batchrelay.local.handler_loader import Handler, ensure_functions_on_path, load_handler
 from batchrelay.local.lambda_runtime import LambdaRuntime, queue_sources
@@ -93,6 +94,7 @@ class LocalStack:
     simulated_providers: list[str] = field(default_factory=list)
     simulator: Any = None
     _moto: Any = None
+    _undo_atomic_writes: Any = None
     _api: ApiServer | None = None
     _runtime: LambdaRuntime | None = None
     _saved_env: dict[str, str | None] = field(default_factory=dict)
@@ -139,6 +141,9 @@ class LocalStack:
         self.config.ensure_api_key()
         ensure_functions_on_path()
 
+        # The functions race on conditional writes as they would in AWS; give moto the
+        # service's per-item atomicity so exactly one racer wins here too.
+        self._undo_atomic_writes = serialize_dynamodb_writes()
         self._moto = ThreadedMotoServer(ip_address=LOOPBACK, port=self.config.aws_port, verbose=False)
         self._moto.start()
         _, aws_port = self._moto.get_host_and_port()
@@ -243,6 +248,9 @@ class LocalStack:
                 log.warning("could not reset the AWS emulator's state")
             self._moto.stop()
             self._moto = None
+        if self._undo_atomic_writes:
+            self._undo_atomic_writes()
+            self._undo_atomic_writes = None
         self._restore_env()
         reset_caches()
 

@@ -203,20 +203,14 @@ def _poll_once() -> bool:
 
 
 @pytest.fixture
-def atomic_dynamodb(monkeypatch):
+def atomic_dynamodb():
     """DynamoDB checks a condition and writes in one atomic step; moto in-process does not
     lock between the two, so threads get the per-item atomicity of the real service here."""
-    from moto.dynamodb.models import DynamoDBBackend
+    from batchrelay.local.atomic_dynamodb import serialize_dynamodb_writes
 
-    lock = threading.RLock()
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
-        original = getattr(DynamoDBBackend, name)
-
-        def locked(self, *args, _original=original, **kwargs):
-            with lock:
-                return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, locked)
+    undo = serialize_dynamodb_writes()
+    yield
+    undo()
 
 
 @pytest.mark.parametrize("order", ["webhook-first", "poller-first", "together"])
