@@ -8,7 +8,7 @@ from batchrelay.models.api import ChunkOut, CostOut, CountsOut, JobOut, ResultLi
 from batchrelay.models.job import Chunk, ChunkStatus, Job
 
 
-def _cost(job: Job) -> CostOut | None:
+def job_cost(job: Job) -> CostOut | None:
     if job.cost_usd is None or job.sync_cost_usd is None:
         return None
     saved = Decimal(job.sync_cost_usd) - Decimal(job.cost_usd)
@@ -58,7 +58,7 @@ def job_out(job: Job, *, chunks: list[Chunk] | None = None, results: ResultLinks
             for ch in sorted(chunks, key=lambda ch: ch.chunk_id)
         ],
         usage=UsageOut(**job.usage.model_dump()),
-        cost=_cost(job),
+        cost=job_cost(job),
         results=results,
         error=job.error,
     )

@@ -19,6 +19,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from batchrelay.aws.s3_objects import presigned_get
 from batchrelay.errors import TransitionRefused
 from batchrelay.lifecycle.final_status import final_status
 from batchrelay.models.job import ChunkStatus, Job, JobStatus
@@ -31,8 +32,13 @@ from batchrelay.store import chunk_store, job_store
 
 logger = logging.getLogger(__name__)
 
-def results_url(job: Job) -> str | None:
-    return f"s3://{get_settings().bucket_name}/{job.results_key}" if job.results_key else None
+
+def _presigned_results_url(job: Job) -> str | None:
+    """A link a webhook receiver can fetch; it expires, GET /v1/jobs/{id}/results renews it."""
+    if not job.results_key:
+        return None
+    settings = get_settings()
+    return presigned_get(settings.bucket_name, job.results_key, settings.presign_expiry_seconds)
 
 
 def _iso(epoch: float) -> str:
@@ -103,36 +109,46 @@ def _write_results(job: Job, *, now: float) -> Job:
     finished_at = _iso(now)
     from batchrelay.notifications.events import event_id_for
 
-    put_json(manifest_key(job.job_id), {
-        "job_id": job.job_id,
-        "status": str(status),
-        "provider": job.provider,
-        "endpoint": job.endpoint,
-        "request_count": job.request_count,
-        "counts": job.counts.model_dump(),
-        "usage": job.usage.model_dump(),
-        "usage_by_model": usage_by_model,
-        "cost": {"usd": cost_usd, "sync_usd": sync_cost_usd, "unpriced_models": cost.unpriced_models},
-        "parts": parts,
-        "results": {"key": written.key, "sha256": written.sha256, "lines": written.lines, "bytes": written.bytes},
-        "created_at": job.created_at,
-        "finished_at": finished_at,
-    })
+    put_json(
+        manifest_key(job.job_id),
+        {
+            "job_id": job.job_id,
+            "status": str(status),
+            "provider": job.provider,
+            "endpoint": job.endpoint,
+            "request_count": job.request_count,
+            "counts": job.counts.model_dump(),
+            "usage": job.usage.model_dump(),
+            "usage_by_model": usage_by_model,
+            "cost": {"usd": cost_usd, "sync_usd": sync_cost_usd, "unpriced_models": cost.unpriced_models},
+            "parts": parts,
+            "results": {"key": written.key, "sha256": written.sha256, "lines": written.lines, "bytes": written.bytes},
+            "created_at": job.created_at,
+            "finished_at": finished_at,
+        },
+    )
     try:
         return job_store.transition_job(
-            job.job_id, JobStatus.FINALIZING, status,
-            results_key=written.key, manifest_key=manifest_key(job.job_id), cost_usd=cost_usd,
-            sync_cost_usd=sync_cost_usd, finished_at=finished_at, event_id=event_id_for(job.job_id, str(status)),
+            job.job_id,
+            JobStatus.FINALIZING,
+            status,
+            results_key=written.key,
+            manifest_key=manifest_key(job.job_id),
+            cost_usd=cost_usd,
+            sync_cost_usd=sync_cost_usd,
+            finished_at=finished_at,
+            event_id=event_id_for(job.job_id, str(status)),
         )
     except TransitionRefused:
-        return job_store.get_job(job.job_id)   # a concurrent finalizer got there first
+        return job_store.get_job(job.job_id)  # a concurrent finalizer got there first
 
 
 def _publish(job: Job) -> None:
+    from batchrelay.jobs.job_views import job_cost
     from batchrelay.notifications.events import build_job_event
     from batchrelay.notifications.publisher import publish_job_event
 
-    cost = {"usd": job.cost_usd, "sync_usd": job.sync_cost_usd}
-    event = build_job_event(job, results_url=results_url(job), cost=cost)
-    publish_job_event(event)   # errors propagate: the message is retried and resumes here
+    cost = job_cost(job)
+    event = build_job_event(job, results_url=_presigned_results_url(job), cost=cost.model_dump() if cost else None)
+    publish_job_event(event)  # errors propagate: the message is retried and resumes here
     job_store.update_job_fields(job.job_id, event_published=True)

@@ -6,6 +6,7 @@ from typing import Any
 
 from batchrelay.models.events import JobEvent
 from batchrelay.models.job import Job
+from batchrelay.settings import get_settings
 from batchrelay.store.table import now_iso
 
 
@@ -30,6 +31,8 @@ def job_summary(job: Job, *, results_url: str | None, cost: dict[str, Any] | Non
         "created_at": job.created_at,
         "finished_at": job.finished_at,
         "results_url": results_url,
+        # A stable address for subscribers in the account (the presigned URL expires).
+        "results_s3_uri": f"s3://{get_settings().bucket_name}/{job.results_key}" if job.results_key else None,
     }
 
 

@@ -37,6 +37,11 @@ def test_a_job_in_several_chunks_completes_with_one_line_per_request(fake, drive
     events = driver.published_events()
     assert [e["type"] for e in events] == ["job.completed"]
     assert events[0]["id"] == job.event_id
+    data = events[0]["data"]
+    assert data["results_s3_uri"].endswith(f"results/{job.job_id}/results.jsonl")
+    assert "X-Amz-Signature" in data["results_url"]
+    assert data["cost"] == {"currency": "USD", "batch": job.cost_usd, "synchronous": job.sync_cost_usd,
+                            "saved": data["cost"]["saved"]}
     assert all(chunk.status == ChunkStatus.COLLECTED and chunk.due_at is None
                for chunk in chunk_store.list_chunks(job.job_id))
 

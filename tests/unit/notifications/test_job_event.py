@@ -54,6 +54,7 @@ def test_event_has_the_documented_shape():
         "created_at": "2025-01-01T00:00:00.000Z",
         "finished_at": "2025-01-01T01:00:00.000Z",
         "results_url": "https://s3.example/results",
+        "results_s3_uri": None,
     }
 
 
