@@ -1,7 +1,7 @@
 """Secrets Manager secrets for the providers' API keys and the OpenAI webhook signing secret.
 
 The stack creates them with a random placeholder; the operator puts the real values
-after deploy (``aws secretsmanager put-secret-value``, see docs/infra.md). Each secret
+after deploy (``aws secretsmanager put-secret-value``, see the README, "After the first deploy"). Each secret
 holds the bare key string, not JSON.
 """
 

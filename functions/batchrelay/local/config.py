@@ -1,4 +1,4 @@
-"""Local mode's own settings, read from the environment (documented in docs/local.md)."""
+"""Local mode's own settings, read from the environment (documented in the README, "Local mode")."""
 
 from __future__ import annotations
 
