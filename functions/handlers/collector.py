@@ -4,22 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchrelay.lifecycle.collector import handle_collect_message
 from handlers.utils.observability import logger, metrics, tracer
+from handlers.utils.sqs_consumer import json_record_handler
 
 processor = BatchProcessor(event_type=EventType.SQS)
-
-
-def record_handler(record: SQSRecord) -> str:
-    message = orjson.loads(record.body)
-    outcome = handle_collect_message(message)
-    logger.info("collect message handled", extra={"collect_message": message, "outcome": outcome})
-    return outcome
+record_handler = json_record_handler(handle_collect_message, "collect")
 
 
 @logger.inject_lambda_context

@@ -185,16 +185,7 @@ def record_batch(chunk: Chunk, *, batch_id: str, batch_created_at: float, due_at
     try:
         clients.dynamodb().transact_write_items(
             TransactItems=[
-                {
-                    "Update": {
-                        "TableName": table_name(),
-                        "Key": serialize_item(keys.chunk_key(chunk.job_id, chunk.chunk_id)),
-                        "UpdateExpression": expression,
-                        "ConditionExpression": "#status = :creating AND #seq = :seq",
-                        "ExpressionAttributeNames": names,
-                        "ExpressionAttributeValues": {k: serialize_value(v) for k, v in values.items()},
-                    }
-                },
+                _chunk_update(chunk, expression, "#status = :creating AND #seq = :seq", names, values),
                 {
                     "Put": {
                         "TableName": table_name(),
@@ -278,6 +269,22 @@ def in_flight_chunks(provider: str, *, limit: int = 10_000) -> list[Chunk]:
 # lose a count nor make a redelivered message count twice.
 
 
+def _chunk_update(
+    chunk: Chunk, expression: str, condition: str, names: dict[str, str], values: dict[str, Any]
+) -> dict[str, Any]:
+    """A conditional chunk update as one item of a TransactWriteItems call."""
+    return {
+        "Update": {
+            "TableName": table_name(),
+            "Key": serialize_item(keys.chunk_key(chunk.job_id, chunk.chunk_id)),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": {k: serialize_value(v) for k, v in values.items()},
+        }
+    }
+
+
 def _job_counter_update(job_id: str, deltas: dict[str, int]) -> dict[str, Any]:
     names: dict[str, str] = {"#updated_at": "updated_at", "#version": "version"}
     values: dict[str, Any] = {":now": serialize_value(now_iso()), ":one": {"N": "1"}, ":zero": {"N": "0"}}
@@ -348,16 +355,7 @@ def mark_collected_and_count(chunk: Chunk, *, part_key: str, job_deltas: dict[st
     try:
         clients.dynamodb().transact_write_items(
             TransactItems=[
-                {
-                    "Update": {
-                        "TableName": table_name(),
-                        "Key": serialize_item(keys.chunk_key(chunk.job_id, chunk.chunk_id)),
-                        "UpdateExpression": expression,
-                        "ConditionExpression": "#status = :ended",
-                        "ExpressionAttributeNames": names,
-                        "ExpressionAttributeValues": {k: serialize_value(v) for k, v in values.items()},
-                    }
-                },
+                _chunk_update(chunk, expression, "#status = :ended", names, values),
                 _job_counter_update(chunk.job_id, deltas),
             ]
         )
