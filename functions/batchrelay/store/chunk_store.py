@@ -17,7 +17,16 @@ from batchrelay.aws import clients
 from batchrelay.errors import NotFound, TransitionRefused
 from batchrelay.models.job import CHUNK_TRANSITIONS, Chunk, ChunkStatus
 from batchrelay.store import keys
-from batchrelay.store.table import from_dynamo, now_iso, serialize_item, serialize_value, table, table_name, to_dynamo
+from batchrelay.store.table import (
+    from_dynamo,
+    now_iso,
+    serialize_item,
+    serialize_value,
+    status_in,
+    table,
+    table_name,
+    to_dynamo,
+)
 
 # due_at is both a model field and the index sort key (the same attribute).
 _NOT_MODEL = {"pk", "sk", c.DUE_CHUNKS_PK}
@@ -122,12 +131,7 @@ def transition_chunk(
                 raise ValueError(f"chunk transition {status} -> {to_status} is not part of the state machine")
         fields["status"] = str(to_status)
     expression, names, values = _update_expression(provider, fields, due_at)
-    names["#status"] = "status"
-    placeholders = []
-    for i, status in enumerate(expected):
-        values[f":e{i}"] = str(status)
-        placeholders.append(f":e{i}")
-    condition = f"attribute_exists(pk) AND #status IN ({', '.join(placeholders)})"
+    condition = status_in(expected, names, values)
     if extra_condition:
         cond, more_names, more_values = extra_condition
         condition += f" AND ({cond})"

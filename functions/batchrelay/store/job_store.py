@@ -18,6 +18,7 @@ from batchrelay.store.table import (
     now_iso,
     serialize_item,
     serialize_value,
+    status_in,
     table,
     table_name,
     to_dynamo,
@@ -166,12 +167,7 @@ def _update(
         set_parts.append(f"{target} = if_not_exists({target}, :zero) + :a{i}")
     condition = "attribute_exists(pk)" if require_exists else None
     if expected is not None:
-        names["#status"] = "status"
-        placeholders = []
-        for i, status in enumerate(expected):
-            values[f":e{i}"] = str(status)
-            placeholders.append(f":e{i}")
-        condition = f"attribute_exists(pk) AND #status IN ({', '.join(placeholders)})"
+        condition = status_in(tuple(expected), names, values)
     kwargs: dict[str, Any] = {
         "Key": keys.job_key(job_id),
         "UpdateExpression": f"SET {', '.join(set_parts)}",

@@ -71,6 +71,16 @@ def deserialize_item(item: dict[str, Any]) -> dict[str, Any]:
     return from_dynamo({k: _deserializer.deserialize(v) for k, v in item.items()})
 
 
+def status_in(statuses: tuple[str, ...], names: dict[str, str], values: dict[str, Any]) -> str:
+    """The condition "the item exists and its status is one of ``statuses``" (adds its names/values)."""
+    names["#status"] = "status"
+    placeholders = []
+    for i, status in enumerate(statuses):
+        values[f":e{i}"] = str(status)
+        placeholders.append(f":e{i}")
+    return f"attribute_exists(pk) AND #status IN ({', '.join(placeholders)})"
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
