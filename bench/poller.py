@@ -148,11 +148,12 @@ class InMemoryChunks:
 def run(shows_progress: bool) -> dict[str, float]:
     from batchrelay.lifecycle import handoff, poller, provider_lookup
     from batchrelay.models.job import Chunk, ChunkStatus
-    from batchrelay.store import chunk_store
+    from batchrelay.store import chunk_store, job_store
 
     store = InMemoryChunks()
     for name in ("query_due_chunks", "get_chunk", "transition_chunk"):
         setattr(chunk_store, name, getattr(store, name))
+    job_store.query_stalled_queued_jobs = lambda now, limit=100: []  # no job waits in `queued` here
     handoff.send_collect_message = store.collect
     ends = {
         f"batch_{i:03d}": T0 + FIRST_END_S + i * (LAST_END_S - FIRST_END_S) / (BATCHES - 1)

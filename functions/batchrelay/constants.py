@@ -66,6 +66,10 @@ TENANT_JOBS_SK = "gsi1sk"
 DUE_CHUNKS_INDEX = "due-chunks"
 DUE_CHUNKS_PK = "due_pk"
 DUE_CHUNKS_SK = "due_at"
+# Queued jobs sit in the same index under this partition until the submitter takes them:
+# if the API's queue message was lost, the poller sends it again (QUEUED_JOB_RESEND_SECONDS).
+QUEUED_JOBS_DUE_PK = "queued-jobs"
+QUEUED_JOB_RESEND_SECONDS = 300
 TTL_ATTRIBUTE = "expires_at"
 
 # --- S3 key layout ---

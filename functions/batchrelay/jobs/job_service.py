@@ -13,10 +13,10 @@ from batchrelay.aws.s3_objects import presigned_get
 from batchrelay.errors import Conflict, TransitionRefused, ValidationFailed
 from batchrelay.ids import new_id
 from batchrelay.jobs import input_files
-from batchrelay.jobs.job_messages import send_to_jobs_queue
 from batchrelay.jobs.job_views import job_out
 from batchrelay.jobs.request_validation import check_provider_endpoint, validate_metadata
 from batchrelay.jobs.uploads import uploaded_object_key
+from batchrelay.lifecycle.messages import send_cancel_message, send_job_message
 from batchrelay.models.api import CreateJobRequest, JobList, JobOut, JobResults, ResultLinks
 from batchrelay.models.job import ACTIVE_JOB_STATUSES, Job, JobStatus
 from batchrelay.settings import get_settings
@@ -49,7 +49,7 @@ def _replay(tenant_id: str, job_id: str, request_hash: str | None, stored_hash: 
     job = job_store.get_job(job_id, tenant_id=tenant_id)
     if job.status == JobStatus.QUEUED:
         # The first attempt may have died before queueing; the submitter ignores repeats.
-        send_to_jobs_queue("job", job.job_id)
+        send_job_message(job.job_id)
     return job
 
 
@@ -112,7 +112,7 @@ def create_job(tenant_id: str, request: CreateJobRequest, *, idempotency_key: st
         # A concurrent request with the same key won: answer with its job, drop our input.
         clients.s3().delete_object(Bucket=bucket, Key=key)
         return job_out(_replay(tenant_id, used.job_id, request_hash, used.request_hash)), True
-    send_to_jobs_queue("job", job_id)
+    send_job_message(job_id)
     return job_out(job), False
 
 
@@ -147,7 +147,7 @@ def cancel_job(tenant_id: str, job_id: str) -> JobOut:
     """Mark the job cancelling and ask the submitter to cancel its provider batches."""
     job = job_store.get_job(job_id, tenant_id=tenant_id)
     if job.status == JobStatus.CANCELLING:
-        send_to_jobs_queue("cancel", job_id)  # a repeat is harmless and heals a lost message
+        send_cancel_message(job_id)  # a repeat is harmless and heals a lost message
         return job_out(job)
     cancellable = tuple(s for s in ACTIVE_JOB_STATUSES if JobStatus.CANCELLING in _targets(s))
     if job.status not in cancellable:
@@ -158,7 +158,7 @@ def cancel_job(tenant_id: str, job_id: str) -> JobOut:
         raise Conflict(
             f"job is {refused.current} and can no longer be cancelled", field="status", code="not_cancellable"
         ) from refused
-    send_to_jobs_queue("cancel", job_id)
+    send_cancel_message(job_id)
     return job_out(job)
 
 

@@ -32,3 +32,7 @@ def send_collect_message(job_id: str, chunk_id: str) -> None:
 
 def send_finalize_message(job_id: str) -> None:
     _send(get_settings().collect_queue_url, {"kind": "finalize", "job_id": job_id})
+
+
+def send_cancel_message(job_id: str) -> None:
+    _send(get_settings().jobs_queue_url, {"kind": "cancel", "job_id": job_id})

@@ -26,11 +26,15 @@ from batchrelay import constants as c
 from batchrelay.errors import TransitionRefused
 from batchrelay.lifecycle import provider_lookup
 from batchrelay.lifecycle.handoff import hand_to_collect
-from batchrelay.lifecycle.messages import send_chunk_message, send_collect_message
+from batchrelay.lifecycle.messages import (
+    send_chunk_message,
+    send_collect_message,
+    send_job_message,
+)
 from batchrelay.lifecycle.poll_schedule import SAFETY_NET_S, next_check_delay
 from batchrelay.models.job import Chunk, ChunkCounts, ChunkStatus
 from batchrelay.providers.base import BatchInfo, BatchProvider, ProviderError
-from batchrelay.store import chunk_store
+from batchrelay.store import chunk_store, job_store
 
 logger = logging.getLogger(__name__)
 
@@ -65,11 +69,23 @@ def run_poll(
 ) -> dict[str, int]:
     """One poller run. ``now`` is the scheduling time (tests move it); ``deadline`` is on ``clock``."""
     summary = PollSummary()
+    resend_stalled_jobs(now, summary)
     for name in providers:
         if clock() >= deadline:
             break
         poll_provider(name, now=now, deadline=deadline, clock=clock, summary=summary)
     return summary.as_dict()
+
+
+def resend_stalled_jobs(now: float, summary: PollSummary) -> None:
+    """Jobs still queued long after creation lost their `jobs` message: send it again
+    (the submitter ignores repeats)."""
+    for job_id, due_at in job_store.query_stalled_queued_jobs(int(now)):
+        if job_store.postpone_queued_resend(
+            job_id, seen_due_at=due_at, next_due_at=int(now) + c.QUEUED_JOB_RESEND_SECONDS
+        ):
+            send_job_message(job_id)
+            summary.resent += 1
 
 
 def poll_provider(name: str, *, now: float, deadline: float, clock: Callable[[], float], summary: PollSummary) -> None:

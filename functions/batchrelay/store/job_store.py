@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from batchrelay import constants as c
@@ -24,7 +26,15 @@ from batchrelay.store.table import (
     to_dynamo,
 )
 
-_JOB_ATTRS_NOT_MODEL = {"pk", "sk", c.TENANT_JOBS_PK, c.TENANT_JOBS_SK, c.TTL_ATTRIBUTE}
+_JOB_ATTRS_NOT_MODEL = {
+    "pk",
+    "sk",
+    c.TENANT_JOBS_PK,
+    c.TENANT_JOBS_SK,
+    c.TTL_ATTRIBUTE,
+    c.DUE_CHUNKS_PK,
+    c.DUE_CHUNKS_SK,
+}
 
 
 class IdempotencyKeyUsed(Conflict):
@@ -43,6 +53,10 @@ def job_item(job: Job) -> dict[str, Any]:
     item.update(keys.job_key(job.job_id))
     item[c.TENANT_JOBS_PK] = keys.tenant_pk(job.tenant_id)
     item[c.TENANT_JOBS_SK] = f"{job.created_at}#{job.job_id}"
+    if job.status == JobStatus.QUEUED:
+        # Safety net for a lost `jobs` message: see query_stalled_queued_jobs.
+        item[c.DUE_CHUNKS_PK] = c.QUEUED_JOBS_DUE_PK
+        item[c.DUE_CHUNKS_SK] = int(time.time()) + c.QUEUED_JOB_RESEND_SECONDS
     return item
 
 
@@ -143,6 +157,7 @@ def _update(
     expected: tuple[JobStatus, ...] | None,
     set_fields: dict[str, Any] | None = None,
     add_fields: dict[str, int] | None = None,
+    remove_fields: tuple[str, ...] = (),
     require_exists: bool = True,
 ) -> Job:
     names: dict[str, str] = {"#updated_at": "updated_at", "#version": "version"}
@@ -170,7 +185,7 @@ def _update(
         condition = status_in(tuple(expected), names, values)
     kwargs: dict[str, Any] = {
         "Key": keys.job_key(job_id),
-        "UpdateExpression": f"SET {', '.join(set_parts)}",
+        "UpdateExpression": f"SET {', '.join(set_parts)}" + _remove_clause(remove_fields, names),
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,
         "ReturnValues": "ALL_NEW",
@@ -192,6 +207,12 @@ def _update(
         ) from exc
 
 
+def _remove_clause(fields: tuple[str, ...], names: dict[str, str]) -> str:
+    for i, field in enumerate(fields):
+        names[f"#r{i}"] = field
+    return f" REMOVE {', '.join(f'#r{i}' for i in range(len(fields)))}" if fields else ""
+
+
 def transition_job(
     job_id: str, from_statuses: JobStatus | tuple[JobStatus, ...], to_status: JobStatus, **fields: Any
 ) -> Job:
@@ -200,7 +221,11 @@ def transition_job(
     for status in expected:
         if to_status not in JOB_TRANSITIONS.get(status, frozenset()):
             raise ValueError(f"job transition {status} -> {to_status} is not part of the state machine")
-    return _update(job_id, expected=expected, set_fields={"status": str(to_status), **fields})
+    # Leaving `queued` takes the job out of the stalled-queued-jobs safety net.
+    leaving_queue = (c.DUE_CHUNKS_PK, c.DUE_CHUNKS_SK) if JobStatus.QUEUED in expected else ()
+    return _update(
+        job_id, expected=expected, set_fields={"status": str(to_status), **fields}, remove_fields=leaving_queue
+    )
 
 
 def update_job_fields(job_id: str, *, expected: tuple[JobStatus, ...] | None = None, **fields: Any) -> Job:
@@ -229,6 +254,33 @@ def add_to_job(
     if chunks_final:
         deltas["chunks_final"] = chunks_final
     return _update(job_id, expected=None, add_fields=deltas)
+
+
+def query_stalled_queued_jobs(now: int, *, limit: int = 100) -> list[tuple[str, int]]:
+    """(job_id, due_at) of jobs still queued whose resend time has come (oldest first)."""
+    page = table().query(
+        IndexName=c.DUE_CHUNKS_INDEX,
+        KeyConditionExpression=Key(c.DUE_CHUNKS_PK).eq(c.QUEUED_JOBS_DUE_PK) & Key(c.DUE_CHUNKS_SK).lte(now),
+        Limit=limit,
+    )
+    return [(from_dynamo(i)["job_id"], int(i[c.DUE_CHUNKS_SK])) for i in page.get("Items", [])]
+
+
+def postpone_queued_resend(job_id: str, *, seen_due_at: int, next_due_at: int) -> bool:
+    """Move a stalled job's resend time on; True only for the one poller that did (it resends)."""
+    try:
+        table().update_item(
+            Key=keys.job_key(job_id),
+            UpdateExpression="SET #due = :next",
+            ConditionExpression="#status = :queued AND #due = :seen",
+            ExpressionAttributeNames={"#due": c.DUE_CHUNKS_SK, "#status": "status"},
+            ExpressionAttributeValues={":next": next_due_at, ":seen": seen_due_at, ":queued": str(JobStatus.QUEUED)},
+        )
+        return True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return False
 
 
 def serialize_for_transaction(value: Any) -> dict[str, Any]:

@@ -236,8 +236,7 @@ def test_raw_carriage_returns_inside_responses_survive(fake, driver):
 
 
 def test_cancel_in_the_middle_keeps_what_finished(fake, driver):
-    from batchrelay.jobs.job_messages import send_to_jobs_queue
-    from batchrelay.lifecycle.messages import send_chunk_message
+    from batchrelay.lifecycle.messages import send_cancel_message, send_chunk_message
 
     fake.processing_s = 3600
     requests = chat_requests(12)
@@ -249,7 +248,7 @@ def test_cancel_in_the_middle_keeps_what_finished(fake, driver):
     chunk = chunk_store.list_chunks(job.job_id)[0]
     send_chunk_message(job.job_id, chunk.chunk_id)
 
-    send_to_jobs_queue("cancel", job.job_id)
+    send_cancel_message(job.job_id)
     job = driver.run_until_final(job.job_id)
 
     assert job.status == JobStatus.CANCELLED
@@ -260,12 +259,12 @@ def test_cancel_in_the_middle_keeps_what_finished(fake, driver):
 
 
 def test_cancel_before_submission_cancels_every_request(fake, driver):
-    from batchrelay.jobs.job_messages import send_to_jobs_queue
+    from batchrelay.lifecycle.messages import send_cancel_message, send_job_message
 
     requests = chat_requests(7)
     job = submit_job(requests, chunk_size=3, send=False)
-    send_to_jobs_queue("cancel", job.job_id)
-    send_to_jobs_queue("job", job.job_id)
+    send_cancel_message(job.job_id)
+    send_job_message(job.job_id)
 
     job = driver.run_until_final(job.job_id)
 
@@ -397,3 +396,26 @@ def test_a_refused_create_frees_the_chunk_for_an_immediate_retry(fake, aws, monk
     handle_jobs_message(chunk_message)
     assert chunk_store.get_chunk(job.job_id, "c00001").status == ChunkStatus.SUBMITTED
     assert fake.calls["create"] == 2 and len(fake.batches) == 1  # the refused call made nothing
+
+
+def test_a_job_whose_queue_message_was_lost_is_queued_again(fake, driver):
+    import time
+
+    from batchrelay import constants as c
+    from batchrelay.lifecycle.poller import run_poll
+
+    # Given a job stored as queued whose `jobs` message never arrived
+    requests = chat_requests(4)
+    job = submit_job(requests, send=False)
+    assert driver.drain("jobs") == 0
+    # When the poller runs before the resend time, nothing happens
+    assert run_poll(now=time.time(), deadline=time.time() + 30)["resent"] == 0
+    # When it runs after it, the job message is sent again, once, however many pollers run
+    later = time.time() + c.QUEUED_JOB_RESEND_SECONDS + 1
+    assert run_poll(now=later, deadline=time.time() + 30)["resent"] == 1
+    assert run_poll(now=later, deadline=time.time() + 30)["resent"] == 0
+    # Then the job runs to the end and leaves the safety net
+    job = driver.run_until_final(job.job_id)
+    assert job.status == JobStatus.COMPLETED
+    assert_one_line_per_request(job, requests)
+    assert run_poll(now=later + 10 * c.QUEUED_JOB_RESEND_SECONDS, deadline=time.time() + 30)["resent"] == 0

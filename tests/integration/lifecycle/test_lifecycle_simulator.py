@@ -150,14 +150,14 @@ def test_token_limit_exceeded_holds_and_recreates(sim, driver):
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_cancel_in_the_middle(sim, driver, provider):
-    from batchrelay.jobs.job_messages import send_to_jobs_queue
+    from batchrelay.lifecycle.messages import send_cancel_message
 
     sim.configure(processing_seconds=3600.0)
     job = new_job(provider, 40, chunk_size=10)
     driver.drain("jobs")
     driver.poll(1800)   # half-way through every batch
 
-    send_to_jobs_queue("cancel", job.job_id)
+    send_cancel_message(job.job_id)
     job = driver.run_until_final(job.job_id)
 
     assert job.status == JobStatus.CANCELLED
