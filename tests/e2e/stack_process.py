@@ -38,12 +38,19 @@ class RunningStack:
 
     def cli(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "batchrelay.cli.main", *args],
+            [*cli_command(), *args],
             env=self.env(), capture_output=True, text=True, timeout=timeout, cwd=self.log.parent,
         )
 
     def sim_config(self, **changes) -> None:
         httpx.post(f"{self.simulator}/_sim/config", json=changes, timeout=10).raise_for_status()
+
+
+def cli_command() -> list[str]:
+    """The `batchrelay` command as a user runs it: the console script `make setup` installs
+    beside this interpreter (the module when the package is not installed)."""
+    script = Path(sys.executable).parent / "batchrelay"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "batchrelay.cli.main"]
 
 
 def _base_env() -> dict[str, str]:

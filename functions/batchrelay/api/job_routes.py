@@ -25,7 +25,8 @@ def create_job(
     request: CreateJobRequest,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response[JobOut]:
-    job, replayed = job_service.create_job(_tenant(), request, idempotency_key=idempotency_key)
+    body_bytes = len((router.current_event.body or "").encode())
+    job, replayed = job_service.create_job(_tenant(), request, idempotency_key=idempotency_key, body_bytes=body_bytes)
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
     return Response(status_code=202, body=job, headers=headers, content_type="application/json")
 

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 
 import orjson
 
+from batchrelay import constants as c
 from batchrelay.aws import clients
 from batchrelay.aws.s3_objects import presigned_get
-from batchrelay.errors import Conflict, TransitionRefused, ValidationFailed
+from batchrelay.errors import Conflict, PayloadTooLarge, TransitionRefused, ValidationFailed
 from batchrelay.ids import new_id
 from batchrelay.jobs import input_files
 from batchrelay.jobs.job_views import job_out
@@ -43,7 +44,8 @@ def _check_webhook_url(url: str) -> None:
 def _replay(tenant_id: str, job_id: str, request_hash: str | None, stored_hash: str | None) -> Job:
     if stored_hash and request_hash and stored_hash != request_hash:
         raise Conflict(
-            "Idempotency-Key was used for a different request; use a new key", field="Idempotency-Key",
+            "Idempotency-Key was used for a different request; use a new key",
+            field="Idempotency-Key",
             code="idempotency_key_reused",
         )
     job = job_store.get_job(job_id, tenant_id=tenant_id)
@@ -53,7 +55,9 @@ def _replay(tenant_id: str, job_id: str, request_hash: str | None, stored_hash: 
     return job
 
 
-def create_job(tenant_id: str, request: CreateJobRequest, *, idempotency_key: str | None) -> tuple[JobOut, bool]:
+def create_job(
+    tenant_id: str, request: CreateJobRequest, *, idempotency_key: str | None, body_bytes: int = 0
+) -> tuple[JobOut, bool]:
     """Validate, store the input, store the job, queue it. Returns (job, replayed)."""
     settings = get_settings()
     check_provider_endpoint(request.provider, request.endpoint)
@@ -69,6 +73,11 @@ def create_job(tenant_id: str, request: CreateJobRequest, *, idempotency_key: st
             return job_out(_replay(tenant_id, record["job_id"], request_hash, record.get("request_hash"))), True
     if request.webhook_url:
         _check_webhook_url(request.webhook_url)
+    if request.requests is not None and body_bytes > c.MAX_INLINE_BODY_BYTES:
+        raise PayloadTooLarge(
+            f"inline jobs are limited to {c.MAX_INLINE_BODY_BYTES} bytes; upload larger inputs with POST /v1/uploads",
+            field="requests",
+        )
     if request.requests is not None:
         input_files.validate_inline_requests(request.requests, provider=request.provider, endpoint=request.endpoint)
 

@@ -77,3 +77,14 @@ def test_webhook_url_must_be_https(api, aws):
     answer = api.call("POST", "/v1/jobs", openai_job(1, webhook_url="ftp://example.com/hook"))
     assert answer.status == 400 and answer.body["error"]["field"] == "webhook_url"
     assert stored_state(aws) == before
+
+
+def test_an_inline_body_over_the_limit_is_413_and_points_to_uploads(api, aws, monkeypatch):
+    from batchrelay import constants
+
+    monkeypatch.setattr(constants, "MAX_INLINE_BODY_BYTES", 500)
+    before = stored_state(aws)
+    answer = api.call("POST", "/v1/jobs", openai_job(10))
+    assert answer.status == 413
+    assert answer.body["error"]["field"] == "requests" and "uploads" in answer.body["error"]["message"]
+    assert stored_state(aws) == before
