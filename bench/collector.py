@@ -163,11 +163,17 @@ def report(elapsed: float, baseline_mb: float) -> None:
 
 
 def child(variant: str, raw_path: str, env: dict[str, str]) -> dict[str, float]:
+    """Run one variant; also report the CPU the S3/DynamoDB stand-in (moto, this process) spent
+    serving it: the parent does nothing else meanwhile."""
+    before = resource.getrusage(resource.RUSAGE_SELF)
     out = subprocess.run(
         [sys.executable, __file__, variant, raw_path], env={**os.environ, **env}, check=True,
         capture_output=True, text=True,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["moto_cpu_s"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return result
 
 
 def main() -> None:
@@ -197,6 +203,9 @@ def main() -> None:
             print(f"collector: {collector['elapsed_s']:.2f} s   naive: {naive['elapsed_s']:.2f} s   "
                   f"collector child RSS before collecting (imports, incl. the openai SDK): "
                   f"{collector['baseline_mb']:.0f} MB")
+            print(f"moto (S3/DynamoDB stand-in, parent process) CPU serving each: collector "
+                  f"{collector['moto_cpu_s']:.2f} s (two objects, multipart), naive {naive['moto_cpu_s']:.2f} s "
+                  f"(one PutObject)")
             print(f"collector_mb_s={size_mb / collector['elapsed_s']:.1f} collector_peak_mb={collector['peak_mb']:.0f} "
                   f"naive_mb_s={size_mb / naive['elapsed_s']:.1f} naive_peak_mb={naive['peak_mb']:.0f}")
     finally:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -194,9 +195,18 @@ def collect_chunk(job_id: str, chunk_id: str, *, now: float | None = None) -> st
 
 
 def _tee(blocks: Iterator[bytes], copy: MultipartWriter) -> Iterator[bytes]:
+    """Pass the blocks on while keeping a gzip copy of them (the provider's raw file).
+
+    Gzip at level 1 shrinks JSONL about five times for little CPU (zlib releases the GIL),
+    which cuts the bytes stored and uploaded for a file nobody reads in the normal course.
+    """
+    gzip = zlib.compressobj(1, zlib.DEFLATED, 31)
     for block in blocks:
-        copy.write(block)
+        compressed = gzip.compress(block)
+        if compressed:
+            copy.write(compressed)
         yield block
+    copy.write(gzip.flush())
 
 
 def _chunk_exists(job_id: str, chunk_id: str) -> bool:
@@ -229,6 +239,8 @@ def _write_unreported_and_retry_input(
     provider: BatchProvider,
 ) -> int:
     """Second pass over the chunk input, in input order; returns how many requests retry."""
+    if not unreported and not retry_ids:
+        return 0   # every request reported and final: nothing to read again
     retry_input: ChunkInputWriter | None = None
     try:
         for line in object_lines(chunk.input_key):

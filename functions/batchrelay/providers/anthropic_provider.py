@@ -26,6 +26,7 @@ from batchrelay.providers.base import (
 )
 from batchrelay.providers.custom_ids import anthropic_custom_id
 from batchrelay.providers.errors import resumable_stream, translate_errors
+from batchrelay.results.lines import loads_line
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +198,9 @@ class AnthropicProvider(BatchProvider):
 
     def parse_result_line(self, file_name: str, line: bytes) -> ProviderResult:
         """One results line. Raises ValueError when the line is not a result line."""
-        data = json.loads(line, strict=False)  # tolerate raw control characters inside strings
+        # orjson first; a raw control character (e.g. CR) inside a string falls back to
+        # json.loads(strict=False) and must not sink the line.
+        data = loads_line(line)
         if not isinstance(data, dict) or not isinstance(data.get("custom_id"), str):
             raise ValueError("not an Anthropic batch result line: no custom_id")
         custom_id = data["custom_id"]

@@ -5,20 +5,23 @@ The SDKs already retry their own calls (``max_retries``, exponential backoff wit
 and connection problems are retryable, other 4xx are final with the provider's message.
 A streamed body that breaks half way is outside the SDK's retry loop: ``resumable_stream``
 re-opens it (bounded) and skips the bytes already handed out.
+
+The SDKs' exception classes are looked up only in SDKs already imported (an SDK that was
+never imported raised nothing): importing this module must not import both SDKs, whose
+import alone costs tens of MB (an OpenAI collector has no use for ``anthropic``).
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-import anthropic
 import httpx2
-import openai
 
 from batchrelay.providers.base import ProviderError
 
@@ -26,8 +29,13 @@ log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 
-_STATUS_ERRORS = (openai.APIStatusError, anthropic.APIStatusError)
-_CONNECTION_ERRORS = (openai.APIConnectionError, anthropic.APIConnectionError, httpx2.TransportError)
+# module name -> its base exception class name
+_SDKS = {"openai": "OpenAIError", "anthropic": "AnthropicError"}
+
+
+def _sdk_classes(attr: str | None = None) -> tuple[type[BaseException], ...]:
+    """Exception class ``attr`` (default: the SDK's base error) of each SDK imported so far."""
+    return tuple(getattr(sys.modules[name], attr or base) for name, base in _SDKS.items() if name in sys.modules)
 
 
 def _error_code(body: Any) -> str | None:
@@ -43,12 +51,12 @@ def _error_code(body: Any) -> str | None:
 def to_provider_error(exc: BaseException, provider: str) -> ProviderError:
     if isinstance(exc, ProviderError):
         return exc
-    if isinstance(exc, _STATUS_ERRORS):
-        status = exc.status_code
+    if isinstance(exc, _sdk_classes("APIStatusError")):
+        status = getattr(exc, "status_code", 0)
         retryable = status in RETRYABLE_STATUS or status >= 500
-        return ProviderError(f"{provider}: {exc.message}", retryable=retryable, status_code=status,
-                             code=_error_code(exc.body))
-    if isinstance(exc, _CONNECTION_ERRORS):
+        return ProviderError(f"{provider}: {getattr(exc, 'message', exc)}", retryable=retryable, status_code=status,
+                             code=_error_code(getattr(exc, "body", None)))
+    if isinstance(exc, (httpx2.TransportError, *_sdk_classes("APIConnectionError"))):
         return ProviderError(f"{provider}: connection problem: {exc}", retryable=True, code="connection_error")
     return ProviderError(f"{provider}: {exc}", retryable=False)
 
@@ -60,7 +68,9 @@ def translate_errors(provider: str) -> Iterator[None]:
         yield
     except ProviderError:
         raise
-    except (openai.OpenAIError, anthropic.AnthropicError, httpx2.HTTPError) as exc:
+    except Exception as exc:
+        if not isinstance(exc, (httpx2.HTTPError, *_sdk_classes())):
+            raise
         raise to_provider_error(exc, provider) from exc
 
 

@@ -9,7 +9,6 @@ output file (``output_file_id`` is null), only the error file.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -29,6 +28,7 @@ from batchrelay.providers.base import (
     RawFile,
 )
 from batchrelay.providers.errors import RETRYABLE_STATUS, resumable_stream, translate_errors
+from batchrelay.results.lines import loads_line
 
 log = logging.getLogger(__name__)
 
@@ -233,8 +233,9 @@ class OpenAIProvider(BatchProvider):
 
         Raises ValueError when the line is not a result line.
         """
-        # strict=False: a raw control character (e.g. CR) inside a string must not sink the line.
-        data = json.loads(line, strict=False)
+        # orjson first; a raw control character (e.g. CR) inside a string falls back to
+        # json.loads(strict=False) and must not sink the line.
+        data = loads_line(line)
         if not isinstance(data, dict) or not isinstance(data.get("custom_id"), str):
             raise ValueError("not an OpenAI batch result line: no custom_id")
         custom_id = data["custom_id"]

@@ -15,7 +15,7 @@ def part_summary_key(job_id: str, chunk_id: str) -> str:
 
 
 def raw_key(job_id: str, chunk_id: str, batch_id: str, name: str) -> str:
-    return f"{c.RAW_PREFIX}{job_id}/{chunk_id}/{batch_id}/{name}.jsonl"
+    return f"{c.RAW_PREFIX}{job_id}/{chunk_id}/{batch_id}/{name}.jsonl.gz"
 
 
 def results_key(job_id: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 
 import pytest
@@ -52,7 +53,7 @@ def test_an_aborted_writer_leaves_no_object(aws):
         read_bytes("t/aborted.jsonl")
 
 
-def test_the_raw_copy_is_the_providers_output_byte_for_byte(fake, driver):
+def test_the_raw_copy_is_the_providers_output_byte_for_byte_gzipped(fake, driver):
     from tests.integration.lifecycle.jobs import chat_requests, submit_job
 
     fake.raw_carriage_return = True
@@ -62,6 +63,8 @@ def test_the_raw_copy_is_the_providers_output_byte_for_byte(fake, driver):
     batch_id = next(iter(fake.batches))
     info = fake.retrieve_batch(batch_id)
     expected = b"".join(b"".join(f.blocks) for f in fake.raw_result_files(info))
-    raw = read_bytes(f"raw/{job.job_id}/c00001/{batch_id}/output.jsonl")
+    stored = read_bytes(f"raw/{job.job_id}/c00001/{batch_id}/output.jsonl.gz")
+    raw = gzip.decompress(stored)
     assert raw == expected
+    assert len(stored) < len(raw) / 2  # kept compressed
     assert len(list(iter_lines([raw]))) == 50
