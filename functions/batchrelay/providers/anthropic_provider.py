@@ -13,25 +13,21 @@ from collections.abc import Iterator
 from typing import Any
 
 import anthropic
-import httpx2
 from anthropic.types.messages import MessageBatch
 
-from batchrelay.providers import credentials
 from batchrelay.providers.base import (
     BatchInfo,
-    BatchProvider,
     ProviderError,
     ProviderResult,
     RawFile,
 )
 from batchrelay.providers.custom_ids import anthropic_custom_id
 from batchrelay.providers.errors import resumable_stream, translate_errors
+from batchrelay.providers.sdk_provider import SdkProvider
 from batchrelay.results.lines import loads_line
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = httpx2.Timeout(60.0, connect=10.0)
-DEFAULT_MAX_RETRIES = 3
 CLOCK_SKEW_SECONDS = 5.0
 
 # errored results whose cause is on Anthropic's side or transient: worth another batch.
@@ -52,32 +48,12 @@ def normalize_usage(usage: dict[str, Any] | None) -> dict[str, int] | None:
     return result | cached
 
 
-class AnthropicProvider(BatchProvider):
+class AnthropicProvider(SdkProvider):
     name = "anthropic"
 
-    def __init__(
-        self,
-        client: anthropic.Anthropic | None = None,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        timeout: float | httpx2.Timeout = DEFAULT_TIMEOUT,
-        download_attempts: int = 4,
-    ):
-        self._client = client
-        self._client_args: dict[str, Any] = {"max_retries": max_retries, "timeout": timeout}
-        if base_url:  # otherwise the SDK reads ANTHROPIC_BASE_URL itself
-            self._client_args["base_url"] = base_url
-        self._api_key = api_key
-        self.download_attempts = download_attempts
+    def _new_client(self, api_key: str, **client_args: Any) -> anthropic.Anthropic:
+        return anthropic.Anthropic(api_key=api_key, **client_args)
 
-    @property
-    def client(self) -> anthropic.Anthropic:
-        if self._client is None:
-            self._client = anthropic.Anthropic(api_key=self._api_key or credentials.api_key(self.name),
-                                               **self._client_args)
-        return self._client
 
     # ------------------------------------------------------------------ requests
     def provider_custom_id(self, custom_id: str) -> str:

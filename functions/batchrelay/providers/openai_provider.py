@@ -15,25 +15,21 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-import httpx2
 import openai
 from openai.types import Batch
 
-from batchrelay.providers import credentials
 from batchrelay.providers.base import (
     BatchInfo,
-    BatchProvider,
     ProviderError,
     ProviderResult,
     RawFile,
 )
 from batchrelay.providers.errors import RETRYABLE_STATUS, resumable_stream, translate_errors
+from batchrelay.providers.sdk_provider import SdkProvider
 from batchrelay.results.lines import loads_line
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = httpx2.Timeout(60.0, connect=10.0)
-DEFAULT_MAX_RETRIES = 3
 MAX_METADATA_PAIRS = 16
 MAX_METADATA_KEY = 64
 MAX_METADATA_VALUE = 512
@@ -74,32 +70,12 @@ def normalize_usage(usage: dict[str, Any] | None) -> dict[str, int] | None:
     return {"input_tokens": input_tokens, "output_tokens": output_tokens, "total_tokens": total}
 
 
-class OpenAIProvider(BatchProvider):
+class OpenAIProvider(SdkProvider):
     name = "openai"
 
-    def __init__(
-        self,
-        client: openai.OpenAI | None = None,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        timeout: float | httpx2.Timeout = DEFAULT_TIMEOUT,
-        download_attempts: int = 4,
-    ):
-        self._client = client
-        self._client_args: dict[str, Any] = {"max_retries": max_retries, "timeout": timeout}
-        if base_url:  # otherwise the SDK reads OPENAI_BASE_URL itself
-            self._client_args["base_url"] = base_url
-        self._api_key = api_key
-        self.download_attempts = download_attempts
+    def _new_client(self, api_key: str, **client_args: Any) -> openai.OpenAI:
+        return openai.OpenAI(api_key=api_key, **client_args)
 
-    @property
-    def client(self) -> openai.OpenAI:
-        # Built on first use, so parsing and id mapping need no credentials.
-        if self._client is None:
-            self._client = openai.OpenAI(api_key=self._api_key or credentials.api_key(self.name), **self._client_args)
-        return self._client
 
     # ------------------------------------------------------------------ requests
     def provider_custom_id(self, custom_id: str) -> str:
