@@ -19,35 +19,20 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "batchrelay")
 os.environ.setdefault("POWERTOOLS_DEV", "false")
 
 
-def reset_caches() -> None:
-    from batchrelay.aws.clients import reset_clients
-    from batchrelay.settings import get_settings
-    from batchrelay.store import table
-
-    get_settings.cache_clear()
-    reset_clients()
-    table.reset()
-    try:
-        from batchrelay.providers.registry import reset_providers
-
-        reset_providers()
-    except ImportError:
-        pass
-
-
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """moto in-process with the table, bucket, queues and topic; yields the functions' env."""
     from moto import mock_aws
 
+    from batchrelay.caches import reset_container_caches
     from batchrelay.local.resources import create_resources
 
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
-        reset_caches()
+        reset_container_caches()
         env = create_resources(prefix="test")
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        reset_caches()
+        reset_container_caches()
         yield env
-    reset_caches()
+    reset_container_caches()

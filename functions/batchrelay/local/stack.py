@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from batchrelay import constants as c
+from batchrelay.caches import reset_container_caches
 from batchrelay.local.api_gateway import ApiGateway, ApiServer, api_key_id
 from batchrelay.local.atomic_dynamodb import serialize_dynamodb_writes
 from batchrelay.local.config import LOOPBACK, LocalConfig
@@ -34,22 +35,6 @@ SIMULATOR_API_KEY = "sk-local-simulator"
 # The shortest delay between two status checks of a batch (deployed: the 60 s schedule).
 # Libraries whose per-request logs would drown the stack's own output.
 _NOISY_LOGGERS = ("werkzeug", "botocore", "urllib3", "httpx", "httpx2", "httpcore", "openai", "anthropic", "moto")
-
-
-def reset_caches() -> None:
-    """Forget settings, clients and adapters built from an earlier environment."""
-    from batchrelay.aws.clients import reset_clients
-    from batchrelay.settings import get_settings
-    from batchrelay.store import table
-
-    get_settings.cache_clear()
-    reset_clients()
-    table.reset()
-    try:
-        from batchrelay.providers.registry import reset_providers
-    except ImportError:  # pragma: no cover - providers not built yet
-        return
-    reset_providers()
 
 
 class HandlerCache:
@@ -172,12 +157,12 @@ class LocalStack:
         self._default_env(c.ENV_POWERTOOLS_LOG_LEVEL, "WARNING")
         self._default_env(c.ENV_OPENAI_WEBHOOK_SECRET, "whsec_" + secrets.token_urlsafe(24))
 
-        reset_caches()
+        reset_container_caches()
         resources = create_resources(region=REGION)
         self._set_env(dict(resources))
         self._start_providers()
         self._apply_local_timings()
-        reset_caches()
+        reset_container_caches()
         _warm_clients()
 
         invoke = self.invoke or HandlerCache().invoke
@@ -252,7 +237,7 @@ class LocalStack:
             self._undo_atomic_writes()
             self._undo_atomic_writes = None
         self._restore_env()
-        reset_caches()
+        reset_container_caches()
 
     def __enter__(self) -> LocalStack:
         return self.start()

@@ -1,0 +1,19 @@
+"""Everything cached per container (settings, AWS clients, the table, provider adapters).
+
+Lambda builds these once per container from its environment; local mode and the tests
+change the environment and call ``reset_container_caches`` so the next use rebuilds them.
+"""
+
+from __future__ import annotations
+
+
+def reset_container_caches() -> None:
+    from batchrelay.aws.clients import reset_clients
+    from batchrelay.providers.registry import reset_providers
+    from batchrelay.settings import get_settings
+    from batchrelay.store import table
+
+    get_settings.cache_clear()
+    reset_clients()
+    table.reset()
+    reset_providers()
