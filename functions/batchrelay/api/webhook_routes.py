@@ -9,12 +9,13 @@ from pydantic import BaseModel, Field
 
 from batchrelay.api.tenancy import tenant_id_of
 from batchrelay.constants import EVENT_TYPES
-from batchrelay.errors import ValidationFailed
+from batchrelay.errors import Conflict, ValidationFailed
 from batchrelay.store import job_store
 from batchrelay.webhooks import attempts, delivery_store, endpoint_store, secrets, ssrf
 from batchrelay.webhooks.models import Delivery, WebhookEndpoint
 
 router = Router()
+MAX_ENDPOINTS_PER_TENANT = 25
 
 JobEventType = Literal[
     "job.completed", "job.completed_with_errors", "job.failed", "job.cancelled", "job.expired"
@@ -109,6 +110,12 @@ def create_webhook_endpoint(body: EndpointIn) -> EndpointCreatedOut:
     tenant_id = tenant_id_of(router.current_event)
     if body.event_types is not None and not body.event_types:
         raise ValidationFailed("event_types must name at least one event type, or be omitted", field="event_types")
+    if len(endpoint_store.list_endpoints(tenant_id)) >= MAX_ENDPOINTS_PER_TENANT:
+        # Every event fans out to every endpoint: a bound keeps one tenant from slowing the rest.
+        raise Conflict(
+            f"a tenant has at most {MAX_ENDPOINTS_PER_TENANT} webhook endpoints; remove one first",
+            field="url", code="too_many_endpoints",
+        )
     url = ssrf.validate_url(body.url.strip(), field="url")
     endpoint = endpoint_store.create_endpoint(
         tenant_id,

@@ -10,7 +10,7 @@ import orjson
 
 from batchrelay import constants as c
 from batchrelay.aws import clients
-from batchrelay.aws.s3_objects import iter_object_lines
+from batchrelay.aws.s3_objects import LineTooLong, iter_object_lines
 from batchrelay.errors import ValidationFailed
 from batchrelay.jobs.duplicate_ids import DuplicateIdFinder, first_duplicate
 from batchrelay.jobs.request_validation import validate_request
@@ -97,12 +97,18 @@ def validate_uploaded_input(bucket: str, key: str, *, provider: str, endpoint: s
     finder = DuplicateIdFinder()
     count = 0
     size = 0
-    for line_no, raw in enumerate(iter_object_lines(bucket, key), start=1):
-        size += len(raw) + 1
-        if not raw.strip():
-            continue  # blank lines (a trailing newline) carry no request
-        finder.add(_parse_line(raw, line_no, provider=provider, endpoint=endpoint))
-        count += 1
+    lines = iter_object_lines(bucket, key, max_line_bytes=c.MAX_REQUEST_LINE_BYTES)
+    try:
+        for line_no, raw in enumerate(lines, start=1):
+            size += len(raw) + 1
+            if not raw.strip():
+                continue  # blank lines (a trailing newline) carry no request
+            finder.add(_parse_line(raw, line_no, provider=provider, endpoint=endpoint))
+            count += 1
+    except LineTooLong as too_long:
+        raise ValidationFailed(
+            f"line is longer than {c.MAX_REQUEST_LINE_BYTES} bytes", field="upload", line=too_long.line
+        ) from too_long
     if count == 0:
         raise ValidationFailed("the upload holds no requests", field="upload_id")
     candidates = finder.candidate_hashes()

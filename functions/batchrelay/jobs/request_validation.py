@@ -37,7 +37,8 @@ def validate_request(
         raise ValidationFailed("body.model must be a non-empty string", field=f"{field_prefix}body.model", line=line)
     if body.get("stream") is True:
         raise ValidationFailed("body.stream cannot be true in a batch", field=f"{field_prefix}body.stream", line=line)
-    if provider == "anthropic" and not isinstance(body.get("max_tokens"), int):
+    max_tokens = body.get("max_tokens")
+    if provider == "anthropic" and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool)):
         raise ValidationFailed(
             "body.max_tokens must be an integer for Anthropic messages",
             field=f"{field_prefix}body.max_tokens",

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import tempfile
 import time
 from typing import Any
@@ -28,6 +29,7 @@ from typing import Any
 from batchrelay import constants as c
 from batchrelay.errors import TransitionRefused
 from batchrelay.lifecycle import provider_lookup
+from batchrelay.lifecycle.cancellation import cancel_submitted_chunk
 from batchrelay.lifecycle.chunk_planner import chunk_provider_key
 from batchrelay.lifecycle.handoff import hand_to_collect
 from batchrelay.lifecycle.poll_schedule import SAFETY_NET_S, next_check_delay
@@ -45,6 +47,7 @@ logger = logging.getLogger(__name__)
 CREATION_WINDOW_S = c.FUNCTION_TIMEOUTS[c.FUNCTION_SUBMITTER] + 60
 CREATION_LEAD_S = 5
 MAX_FIND_ROUNDS = 5
+CREATE_ATTEMPTS_ON_429 = 3
 _STOPPING = (JobStatus.CANCELLING, JobStatus.FINALIZING)
 
 
@@ -74,6 +77,10 @@ def ensure_batch(job_id: str, chunk_id: str, *, now: float | None = None) -> str
     now = time.time() if now is None else now
     chunk = chunk_store.get_chunk(job_id, chunk_id)
     if chunk.status not in (ChunkStatus.PENDING, ChunkStatus.HELD, ChunkStatus.CREATING):
+        if chunk.status == ChunkStatus.SUBMITTED and chunk.batch_id and _job_stopping(job_store.get_job(job_id)):
+            # An earlier attempt recorded the batch and died before seeing the cancel.
+            cancel_submitted_chunk(provider_lookup.provider_for(chunk.provider), chunk, now=now)
+            return f"already submitted; batch {chunk.batch_id} cancelled"
         return f"already {chunk.status}"
     job = job_store.get_job(job_id)
     provider = provider_lookup.provider_for(chunk.provider)
@@ -101,9 +108,12 @@ def ensure_batch(job_id: str, chunk_id: str, *, now: float | None = None) -> str
                 f"(lease {lease}s); not creating a second batch"
             )
         try:
+            # A new intent: if this attempt dies too, the next one backs off for a lease from
+            # now and searches from now, where a batch of ours would have been created.
             chunk = chunk_store.transition_chunk(
                 job_id, chunk_id, chunk.provider, ChunkStatus.CREATING, None,
-                create_seq=chunk.create_seq + 1, extra_condition=_same_seq(chunk.create_seq),
+                create_seq=chunk.create_seq + 1, intent_at=now, due_at=int(now) + SAFETY_NET_S,
+                extra_condition=_same_seq(chunk.create_seq),
             )
         except TransitionRefused:
             return "another attempt is creating it"
@@ -116,7 +126,7 @@ def ensure_batch(job_id: str, chunk_id: str, *, now: float | None = None) -> str
         try:
             batch = _create(provider, chunk)
         except ProviderError as exc:
-            if exc.retryable:
+            if exc.retryable or not _definitely_not_created(exc):
                 if _definitely_not_created(exc):
                     _release_intent(chunk)
                 raise
@@ -167,14 +177,24 @@ def _find_earlier_batch(provider: BatchProvider, chunk: Chunk, intent_at: float)
 
 
 def _create(provider: BatchProvider, chunk: Chunk) -> BatchInfo:
+    """Create the batch. The adapters make the create call without the SDK's own retries (a
+    retried POST after a timeout could make a second batch); a 429 proves nothing was made,
+    so only that is retried here, a few times with backoff and jitter."""
     fd, path = tempfile.mkstemp(suffix=".jsonl")
     os.close(fd)
     try:
         download_to_file(chunk_provider_key(chunk.job_id, chunk.chunk_id), path)
-        return provider.create_batch(
-            requests_path=path, request_count=chunk.request_count, endpoint=chunk.endpoint,
-            metadata=batch_metadata(chunk),
-        )
+        for attempt in range(CREATE_ATTEMPTS_ON_429):
+            try:
+                return provider.create_batch(
+                    requests_path=path, request_count=chunk.request_count, endpoint=chunk.endpoint,
+                    metadata=batch_metadata(chunk),
+                )
+            except ProviderError as exc:
+                if exc.status_code != 429 or attempt == CREATE_ATTEMPTS_ON_429 - 1:
+                    raise
+                time.sleep(min(8.0, 0.5 * 2**attempt) * (0.5 + random.random() / 2))
+        raise AssertionError("unreachable")
     finally:
         os.unlink(path)
 

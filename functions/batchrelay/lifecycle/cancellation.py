@@ -14,9 +14,9 @@ import time
 from batchrelay.errors import TransitionRefused
 from batchrelay.lifecycle import provider_lookup
 from batchrelay.lifecycle.handoff import hand_to_collect
-from batchrelay.lifecycle.messages import send_chunk_message
-from batchrelay.models.job import ChunkStatus, JobStatus
-from batchrelay.providers.base import ProviderError
+from batchrelay.lifecycle.messages import send_chunk_message, send_finalize_message
+from batchrelay.models.job import Chunk, ChunkStatus, JobStatus
+from batchrelay.providers.base import BatchProvider, ProviderError
 from batchrelay.store import chunk_store, job_store
 
 logger = logging.getLogger(__name__)
@@ -37,25 +37,37 @@ def cancel_job(job_id: str, *, now: float | None = None) -> str:
 
     provider = provider_lookup.provider_for(job.provider)
     retry_later: list[str] = []
-    for chunk in chunk_store.list_chunks(job_id):
+    chunks = chunk_store.list_chunks(job_id)
+    for chunk in chunks:
         if chunk.status == ChunkStatus.SUBMITTED and chunk.batch_id:
-            try:
-                provider.cancel_batch(chunk.batch_id)
-            except ProviderError as exc:
-                if exc.retryable:
-                    retry_later.append(chunk.chunk_id)
-                    continue
-                logger.info("batch %s not cancelled (%s); it ends on its own", chunk.batch_id, exc.message)
-            # Look at it on the next poller run rather than on its adaptive schedule.
-            try:
-                chunk_store.transition_chunk(job_id, chunk.chunk_id, chunk.provider, ChunkStatus.SUBMITTED, None,
-                                             due_at=int(now))
-            except TransitionRefused:
-                pass
+            if not cancel_submitted_chunk(provider, chunk, now=now):
+                retry_later.append(chunk.chunk_id)
         elif chunk.status in (ChunkStatus.PENDING, ChunkStatus.HELD):
             hand_to_collect(job_id, chunk.chunk_id, provider=chunk.provider, reason="cancelled", now=now)
         elif chunk.status == ChunkStatus.CREATING:
             send_chunk_message(job_id, chunk.chunk_id)
     if retry_later:
         raise ProviderError(f"cancelling chunks {retry_later} failed; retrying", retryable=True)
+    if job.submission_done and all(chunk.status == ChunkStatus.COLLECTED for chunk in chunks):
+        # Everything was collected before the cancel landed: no collector will finalize.
+        send_finalize_message(job_id)
     return "cancelling"
+
+
+def cancel_submitted_chunk(provider: BatchProvider, chunk: Chunk, *, now: float) -> bool:
+    """Cancel the chunk's running batch and have the poller look at it next run.
+    False when the provider could not be reached (try again)."""
+    try:
+        provider.cancel_batch(chunk.batch_id or "")
+    except ProviderError as exc:
+        if exc.retryable:
+            return False
+        logger.info("batch %s not cancelled (%s); it ends on its own", chunk.batch_id, exc.message)
+    # Look at it on the next poller run rather than on its adaptive schedule.
+    try:
+        chunk_store.transition_chunk(
+            chunk.job_id, chunk.chunk_id, chunk.provider, ChunkStatus.SUBMITTED, None, due_at=int(now)
+        )
+    except TransitionRefused:
+        pass
+    return True

@@ -61,7 +61,9 @@ def finalize_job(job_id: str, *, now: float | None = None) -> str:
         if not job.submission_done or job.chunks_final < job.chunks_total:
             return f"{job.chunks_final}/{job.chunks_total} chunks final"
         try:
-            job = job_store.transition_job(job_id, job.status, JobStatus.FINALIZING)
+            # From either: a cancel that lands while this runs must not leave the job
+            # cancelling with every chunk already counted and nobody left to finalize it.
+            job = job_store.transition_job(job_id, (JobStatus.IN_PROGRESS, JobStatus.CANCELLING), JobStatus.FINALIZING)
         except TransitionRefused:
             job = job_store.get_job(job_id)
     if job.status == JobStatus.FINALIZING:

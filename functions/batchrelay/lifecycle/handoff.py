@@ -23,7 +23,9 @@ from batchrelay.providers.base import BatchInfo
 from batchrelay.store import chunk_store
 
 # Statuses a chunk may end from without a provider batch to vouch for it.
-_ENDABLE_WITHOUT_BATCH = (ChunkStatus.PENDING, ChunkStatus.HELD, ChunkStatus.CREATING, ChunkStatus.SUBMITTED)
+# A SUBMITTED chunk ends only on its batch's own report (with ``batch``): ending it without
+# one could collect a batch that is still running and lose its answers.
+_ENDABLE_WITHOUT_BATCH = (ChunkStatus.PENDING, ChunkStatus.HELD, ChunkStatus.CREATING)
 
 
 def _batch_fields(batch: BatchInfo) -> dict[str, Any]:

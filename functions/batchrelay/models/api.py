@@ -29,8 +29,8 @@ class CreateJobRequest(BaseModel):
     upload_id: str | None = Field(default=None, description="An upload from POST /v1/uploads (JSONL)")
     webhook_url: str | None = Field(default=None, max_length=2048)
     metadata: dict[str, str] = Field(default_factory=dict, description="At most 16 pairs, keys ≤64, values ≤512 chars")
-    chunk_size: int | None = Field(default=None, ge=1, le=c.ANTHROPIC_MAX_REQUESTS_PER_BATCH)
-    max_attempts: int | None = Field(default=None, ge=1, le=c.MAX_ATTEMPTS_LIMIT)
+    chunk_size: int | None = Field(default=None, ge=1, le=c.ANTHROPIC_MAX_REQUESTS_PER_BATCH, strict=True)
+    max_attempts: int | None = Field(default=None, ge=1, le=c.MAX_ATTEMPTS_LIMIT, strict=True)
 
 
 class CountsOut(BaseModel):

@@ -77,7 +77,9 @@ class AnthropicProvider(SdkProvider):
         if len(requests) != request_count:
             log.warning("chunk file has %d requests, expected %d", len(requests), request_count)
         with translate_errors(self.name):
-            return self._info(self.client.messages.batches.create(requests=requests))  # type: ignore[arg-type]
+            # No SDK retry: a POST retried after a timeout could create a second batch.
+            created = self.client.with_options(max_retries=0).messages.batches.create(requests=requests)  # type: ignore[arg-type]
+            return self._info(created)
 
     def find_batch(
         self,

@@ -92,7 +92,8 @@ class OpenAIProvider(SdkProvider):
             uploaded = self.client.files.create(file=(os.path.basename(requests_path), handle), purpose="batch")
         try:
             with translate_errors(self.name):
-                batch = self.client.batches.create(
+                # No SDK retry: a POST retried after a timeout could create a second batch.
+                batch = self.client.with_options(max_retries=0).batches.create(
                     input_file_id=uploaded.id,
                     endpoint=endpoint,  # type: ignore[arg-type]
                     completion_window="24h",

@@ -204,7 +204,9 @@ def record_batch(chunk: Chunk, *, batch_id: str, batch_created_at: float, due_at
             ]
         )
     except ClientError as exc:
-        if exc.response["Error"]["Code"] != "TransactionCanceledException":
+        fenced = _cancelled_by_condition(exc, 0) or _cancelled_by_condition(exc, 1)
+        if exc.response["Error"]["Code"] != "TransactionCanceledException" or not fenced:
+            # Throttling or a transaction conflict says nothing about ownership: retry later.
             raise
         current = get_chunk(chunk.job_id, chunk.chunk_id)
         raise TransitionRefused(

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from batchrelay import constants as c
 from batchrelay.aws import clients
-from batchrelay.errors import Conflict, NotFound, TransitionRefused
+from batchrelay.errors import Conflict, NotFound, TransitionRefused, ValidationFailed
 from batchrelay.models.job import JOB_TRANSITIONS, Job, JobStatus, RequestCounts, Usage
 from batchrelay.store import keys
 from batchrelay.store.table import (
@@ -129,6 +129,12 @@ def list_jobs(
     """A tenant's jobs, newest first, one page; returns (jobs, next_cursor)."""
     jobs: list[Job] = []
     start_key = decode_cursor(cursor)
+    if start_key is not None and (
+        set(start_key) != {"pk", "sk", c.TENANT_JOBS_PK, c.TENANT_JOBS_SK}
+        or start_key[c.TENANT_JOBS_PK] != keys.tenant_pk(tenant_id)
+        or not all(isinstance(v, str) for v in start_key.values())
+    ):
+        raise ValidationFailed("cursor is not one this API returned for this key", field="cursor")
     while True:
         query: dict[str, Any] = {
             "IndexName": c.TENANT_JOBS_INDEX,

@@ -135,20 +135,21 @@ def resolve_target(
         try:
             infos = resolve(host, port, 0, socket.SOCK_STREAM)
         except (OSError, UnicodeError) as exc:
-            raise UrlRefused(f"the URL's host {host} does not resolve: {exc}", field=field) from exc
+            raise UrlRefused(f"the URL's host {host} does not resolve", field=field) from exc
         addresses = []
         for info in infos:
             raw = str(info[4][0]).split("%", 1)[0]  # drop an IPv6 zone id
             try:
                 addresses.append(ipaddress.ip_address(raw))
             except ValueError as exc:
-                raise UrlRefused(f"the URL's host {host} resolved to {raw!r}", field=field) from exc
+                raise UrlRefused(f"the URL's host {host} does not resolve to an IP address", field=field) from exc
     if not addresses:
         raise UrlRefused(f"the URL's host {host} does not resolve", field=field)
     for address in addresses:
         reason = address_refusal(address, allow_loopback=allow_loopback)
         if reason:
-            raise UrlRefused(f"the URL's host {host} resolves to a {reason} address ({address})", field=field)
+            # The class of address, not the address: answers must not map a private network.
+            raise UrlRefused(f"the URL's host {host} resolves to a {reason} address", field=field)
     return Target(url=url, scheme=scheme, host=host, port=port, path=path, address=str(addresses[0]))
 
 

@@ -218,3 +218,12 @@ def test_a_form_encoded_body_gets_a_clear_415(api):
     assert answer.status == 415
     assert answer.body["error"]["field"] == "content-type"
     assert "application/json" in answer.body["error"]["message"]
+
+
+def test_a_cursor_of_another_shape_or_tenant_is_refused(api):
+    import base64
+
+    for forged in ({"pk": "x"}, {}, {"pk": "JOB#j", "sk": "JOB", "gsi1pk": "TENANT#tenant-b", "gsi1sk": "z"}):
+        cursor = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode()
+        answer = api.call("GET", "/v1/jobs", query={"cursor": cursor})
+        assert answer.status == 400 and answer.body["error"]["field"] == "cursor", forged

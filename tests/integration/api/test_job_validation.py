@@ -34,11 +34,16 @@ BAD_JOBS = [
     ("unknown top-level key", {**openai_job(1), "colour": "red"}, "colour", None),
     ("chunk_size zero", {**openai_job(1), "chunk_size": 0}, "chunk_size", None),
     ("max_attempts too high", {**openai_job(1), "max_attempts": 99}, "max_attempts", None),
+    ("chunk_size a boolean", {**openai_job(1), "chunk_size": True}, "chunk_size", None),
     ("metadata too many pairs", {**openai_job(1), "metadata": {str(i): "v" for i in range(17)}}, "metadata", None),
     ("metadata value not a string", {**openai_job(1), "metadata": {"a": 1}}, "metadata.a", None),
     ("anthropic without max_tokens", {
         "provider": "anthropic", "endpoint": "/v1/messages",
         "requests": [{"custom_id": "a", "body": {"model": "claude", "messages": []}}],
+    }, "requests[0].body.max_tokens", 1),
+    ("anthropic max_tokens a boolean", {
+        "provider": "anthropic", "endpoint": "/v1/messages",
+        "requests": [{"custom_id": "a", "body": {"model": "claude", "max_tokens": True, "messages": []}}],
     }, "requests[0].body.max_tokens", 1),
 ]
 

@@ -94,3 +94,13 @@ def test_another_tenants_upload_is_404(api, aws):
 def test_upload_url_is_short_lived(api):
     upload = api.call("POST", "/v1/uploads", {}).body
     assert "X-Amz-Expires=900" in upload["url"]
+
+
+def test_a_line_without_end_is_refused_before_it_is_read_whole(api, aws, monkeypatch):
+    from batchrelay import constants
+
+    monkeypatch.setattr(constants, "MAX_REQUEST_LINE_BYTES", 1000)
+    payload = _jsonl([chat_request("a")]) + b"x" * 5000  # a second line that never ends
+    answer = _upload_job(api, aws, payload)
+    assert answer.status == 400
+    assert answer.body["error"]["line"] == 2 and "longer than 1000 bytes" in answer.body["error"]["message"]

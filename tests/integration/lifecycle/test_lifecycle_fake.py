@@ -152,7 +152,8 @@ def test_rate_limited_create_is_retried_without_a_second_batch(fake, driver):
 
     assert job.status == JobStatus.COMPLETED
     assert len(fake.batches) == 1
-    assert driver.failures["jobs"] == 2
+    # A 429 proves nothing was created, so the submitter retried at once, in-process
+    assert fake.calls["create"] == 3 and driver.failures["jobs"] == 0
 
 
 def test_create_refused_for_good_errors_the_chunk(fake, driver):
@@ -385,17 +386,17 @@ def test_a_refused_create_frees_the_chunk_for_an_immediate_retry(fake, aws, monk
     monkeypatch.delenv("CREATION_LEASE_SECONDS", raising=False)
     get_settings.cache_clear()
     job = submit_job(chat_requests(3), chunk_size=3)
-    fake.create_errors = [ProviderError("rate limited", retryable=True, status_code=429)]
+    fake.create_errors = [ProviderError("rate limited", retryable=True, status_code=429)] * 3
     handle_jobs_message({"kind": "job", "job_id": job.job_id})  # plans the chunk
     chunk_message = {"kind": "chunk", "job_id": job.job_id, "chunk_id": "c00001"}
-    # When the provider refuses the create with a 429
+    # When the provider refuses the create with a 429, every in-process attempt
     with pytest.raises(ProviderError):
         handle_jobs_message(chunk_message)
     # Then the chunk is pending again (nothing was made), and the retry creates at once
     assert chunk_store.get_chunk(job.job_id, "c00001").status == ChunkStatus.PENDING
     handle_jobs_message(chunk_message)
     assert chunk_store.get_chunk(job.job_id, "c00001").status == ChunkStatus.SUBMITTED
-    assert fake.calls["create"] == 2 and len(fake.batches) == 1  # the refused call made nothing
+    assert fake.calls["create"] == 4 and len(fake.batches) == 1  # the refused calls made nothing
 
 
 def test_a_job_whose_queue_message_was_lost_is_queued_again(fake, driver):
@@ -419,3 +420,63 @@ def test_a_job_whose_queue_message_was_lost_is_queued_again(fake, driver):
     assert job.status == JobStatus.COMPLETED
     assert_one_line_per_request(job, requests)
     assert run_poll(now=later + 10 * c.QUEUED_JOB_RESEND_SECONDS, deadline=time.time() + 30)["resent"] == 0
+
+
+def test_an_attempt_that_took_over_and_died_is_found_by_the_next(fake, clock, aws, monkeypatch):
+    # Given a chunk whose first creation attempt died before creating anything
+    from batchrelay.lifecycle import batch_creation
+    from batchrelay.lifecycle.submitter import handle_jobs_message
+    from batchrelay.settings import get_settings
+
+    monkeypatch.delenv("CREATION_LEASE_SECONDS", raising=False)
+    get_settings.cache_clear()
+    lease = get_settings().creation_lease_seconds
+    job = submit_job(chat_requests(3), chunk_size=3)
+    handle_jobs_message({"kind": "job", "job_id": job.job_id}, now=clock())
+    chunk_store.transition_chunk(job.job_id, "c00001", "openai", ChunkStatus.PENDING, ChunkStatus.CREATING,
+                                 create_seq=1, intent_at=clock())
+    # And a second attempt, after the lease, that created a batch and died before recording it
+    clock.advance(lease + 1)
+    real_record = chunk_store.record_batch
+
+    def die(*args, **kwargs):
+        raise RuntimeError("killed between create and record")
+
+    monkeypatch.setattr(chunk_store, "record_batch", die)
+    with pytest.raises(RuntimeError):
+        batch_creation.ensure_batch(job.job_id, "c00001", now=clock())
+    monkeypatch.setattr(chunk_store, "record_batch", real_record)
+    assert len(fake.batches) == 1
+    # When the next delivery comes at once, it backs off: the second attempt's lease holds
+    with pytest.raises(batch_creation.CreationInProgress):
+        batch_creation.ensure_batch(job.job_id, "c00001", now=clock() + 1)
+    # And after that lease, the next attempt adopts the second attempt's batch
+    clock.advance(lease + 1)
+    outcome = batch_creation.ensure_batch(job.job_id, "c00001", now=clock())
+    assert outcome.startswith("adopted") and len(fake.batches) == 1
+    assert chunk_store.get_chunk(job.job_id, "c00001").status == ChunkStatus.SUBMITTED
+
+
+def test_a_cancel_landing_while_the_job_finalizes_still_ends_the_job(fake, driver, monkeypatch):
+    # Given a job whose chunks are all collected, and a cancel that lands just as it finalizes
+    from batchrelay.lifecycle import finalizer
+    from batchrelay.lifecycle.messages import send_cancel_message
+
+    requests = chat_requests(3)
+    job = submit_job(requests)
+    real_transition = job_store.transition_job
+    raced: list[bool] = []
+
+    def cancel_first(job_id, from_statuses, to_status, **fields):
+        if to_status == JobStatus.FINALIZING and not raced:
+            raced.append(True)
+            real_transition(job_id, JobStatus.IN_PROGRESS, JobStatus.CANCELLING, cancel_requested=True)
+            send_cancel_message(job_id)
+        return real_transition(job_id, from_statuses, to_status, **fields)
+
+    monkeypatch.setattr(finalizer.job_store, "transition_job", cancel_first)
+    # When the lifecycle runs on
+    job = driver.run_until_final(job.job_id)
+    # Then the job still ends, cancelled, with every answer kept
+    assert raced and job.status == JobStatus.CANCELLED
+    assert_one_line_per_request(job, requests)

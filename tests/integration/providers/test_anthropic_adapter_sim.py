@@ -104,10 +104,15 @@ def test_cancel(clocked_sim, clock, write_requests):
 
 
 @pytest.mark.parametrize("status", [429, 529])
-def test_create_errors_are_retried_by_the_sdk(anthropic_provider, write_requests, sim, status):
-    sim.configure(create_errors_next=2, create_error_status=status)
+def test_a_failed_create_is_not_retried_by_the_sdk(anthropic_provider, write_requests, sim, status):
+    # A POST retried after a timeout could make a second batch; the caller decides instead.
+    sim.configure(create_errors_next=1, create_error_status=status)
+    with pytest.raises(ProviderError) as failure:
+        create(anthropic_provider, write_requests, IDS)
+    assert failure.value.retryable and failure.value.status_code == status
+    assert sim.calls("POST /v1/messages/batches") == 1
     info, _ = create(anthropic_provider, write_requests, IDS)
-    assert info.batch_id and sim.calls("POST /v1/messages/batches") == 3
+    assert info.batch_id and sim.calls("POST /v1/messages/batches") == 2
 
 
 def test_create_errors_exhausting_retries_are_retryable(anthropic_provider, write_requests, sim):

@@ -186,13 +186,18 @@ def test_cancel_keeps_what_finished(clocked_sim, clock, write_requests):
 
 
 @pytest.mark.parametrize("status", [429, 500])
-def test_create_errors_are_retried_by_the_sdk(openai_provider, write_requests, sim, status):
-    sim.configure(create_errors_next=2, create_error_status=status)
+def test_a_failed_create_is_not_retried_by_the_sdk(openai_provider, write_requests, sim, status):
+    # A POST retried after a timeout could make a second batch; the caller decides instead.
+    sim.configure(create_errors_next=1, create_error_status=status)
     path, _ = write_requests(openai_provider, IDS)
+    with pytest.raises(ProviderError) as failure:
+        openai_provider.create_batch(requests_path=path, request_count=6, endpoint="/v1/chat/completions",
+                                     metadata={})
+    assert failure.value.retryable and failure.value.status_code == status
+    assert sim.calls("POST /v1/batches") == 1
     info = openai_provider.create_batch(requests_path=path, request_count=6, endpoint="/v1/chat/completions",
                                         metadata={})
-    assert info.batch_id
-    assert sim.calls("POST /v1/batches") == 3
+    assert info.batch_id and sim.calls("POST /v1/batches") == 2
 
 
 def test_create_errors_exhausting_retries_are_retryable(openai_provider, write_requests, sim):
@@ -202,7 +207,7 @@ def test_create_errors_exhausting_retries_are_retryable(openai_provider, write_r
         openai_provider.create_batch(requests_path=path, request_count=6, endpoint="/v1/chat/completions",
                                      metadata={})
     assert failure.value.retryable and failure.value.status_code == 500
-    assert sim.calls("POST /v1/batches") == 3  # first try + max_retries=2
+    assert sim.calls("POST /v1/batches") == 1  # never retried by the SDK
 
 
 def test_final_client_error_is_not_retryable(openai_provider, write_requests, sim):

@@ -142,3 +142,15 @@ def test_the_routes_do_not_pull_the_openai_sdk_into_the_api_function():
     code = "import sys, batchrelay.api.webhook_routes; print('openai' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="functions", check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_tenant_has_a_bounded_number_of_endpoints(webhook_env, receiver, monkeypatch):
+    from batchrelay.api import webhook_routes
+
+    monkeypatch.setattr(webhook_routes, "MAX_ENDPOINTS_PER_TENANT", 2)
+    register(receiver, "/one")
+    register(receiver, "/two")
+    answer = call_api("POST", "/v1/webhook-endpoints", {"url": receiver.url("/three")})
+    assert answer.status == 409 and answer.body["error"]["code"] == "too_many_endpoints"
+    # Another tenant is not affected
+    register(receiver, "/other", tenant="tenant-b")

@@ -53,3 +53,8 @@ def test_parse_retry_after_seconds_and_http_date():
 def test_only_2xx_is_success():
     assert schedule.is_success(200) and schedule.is_success(204)
     assert not any(schedule.is_success(s) for s in (None, 199, 301, 410, 429, 500))
+
+
+def test_retry_after_with_non_ascii_digits_is_ignored_not_a_crash():
+    assert schedule.parse_retry_after("\u00b2", now=0.0) is None
+    assert schedule.parse_retry_after("\u0663", now=0.0) is None  # Arabic-Indic three
