@@ -7,8 +7,8 @@ is only known at the end. Results are one JSONL stream at ``results_url``.
 
 from __future__ import annotations
 
-import json
 import logging
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -48,6 +48,23 @@ def normalize_usage(usage: dict[str, Any] | None) -> dict[str, int] | None:
     return result | cached
 
 
+def _write_create_body(requests_path: str, body_path: str) -> int:
+    """Write {"requests": [line, line, ...]} from a JSONL file of request lines; returns the count."""
+    count = 0
+    with open(requests_path, "rb") as lines, open(body_path, "wb") as body:
+        body.write(b'{"requests":[')
+        for raw in lines:
+            line = raw.strip()
+            if not line:
+                continue
+            if count:
+                body.write(b",")
+            body.write(line)
+            count += 1
+        body.write(b"]}")
+    return count
+
+
 class AnthropicProvider(SdkProvider):
     name = "anthropic"
 
@@ -66,20 +83,26 @@ class AnthropicProvider(SdkProvider):
     def create_batch(
         self, *, requests_path: str, request_count: int, endpoint: str, metadata: dict[str, str]
     ) -> BatchInfo:
-        # The SDK takes the whole request list as one JSON body, so the chunk is held in
-        # memory here; the chunk size (and the 256 MB batch limit) bounds it. ``metadata``
-        # has no place in this API: find_batch matches on time and size instead.
-        requests: list[dict[str, Any]] = []
-        with open(requests_path, "rb") as handle:
-            for raw in handle:
-                if raw.strip():
-                    requests.append(json.loads(raw))
-        if len(requests) != request_count:
-            log.warning("chunk file has %d requests, expected %d", len(requests), request_count)
-        with translate_errors(self.name):
-            # No SDK retry: a POST retried after a timeout could create a second batch.
-            created = self.client.with_options(max_retries=0).messages.batches.create(requests=requests)  # type: ignore[arg-type]
+        # The body {"requests": [...]} is assembled on disk from the chunk's lines and streamed
+        # (the SDK's create would hold a 256 MB batch, several times over, in memory).
+        # ``metadata`` has no place in this API: find_batch matches on time and size instead.
+        body_path = f"{requests_path}.body.json"
+        try:
+            count = _write_create_body(requests_path, body_path)
+            if count != request_count:
+                log.warning("chunk file has %d requests, expected %d", count, request_count)
+            with translate_errors(self.name), open(body_path, "rb") as body:
+                # No SDK retry: a POST retried after a timeout could create a second batch.
+                created = self.client.with_options(max_retries=0).post(
+                    "/v1/messages/batches",
+                    cast_to=MessageBatch,
+                    content=body,
+                    options={"headers": {"Content-Type": "application/json"}},
+                )
             return self._info(created)
+        finally:
+            if os.path.exists(body_path):
+                os.unlink(body_path)
 
     def find_batch(
         self,
