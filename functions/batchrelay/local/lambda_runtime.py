@@ -91,6 +91,17 @@ def build_scheduled_event(rule_name: str, region: str) -> dict[str, Any]:
     }
 
 
+def min_retry_seconds(queue: str) -> float:
+    """Deployed, a failed record returns after the queue's visibility timeout (minutes), which
+    outlasts a webhook attempt's claim; locally retries come sooner, but never before the
+    claim has lapsed, or the retry would find the attempt still claimed and skip it."""
+    if queue == c.WEBHOOKS_QUEUE:
+        from batchrelay.webhooks.attempts import CLAIM_LEASE_SECONDS
+
+        return CLAIM_LEASE_SECONDS + 1
+    return 0
+
+
 @dataclass
 class QueueSource:
     queue: str            # logical name (constants.JOBS_QUEUE ...)
@@ -210,10 +221,11 @@ class LambdaRuntime:
                 Entries=[{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(done)],
             )
         if retry:
+            delay = int(max(self.retry_seconds, min_retry_seconds(source.queue)))
             self.sqs.change_message_visibility_batch(
                 QueueUrl=source.url,
                 Entries=[
-                    {"Id": str(i), "ReceiptHandle": r["receiptHandle"], "VisibilityTimeout": int(self.retry_seconds)}
+                    {"Id": str(i), "ReceiptHandle": r["receiptHandle"], "VisibilityTimeout": delay}
                     for i, r in enumerate(retry)
                 ],
             )

@@ -79,8 +79,12 @@ def test_consumers_and_batch_sizes_come_from_the_constants(runtime_for):
     assert {q: s.batch_size for q, s in sources.items()} == c.QUEUE_BATCH_SIZES
 
 
-def test_partial_failure_deletes_the_rest_and_retries_the_failed(runtime_for):
+def test_partial_failure_deletes_the_rest_and_retries_the_failed(runtime_for, monkeypatch):
     # Given three webhook messages, one of which the consumer fails once
+    # (the queue's own minimum retry delay, the webhook claim lease, is set aside here)
+    from batchrelay.local import lambda_runtime
+
+    monkeypatch.setattr(lambda_runtime, "min_retry_seconds", lambda queue: 0)
     invoke = StandIn(fail={"bad"})
     sqs, sources, runtime = runtime_for(invoke)
     webhooks = sources[c.WEBHOOKS_QUEUE]
@@ -150,3 +154,13 @@ def test_threads_start_and_stop(runtime_for):
     assert any(f == c.FUNCTION_SUBMITTER for f, _ in invoke.events)
     assert any(f == c.FUNCTION_POLLER for f, _ in invoke.events)
     assert not any(t.is_alive() for t in runtime._threads)
+
+
+def test_webhook_retries_wait_out_the_attempt_claim():
+    # Deployed, the visibility timeout (minutes) outlasts a delivery attempt's claim;
+    # locally a retry must not come back while the claim still holds.
+    from batchrelay.local.lambda_runtime import min_retry_seconds
+    from batchrelay.webhooks.attempts import CLAIM_LEASE_SECONDS
+
+    assert min_retry_seconds(c.WEBHOOKS_QUEUE) > CLAIM_LEASE_SECONDS
+    assert min_retry_seconds(c.JOBS_QUEUE) == 0
