@@ -17,6 +17,7 @@ from batchrelay.aws import clients
 from batchrelay.errors import NotFound, TransitionRefused
 from batchrelay.models.job import CHUNK_TRANSITIONS, Chunk, ChunkStatus
 from batchrelay.store import keys
+from batchrelay.store.job_store import job_set_clause
 from batchrelay.store.table import (
     from_dynamo,
     now_iso,
@@ -292,17 +293,8 @@ def _chunk_update(
 
 
 def _job_counter_update(job_id: str, deltas: dict[str, int]) -> dict[str, Any]:
-    names: dict[str, str] = {"#updated_at": "updated_at", "#version": "version"}
-    values: dict[str, Any] = {":now": serialize_value(now_iso()), ":one": {"N": "1"}, ":zero": {"N": "0"}}
-    set_parts = ["#updated_at = :now", "#version = if_not_exists(#version, :zero) + :one"]
-    for i, (field, delta) in enumerate(deltas.items()):
-        path = []
-        for j, part in enumerate(field.split(".")):
-            names[f"#a{i}_{j}"] = part
-            path.append(f"#a{i}_{j}")
-        target = ".".join(path)
-        values[f":a{i}"] = {"N": str(delta)}
-        set_parts.append(f"{target} = if_not_exists({target}, :zero) + :a{i}")
+    # The same update the job store makes, as one item of a transaction.
+    set_parts, names, values = job_set_clause(add_fields=deltas)
     return {
         "Update": {
             "TableName": table_name(),
@@ -310,7 +302,7 @@ def _job_counter_update(job_id: str, deltas: dict[str, int]) -> dict[str, Any]:
             "UpdateExpression": f"SET {', '.join(set_parts)}",
             "ConditionExpression": "attribute_exists(pk)",
             "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
+            "ExpressionAttributeValues": {k: serialize_value(v) for k, v in values.items()},
         }
     }
 

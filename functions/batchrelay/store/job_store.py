@@ -19,7 +19,6 @@ from batchrelay.store.table import (
     from_dynamo,
     now_iso,
     serialize_item,
-    serialize_value,
     status_in,
     table,
     table_name,
@@ -157,6 +156,37 @@ def list_jobs(
     return jobs, encode_cursor(start_key)
 
 
+def _path(field: str, prefix: str, names: dict[str, str]) -> str:
+    """A dotted field as an expression path of placeholders (names get the real parts)."""
+    path = []
+    for j, part in enumerate(field.split(".")):
+        names[f"#{prefix}_{j}"] = part
+        path.append(f"#{prefix}_{j}")
+    return ".".join(path)
+
+
+def job_set_clause(
+    *, set_fields: dict[str, Any] | None = None, add_fields: dict[str, int] | None = None
+) -> tuple[list[str], dict[str, str], dict[str, Any]]:
+    """The SET parts, names and values of a job update: the fields to set, the counters to
+    add to, and the bookkeeping (updated_at, version) every job update carries.
+
+    ADD works only on top-level attributes; nested counters use SET x = if_not_exists(x, 0) + d,
+    which is just as atomic (one item, one update).
+    """
+    names: dict[str, str] = {"#updated_at": "updated_at", "#version": "version"}
+    values: dict[str, Any] = {":now": now_iso(), ":one": 1, ":zero": 0}
+    set_parts = ["#updated_at = :now", "#version = if_not_exists(#version, :zero) + :one"]
+    for i, (field, value) in enumerate((set_fields or {}).items()):
+        values[f":s{i}"] = to_dynamo(value)
+        set_parts.append(f"{_path(field, f's{i}', names)} = :s{i}")
+    for i, (field, delta) in enumerate((add_fields or {}).items()):
+        values[f":a{i}"] = delta
+        target = _path(field, f"a{i}", names)
+        set_parts.append(f"{target} = if_not_exists({target}, :zero) + :a{i}")
+    return set_parts, names, values
+
+
 def _update(
     job_id: str,
     *,
@@ -166,26 +196,7 @@ def _update(
     remove_fields: tuple[str, ...] = (),
     require_exists: bool = True,
 ) -> Job:
-    names: dict[str, str] = {"#updated_at": "updated_at", "#version": "version"}
-    # ADD works only on top-level attributes; nested counters use SET x = if_not_exists(x, 0) + d,
-    # which is just as atomic (one item, one update).
-    values: dict[str, Any] = {":now": now_iso(), ":one": 1, ":zero": 0}
-    set_parts = ["#updated_at = :now", "#version = if_not_exists(#version, :zero) + :one"]
-    for i, (field, value) in enumerate((set_fields or {}).items()):
-        path = []
-        for j, part in enumerate(field.split(".")):
-            names[f"#s{i}_{j}"] = part
-            path.append(f"#s{i}_{j}")
-        values[f":s{i}"] = to_dynamo(value)
-        set_parts.append(f"{'.'.join(path)} = :s{i}")
-    for i, (field, delta) in enumerate((add_fields or {}).items()):
-        path = []
-        for j, part in enumerate(field.split(".")):
-            names[f"#a{i}_{j}"] = part
-            path.append(f"#a{i}_{j}")
-        values[f":a{i}"] = delta
-        target = ".".join(path)
-        set_parts.append(f"{target} = if_not_exists({target}, :zero) + :a{i}")
+    set_parts, names, values = job_set_clause(set_fields=set_fields, add_fields=add_fields)
     condition = "attribute_exists(pk)" if require_exists else None
     if expected is not None:
         condition = status_in(tuple(expected), names, values)
@@ -288,6 +299,3 @@ def postpone_queued_resend(job_id: str, *, seen_due_at: int, next_due_at: int) -
             raise
         return False
 
-
-def serialize_for_transaction(value: Any) -> dict[str, Any]:
-    return serialize_value(value)
