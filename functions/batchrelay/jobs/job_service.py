@@ -19,7 +19,7 @@ from batchrelay.jobs.request_validation import check_provider_endpoint, validate
 from batchrelay.jobs.uploads import uploaded_object_key
 from batchrelay.lifecycle.messages import send_cancel_message, send_job_message
 from batchrelay.models.api import CreateJobRequest, JobList, JobOut, JobResults, ResultLinks
-from batchrelay.models.job import ACTIVE_JOB_STATUSES, Job, JobStatus
+from batchrelay.models.job import CANCELLABLE_JOB_STATUSES, Job, JobStatus
 from batchrelay.settings import get_settings
 from batchrelay.store import chunk_store, job_store
 from batchrelay.store.table import now_iso
@@ -158,11 +158,12 @@ def cancel_job(tenant_id: str, job_id: str) -> JobOut:
     if job.status == JobStatus.CANCELLING:
         send_cancel_message(job_id)  # a repeat is harmless and heals a lost message
         return job_out(job)
-    cancellable = tuple(s for s in ACTIVE_JOB_STATUSES if JobStatus.CANCELLING in _targets(s))
-    if job.status not in cancellable:
+    if job.status not in CANCELLABLE_JOB_STATUSES:
         raise Conflict(f"job is {job.status} and can no longer be cancelled", field="status", code="not_cancellable")
     try:
-        job = job_store.transition_job(job_id, cancellable, JobStatus.CANCELLING, cancel_requested=True)
+        job = job_store.transition_job(
+            job_id, CANCELLABLE_JOB_STATUSES, JobStatus.CANCELLING, cancel_requested=True
+        )
     except TransitionRefused as refused:
         raise Conflict(
             f"job is {refused.current} and can no longer be cancelled", field="status", code="not_cancellable"
@@ -170,11 +171,6 @@ def cancel_job(tenant_id: str, job_id: str) -> JobOut:
     send_cancel_message(job_id)
     return job_out(job)
 
-
-def _targets(status: JobStatus) -> frozenset[JobStatus]:
-    from batchrelay.models.job import JOB_TRANSITIONS
-
-    return JOB_TRANSITIONS.get(status, frozenset())
 
 
 def job_results(tenant_id: str, job_id: str) -> JobResults:

@@ -15,21 +15,22 @@ from batchrelay.errors import TransitionRefused
 from batchrelay.lifecycle import provider_lookup
 from batchrelay.lifecycle.handoff import hand_to_collect
 from batchrelay.lifecycle.messages import send_chunk_message, send_finalize_message
-from batchrelay.models.job import Chunk, ChunkStatus, JobStatus
+from batchrelay.models.job import CANCELLABLE_JOB_STATUSES, Chunk, ChunkStatus, JobStatus
 from batchrelay.providers.base import BatchProvider, ProviderError
 from batchrelay.store import chunk_store, job_store
 
 logger = logging.getLogger(__name__)
 
-_CANCELLABLE = (JobStatus.QUEUED, JobStatus.SUBMITTING, JobStatus.IN_PROGRESS)
 
 
 def cancel_job(job_id: str, *, now: float | None = None) -> str:
     now = time.time() if now is None else now
     job = job_store.get_job(job_id)
-    if job.status in _CANCELLABLE:
+    if job.status in CANCELLABLE_JOB_STATUSES:
         try:
-            job = job_store.transition_job(job_id, _CANCELLABLE, JobStatus.CANCELLING, cancel_requested=True)
+            job = job_store.transition_job(
+                job_id, CANCELLABLE_JOB_STATUSES, JobStatus.CANCELLING, cancel_requested=True
+            )
         except TransitionRefused:
             job = job_store.get_job(job_id)
     if job.status != JobStatus.CANCELLING:

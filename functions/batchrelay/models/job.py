@@ -43,6 +43,10 @@ JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
 }
 
 
+# Where a cancel is accepted: every status that may move to cancelling.
+CANCELLABLE_JOB_STATUSES = tuple(s for s, targets in JOB_TRANSITIONS.items() if JobStatus.CANCELLING in targets)
+
+
 class ChunkStatus(StrEnum):
     PENDING = "pending"        # planned; its input is in S3; no provider call yet
     CREATING = "creating"      # intent recorded: a batch may exist at the provider
