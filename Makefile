@@ -28,10 +28,10 @@ synth: setup  ## synthesize the CDK app (bundles the Lambda asset) into cdk.out
 	$(PY) app.py
 
 local: setup  ## the whole system on loopback, in the foreground
-	$(PY) -m batchrelay.local
+	$(PY) -m batchrelay_tools.local
 
 demo: setup  ## one job per provider end to end on the local stack
-	$(PY) -m batchrelay.local.demo
+	$(PY) -m batchrelay_tools.local.demo
 
 bench: setup
 	$(PY) bench/poller.py

@@ -28,10 +28,10 @@ PACKAGES = ("batchrelay", "handlers")
 # The Lambda runtime provides the AWS SDK; shipping botocore (pulled in by aws-xray-sdk)
 # would add ~80 MB and could mismatch the runtime's boto3.
 PROVIDED_BY_RUNTIME = ("boto3", "botocore", "s3transfer")
-# Local-only code (provider simulator, local runtime, CLI) never ships to Lambda.
-LOCAL_ONLY = ("batchrelay/simulator", "batchrelay/local", "batchrelay/cli")
+# Local-only code (provider simulator, local runtime, CLI) lives outside functions/, in
+# tools/batchrelay_tools, so nothing needs excluding here but caches and build debris.
 _NEVER_SHIPPED = ("__pycache__", "*.pyc", ".pytest_cache", "*.egg-info")
-ASSET_EXCLUDES = [*LOCAL_ONLY, *(f"**/{pattern}" for pattern in _NEVER_SHIPPED)]
+ASSET_EXCLUDES = [f"**/{pattern}" for pattern in _NEVER_SHIPPED]
 
 
 class BundlingError(RuntimeError):
@@ -81,16 +81,11 @@ def remove_runtime_provided(output: Path) -> None:
 
 
 def copy_packages(source_dir: Path, output: Path) -> None:
-    """Copy the shipped packages into ``output``, leaving local-only code and caches out."""
-    local_only = {source_dir / path for path in LOCAL_ONLY}
-
-    def ignore(directory: str, names: list[str]) -> set[str]:
-        skipped = set(shutil.ignore_patterns(*_NEVER_SHIPPED)(directory, names))
-        skipped.update(name for name in names if Path(directory, name) in local_only)
-        return skipped
-
+    """Copy the shipped packages into ``output``, leaving caches out."""
     for package in PACKAGES:
-        shutil.copytree(source_dir / package, output / package, ignore=ignore, dirs_exist_ok=True)
+        shutil.copytree(
+            source_dir / package, output / package, ignore=shutil.ignore_patterns(*_NEVER_SHIPPED), dirs_exist_ok=True
+        )
 
 
 def function_code(*, bundle: bool, source_dir: Path = FUNCTIONS_DIR) -> lambda_.Code:

@@ -24,8 +24,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """moto in-process with the table, bucket, queues and topic; yields the functions' env."""
     from moto import mock_aws
 
-    from batchrelay.caches import reset_container_caches
-    from batchrelay.local.resources import create_resources
+    from batchrelay_tools.caches import reset_container_caches
+    from batchrelay_tools.local.resources import create_resources
 
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():

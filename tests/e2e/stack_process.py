@@ -1,4 +1,4 @@
-"""The local stack as a subprocess (``python -m batchrelay.local``), and clients for it."""
+"""The local stack as a subprocess (``python -m batchrelay_tools.local``), and clients for it."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def cli_command() -> list[str]:
     """The `batchrelay` command as a user runs it: the console script `make setup` installs
     beside this interpreter (the module when the package is not installed)."""
     script = Path(sys.executable).parent / "batchrelay"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "batchrelay.cli.main"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "batchrelay_tools.cli.main"]
 
 
 def _base_env() -> dict[str, str]:
@@ -74,7 +74,7 @@ def start_stack(workdir: Path, **settings: str) -> RunningStack:
     log = workdir / "stack.log"
     out = log.open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "batchrelay.local"], env=env, stdout=out, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "batchrelay_tools.local"], env=env, stdout=out, stderr=subprocess.STDOUT,
         cwd=workdir, start_new_session=True,
     )
     deadline = time.monotonic() + 60

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from batchrelay.local.webhook_receiver import WebhookReceiver
+from batchrelay_tools.local.webhook_receiver import WebhookReceiver
 from tests.e2e.stack_process import RunningStack, start_stack, stop_stack
 
 pytestmark = pytest.mark.e2e

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 from batchrelay.models.job import ChunkStatus, JobStatus
-from batchrelay.simulator import SimulatorServer, SimulatorSettings
 from batchrelay.store import chunk_store
+from batchrelay_tools.simulator import SimulatorServer, SimulatorSettings
 from tests.integration.lifecycle.driver import Driver
 from tests.integration.lifecycle.jobs import anthropic_requests, chat_requests, read_lines, submit_job
 

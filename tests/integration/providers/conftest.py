@@ -12,7 +12,7 @@ from provider_sim_helpers import FakeClock, chat_body, make_anthropic, make_open
 from batchrelay.providers.anthropic_provider import AnthropicProvider
 from batchrelay.providers.base import BatchProvider
 from batchrelay.providers.openai_provider import OpenAIProvider
-from batchrelay.simulator import SimulatorServer, SimulatorSettings
+from batchrelay_tools.simulator import SimulatorServer, SimulatorSettings
 
 
 @pytest.fixture

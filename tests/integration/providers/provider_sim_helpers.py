@@ -9,7 +9,7 @@ from batchrelay.providers.anthropic_provider import AnthropicProvider
 from batchrelay.providers.base import BatchInfo, BatchProvider, ProviderResult
 from batchrelay.providers.openai_provider import OpenAIProvider
 from batchrelay.results.lines import iter_lines
-from batchrelay.simulator import SimulatorServer
+from batchrelay_tools.simulator import SimulatorServer
 
 
 class FakeClock:

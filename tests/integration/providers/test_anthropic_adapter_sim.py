@@ -8,7 +8,7 @@ from provider_sim_helpers import collect, make_anthropic, raw_bytes, wait_until_
 from batchrelay.providers.base import ProviderError
 from batchrelay.providers.custom_ids import ANTHROPIC_CUSTOM_ID
 from batchrelay.results.lines import iter_lines
-from batchrelay.simulator import FailureRule
+from batchrelay_tools.simulator import FailureRule
 
 IDS = [f"req-{i}" for i in range(5)]
 

@@ -7,7 +7,7 @@ from provider_sim_helpers import collect, make_openai, raw_bytes, wait_until_end
 
 from batchrelay.providers.base import ProviderError
 from batchrelay.results.lines import iter_lines
-from batchrelay.simulator import FailureRule
+from batchrelay_tools.simulator import FailureRule
 
 IDS = [f"req-{i}" for i in range(6)]
 

@@ -206,7 +206,7 @@ def _poll_once() -> bool:
 def atomic_dynamodb():
     """DynamoDB checks a condition and writes in one atomic step; moto in-process does not
     lock between the two, so threads get the per-item atomicity of the real service here."""
-    from batchrelay.local.atomic_dynamodb import serialize_dynamodb_writes
+    from batchrelay_tools.local.atomic_dynamodb import serialize_dynamodb_writes
 
     undo = serialize_dynamodb_writes()
     yield

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from batchrelay.cli.client import ApiClient, ApiError
+from batchrelay_tools.cli.client import ApiClient, ApiError
 
 
 def test_submit_is_retried_once_with_the_same_idempotency_key():

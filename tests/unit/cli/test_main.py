@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from batchrelay.cli import main as cli
-from batchrelay.cli.client import ApiError
+from batchrelay_tools.cli import main as cli
+from batchrelay_tools.cli.client import ApiError
 
 
 def test_connection_options_work_before_and_after_the_command():

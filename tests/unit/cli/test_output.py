@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from batchrelay.cli.client import ApiError
-from batchrelay.cli.output import Progress, error_line, fmt_duration, jobs_table
+from batchrelay_tools.cli.client import ApiError
+from batchrelay_tools.cli.output import Progress, error_line, fmt_duration, jobs_table
 
 
 def _job(done: int, total: int = 100, status: str = "in_progress") -> dict:

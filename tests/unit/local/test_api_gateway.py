@@ -7,7 +7,7 @@ import json
 
 import httpx
 
-from batchrelay.local.api_gateway import (
+from batchrelay_tools.local.api_gateway import (
     MAX_PAYLOAD_BYTES,
     ApiGateway,
     ApiServer,
@@ -15,7 +15,7 @@ from batchrelay.local.api_gateway import (
     api_key_id,
     build_proxy_event,
 )
-from batchrelay.local.lambda_context import context_for
+from batchrelay_tools.local.lambda_context import context_for
 
 
 def test_event_has_the_rest_proxy_shape():

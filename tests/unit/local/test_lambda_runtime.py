@@ -9,13 +9,13 @@ import boto3
 import pytest
 
 from batchrelay import constants as c
-from batchrelay.local.lambda_runtime import (
+from batchrelay_tools.local.lambda_runtime import (
     LambdaRuntime,
     build_sqs_event,
     failed_message_ids,
     queue_sources,
 )
-from batchrelay.local.resources import queue_urls
+from batchrelay_tools.local.resources import queue_urls
 
 
 class StandIn:
@@ -82,7 +82,7 @@ def test_consumers_and_batch_sizes_come_from_the_constants(runtime_for):
 def test_partial_failure_deletes_the_rest_and_retries_the_failed(runtime_for, monkeypatch):
     # Given three webhook messages, one of which the consumer fails once
     # (the queue's own minimum retry delay, the webhook claim lease, is set aside here)
-    from batchrelay.local import lambda_runtime
+    from batchrelay_tools.local import lambda_runtime
 
     monkeypatch.setattr(lambda_runtime, "min_retry_seconds", lambda queue: 0)
     invoke = StandIn(fail={"bad"})
@@ -159,8 +159,8 @@ def test_threads_start_and_stop(runtime_for):
 def test_webhook_retries_wait_out_the_attempt_claim():
     # Deployed, the visibility timeout (minutes) outlasts a delivery attempt's claim;
     # locally a retry must not come back while the claim still holds.
-    from batchrelay.local.lambda_runtime import min_retry_seconds
     from batchrelay.webhooks.attempts import CLAIM_LEASE_SECONDS
+    from batchrelay_tools.local.lambda_runtime import min_retry_seconds
 
     assert min_retry_seconds(c.WEBHOOKS_QUEUE) > CLAIM_LEASE_SECONDS
     assert min_retry_seconds(c.JOBS_QUEUE) == 0

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from batchrelay import constants as c
-from batchrelay.local.config import LocalConfig
-from batchrelay.local.stack import LocalStack
+from batchrelay_tools.local.config import LocalConfig
+from batchrelay_tools.local.stack import LocalStack
 
 
 def _ok(function, event, context):

@@ -34,7 +34,7 @@ _SCRIPT = textwrap.dedent(
     }
 
     with mock_aws():
-        from batchrelay.local.resources import create_resources
+        from batchrelay_tools.local.resources import create_resources
         os.environ.update(create_resources(prefix="imports"))
         from batchrelay.aws import clients
         from batchrelay.lifecycle import collector

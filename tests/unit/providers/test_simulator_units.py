@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from batchrelay.simulator import FailureRule, SimulatorSettings, hash_fraction
-from batchrelay.simulator.state import Timeline
+from batchrelay_tools.simulator import FailureRule, SimulatorSettings, hash_fraction
+from batchrelay_tools.simulator.state import Timeline
 
 
 def test_timeline_processed_counts_grow_linearly():

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from batchrelay.simulator import answers
-from batchrelay.simulator.settings import FailureRule, SimulatorSettings
+from batchrelay_tools.simulator import answers
+from batchrelay_tools.simulator.settings import FailureRule, SimulatorSettings
 
 
 class ApiError(Exception):

@@ -20,8 +20,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from batchrelay import constants as c
-from batchrelay.local.background_server import BackgroundServer
-from batchrelay.local.lambda_context import LOCAL_ACCOUNT, context_for
+from batchrelay_tools.local.background_server import BackgroundServer
+from batchrelay_tools.local.lambda_context import LOCAL_ACCOUNT, context_for
 
 # Not under "batchrelay": that is the Powertools logger (JSON) of the functions.
 log = logging.getLogger("local." + __name__.rsplit(".", 1)[-1])

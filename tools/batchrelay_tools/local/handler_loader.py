@@ -8,10 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import batchrelay
+
 Handler = Callable[[dict[str, Any], Any], Any]
 
 # functions/ holds both the batchrelay package and the handlers package (Lambda's code root).
-FUNCTIONS_DIR = Path(__file__).resolve().parents[2]
+FUNCTIONS_DIR = Path(batchrelay.__file__).resolve().parents[1]
 
 
 def ensure_functions_on_path() -> None:

@@ -4,8 +4,8 @@ The official SDKs work against it unchanged through their base URL. See settings
 the knobs (speed, per-request failures, whole-batch and transport faults).
 """
 
-from batchrelay.simulator.server import SimulatorServer
-from batchrelay.simulator.settings import FailureRule, SimulatorSettings, hash_fraction
-from batchrelay.simulator.state import Simulator
+from batchrelay_tools.simulator.server import SimulatorServer
+from batchrelay_tools.simulator.settings import FailureRule, SimulatorSettings, hash_fraction
+from batchrelay_tools.simulator.state import Simulator
 
 __all__ = ["FailureRule", "Simulator", "SimulatorServer", "SimulatorSettings", "hash_fraction"]

@@ -11,7 +11,7 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
-from batchrelay.local.background_server import BackgroundServer
+from batchrelay_tools.local.background_server import BackgroundServer
 
 
 @dataclass

@@ -15,8 +15,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from batchrelay.cli.client import DEFAULT_URL, ENV_API_KEY, ENV_URL, ApiClient, ApiError
-from batchrelay.cli.output import FINAL, FINAL_BAD, Progress, error_line, job_summary, jobs_table
+from batchrelay_tools.cli.client import DEFAULT_URL, ENV_API_KEY, ENV_URL, ApiClient, ApiError
+from batchrelay_tools.cli.output import FINAL, FINAL_BAD, Progress, error_line, job_summary, jobs_table
 
 EXIT_API_ERROR = 1
 EXIT_USAGE = 2

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from batchrelay import constants as c
-from batchrelay.cli.client import ApiClient, ApiError
-from batchrelay.cli.output import FINAL, Progress, cost_text
-from batchrelay.local.config import LocalConfig
-from batchrelay.local.stack import PROVIDER_BASE_URL_ENV, PROVIDER_KEY_ENV, LocalStack
-from batchrelay.local.webhook_receiver import WebhookReceiver
+from batchrelay_tools.cli.client import ApiClient, ApiError
+from batchrelay_tools.cli.output import FINAL, Progress, cost_text
+from batchrelay_tools.local.config import LocalConfig
+from batchrelay_tools.local.stack import PROVIDER_BASE_URL_ENV, PROVIDER_KEY_ENV, LocalStack
+from batchrelay_tools.local.webhook_receiver import WebhookReceiver
 
 PROVIDER_JOBS = {
     "openai": ("/v1/chat/completions", "gpt-4o-mini"),
@@ -190,7 +190,7 @@ class Demo:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m batchrelay.local.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m batchrelay_tools.local.demo", description=__doc__)
     parser.add_argument("--requests", type=int, default=300, help="requests per provider")
     parser.add_argument("--chunk-size", type=int, default=100)
     parser.add_argument("--failure-fraction", type=float, default=0.05)

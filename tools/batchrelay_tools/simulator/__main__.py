@@ -1,4 +1,4 @@
-"""Run the simulator standalone: ``python -m batchrelay.simulator --port 8790``."""
+"""Run the simulator standalone: ``python -m batchrelay_tools.simulator --port 8790``."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import argparse
 import json
 import logging
 
-from batchrelay.simulator.server import SimulatorServer
-from batchrelay.simulator.settings import SimulatorSettings
+from batchrelay_tools.simulator.server import SimulatorServer
+from batchrelay_tools.simulator.settings import SimulatorSettings
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m batchrelay.simulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m batchrelay_tools.simulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8790)
     parser.add_argument("--processing-seconds", type=float, default=None)

@@ -13,8 +13,8 @@ import sys
 import threading
 from types import FrameType
 
-from batchrelay.local.config import ENV_API_KEY, LocalConfig
-from batchrelay.local.stack import LocalStack
+from batchrelay_tools.local.config import ENV_API_KEY, LocalConfig
+from batchrelay_tools.local.stack import LocalStack
 
 
 def _banner(stack: LocalStack) -> str:

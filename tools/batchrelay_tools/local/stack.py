@@ -17,13 +17,13 @@ from typing import Any
 import httpx
 
 from batchrelay import constants as c
-from batchrelay.caches import reset_container_caches
-from batchrelay.local.api_gateway import ApiGateway, ApiServer, api_key_id
-from batchrelay.local.atomic_dynamodb import serialize_dynamodb_writes
-from batchrelay.local.config import LOOPBACK, LocalConfig
-from batchrelay.local.handler_loader import Handler, ensure_functions_on_path, load_handler
-from batchrelay.local.lambda_runtime import LambdaRuntime, queue_sources
-from batchrelay.local.resources import create_resources, queue_urls
+from batchrelay_tools.caches import reset_container_caches
+from batchrelay_tools.local.api_gateway import ApiGateway, ApiServer, api_key_id
+from batchrelay_tools.local.atomic_dynamodb import serialize_dynamodb_writes
+from batchrelay_tools.local.config import LOOPBACK, LocalConfig
+from batchrelay_tools.local.handler_loader import Handler, ensure_functions_on_path, load_handler
+from batchrelay_tools.local.lambda_runtime import LambdaRuntime, queue_sources
+from batchrelay_tools.local.resources import create_resources, queue_urls
 
 # Not under "batchrelay": that is the Powertools logger (JSON) of the functions.
 log = logging.getLogger("local." + __name__.rsplit(".", 1)[-1])
@@ -186,8 +186,8 @@ class LocalStack:
         self.simulated_providers = [p for p in c.PROVIDERS if not os.environ.get(PROVIDER_KEY_ENV[p])]
         if not self.simulated_providers:
             return
-        from batchrelay.simulator.server import SimulatorServer
-        from batchrelay.simulator.settings import FailureRule, SimulatorSettings
+        from batchrelay_tools.simulator.server import SimulatorServer
+        from batchrelay_tools.simulator.settings import FailureRule, SimulatorSettings
 
         settings = SimulatorSettings(processing_seconds=self.config.sim_processing_seconds)
         if self.config.sim_failure_fraction > 0:

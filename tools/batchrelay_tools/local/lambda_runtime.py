@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from batchrelay import constants as c
-from batchrelay.local.lambda_context import LOCAL_ACCOUNT, context_for
+from batchrelay_tools.local.lambda_context import LOCAL_ACCOUNT, context_for
 
 # Not under "batchrelay": that is the Powertools logger (JSON) of the functions.
 log = logging.getLogger("local." + __name__.rsplit(".", 1)[-1])

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchrelay.cli.client import ApiError
+from batchrelay_tools.cli.client import ApiError
 
 FINAL_OK = frozenset({"completed", "completed_with_errors"})
 FINAL_BAD = frozenset({"failed", "cancelled", "expired"})

@@ -17,9 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from batchrelay.simulator import answers
-from batchrelay.simulator.settings import SimulatorSettings
-from batchrelay.simulator.state import ApiError, Simulator
+from batchrelay_tools.simulator import answers
+from batchrelay_tools.simulator.settings import SimulatorSettings
+from batchrelay_tools.simulator.state import ApiError, Simulator
 
 log = logging.getLogger(__name__)
 
