@@ -61,11 +61,11 @@ def setup_stack(endpoint: str) -> dict[str, str]:
     import orjson
 
     from batchrelay.aws.clients import reset_clients
+    from batchrelay.clock import now_iso
     from batchrelay.lifecycle.chunk_planner import new_chunk
     from batchrelay.models.job import ChunkStatus, Job, JobStatus
     from batchrelay.settings import get_settings
     from batchrelay.store import chunk_store, job_store, table
-    from batchrelay.store.table import now_iso
     from batchrelay_tools.local.resources import create_resources
 
     env = create_resources(prefix="bench")

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchrelay.constants import OPENAI_WEBHOOK_PATH
 from batchrelay.errors import BatchRelayError
-from batchrelay.providers.openai_webhook import handle_openai_webhook
+from batchrelay.lifecycle.openai_fast_path import handle_openai_webhook
 from handlers.utils.observability import logger, metrics, tracer
 
 app = APIGatewayRestResolver()

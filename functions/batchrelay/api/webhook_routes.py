@@ -10,9 +10,10 @@ from pydantic import BaseModel, Field
 from batchrelay.api.tenancy import tenant_id_of
 from batchrelay.constants import EVENT_TYPES
 from batchrelay.errors import Conflict, ValidationFailed
-from batchrelay.store import job_store
-from batchrelay.webhooks import attempts, delivery_store, endpoint_store, secrets, ssrf
-from batchrelay.webhooks.models import Delivery, WebhookEndpoint
+from batchrelay.models.webhooks import Delivery, WebhookEndpoint
+from batchrelay.store import delivery_store, endpoint_store, job_store
+from batchrelay.webhooks import attempts, secrets, ssrf
+from batchrelay.webhooks.signing import new_secret
 
 router = Router()
 MAX_ENDPOINTS_PER_TENANT = 25
@@ -121,6 +122,7 @@ def create_webhook_endpoint(body: EndpointIn) -> EndpointCreatedOut:
         tenant_id,
         url=url,
         event_types=list(body.event_types or EVENT_TYPES),
+        secret=new_secret(),
         description=body.description,
     )
     return EndpointCreatedOut(**_endpoint_out(endpoint).model_dump(), secret=endpoint.secret)

@@ -1,68 +1,71 @@
-"""Streaming reads of S3 objects as lines, and presigned URLs."""
+"""S3 objects by key: streamed reads (blocks, lines), small JSON objects, presigned URLs.
+
+``bucket`` defaults to the stack's bucket (settings); every key comes from ``aws.s3_keys``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
+
+import orjson
 
 from batchrelay.aws import clients
+from batchrelay.jsonl import iter_lines, split_lines
+from batchrelay.settings import get_settings
 
 BLOCK_SIZE = 1024 * 1024
 
 
-class LineTooLong(ValueError):
-    """A line grew past the limit before its end was seen; ``line`` is its 1-based number."""
-
-    def __init__(self, line: int, limit: int):
-        super().__init__(f"line {line} is longer than {limit} bytes")
-        self.line = line
-        self.limit = limit
+def _bucket(bucket: str | None) -> str:
+    return bucket or get_settings().bucket_name
 
 
-def split_lines(blocks: Iterator[bytes], *, max_line_bytes: int | None = None) -> Iterator[bytes]:
-    """Lines of a byte stream, split on b"\\n" only (a JSON string may hold a raw \\r).
-
-    Blank lines are kept (callers number lines). With ``max_line_bytes``, a line that grows
-    past it raises LineTooLong at once, before it is buffered whole.
-    """
-    pending = bytearray()
-    emitted = 0
-    for block in blocks:
-        start = 0
-        while True:
-            end = block.find(b"\n", start)
-            if end < 0:
-                pending += block[start:]
-                break
-            pending += block[start:end]
-            emitted += 1
-            yield bytes(pending)
-            pending.clear()
-            start = end + 1
-        if max_line_bytes is not None and len(pending) > max_line_bytes:
-            raise LineTooLong(emitted + 1, max_line_bytes)
-    if pending:
-        yield bytes(pending)
-
-
-def iter_object_blocks(bucket: str, key: str, block_size: int = BLOCK_SIZE) -> Iterator[bytes]:
-    body = clients.s3().get_object(Bucket=bucket, Key=key)["Body"]
+def object_blocks(key: str, *, bucket: str | None = None, block_size: int = BLOCK_SIZE) -> Iterator[bytes]:
+    body = clients.s3().get_object(Bucket=_bucket(bucket), Key=key)["Body"]
     try:
         yield from body.iter_chunks(block_size)
     finally:
         body.close()
 
 
-def iter_object_lines(bucket: str, key: str, *, max_line_bytes: int | None = None) -> Iterator[bytes]:
-    return split_lines(iter_object_blocks(bucket, key), max_line_bytes=max_line_bytes)
+def object_lines(key: str, *, bucket: str | None = None) -> Iterator[bytes]:
+    """Non-blank lines (``jsonl.iter_lines``)."""
+    return iter_lines(object_blocks(key, bucket=bucket))
 
 
-def presigned_get(bucket: str, key: str, expires_in: int) -> str:
-    return clients.s3().generate_presigned_url(
-        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in
+def numbered_object_lines(
+    key: str, *, bucket: str | None = None, max_line_bytes: int | None = None
+) -> Iterator[bytes]:
+    """Every line, blank ones included, each capped while it streams (``jsonl.split_lines``)."""
+    return split_lines(object_blocks(key, bucket=bucket), max_line_bytes=max_line_bytes)
+
+
+def put_json(key: str, value: Any, *, bucket: str | None = None) -> None:
+    clients.s3().put_object(
+        Bucket=_bucket(bucket), Key=key, Body=orjson.dumps(value, option=orjson.OPT_INDENT_2),
+        ContentType="application/json",
     )
 
 
-def presigned_put(bucket: str, key: str, expires_in: int, content_type: str) -> str:
+def get_json(key: str, *, bucket: str | None = None) -> Any:
+    """Small objects only (summaries, manifests)."""
+    return orjson.loads(clients.s3().get_object(Bucket=_bucket(bucket), Key=key)["Body"].read())
+
+
+def download_to_file(key: str, path: str, *, bucket: str | None = None) -> None:
+    clients.s3().download_file(_bucket(bucket), key, path)
+
+
+def presigned_get(key: str, expires_in: int, *, bucket: str | None = None) -> str:
     return clients.s3().generate_presigned_url(
-        "put_object", Params={"Bucket": bucket, "Key": key, "ContentType": content_type}, ExpiresIn=expires_in
+        "get_object", Params={"Bucket": _bucket(bucket), "Key": key}, ExpiresIn=expires_in
+    )
+
+
+def presigned_put(key: str, expires_in: int, content_type: str, *, bucket: str | None = None) -> str:
+    return clients.s3().generate_presigned_url(
+        "put_object",
+        Params={"Bucket": _bucket(bucket), "Key": key, "ContentType": content_type},
+        ExpiresIn=expires_in,
     )

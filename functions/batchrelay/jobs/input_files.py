@@ -10,17 +10,14 @@ import orjson
 
 from batchrelay import constants as c
 from batchrelay.aws import clients
-from batchrelay.aws.s3_objects import LineTooLong, iter_object_lines
+from batchrelay.aws.s3_objects import numbered_object_lines
 from batchrelay.errors import ValidationFailed
 from batchrelay.jobs.duplicate_ids import DuplicateIdFinder, first_duplicate
 from batchrelay.jobs.request_validation import validate_request
+from batchrelay.jsonl import LineTooLong
 from batchrelay.models.api import JobRequestItem
 
 _ALLOWED_LINE_KEYS = {"custom_id", "body", "method", "url"}
-
-
-def input_key(tenant_id: str, job_id: str) -> str:
-    return f"{c.INPUTS_PREFIX}{tenant_id}/{job_id}/input.jsonl"
 
 
 @dataclass
@@ -84,7 +81,7 @@ def _parse_line(raw: bytes, line: int, *, provider: str, endpoint: str) -> str:
 
 
 def _numbered_ids(bucket: str, key: str) -> Iterator[tuple[str, int]]:
-    for line_no, raw in enumerate(iter_object_lines(bucket, key), start=1):
+    for line_no, raw in enumerate(numbered_object_lines(key, bucket=bucket), start=1):
         if raw.strip():
             yield orjson.loads(raw)["custom_id"], line_no
 
@@ -97,7 +94,7 @@ def validate_uploaded_input(bucket: str, key: str, *, provider: str, endpoint: s
     finder = DuplicateIdFinder()
     count = 0
     size = 0
-    lines = iter_object_lines(bucket, key, max_line_bytes=c.MAX_REQUEST_LINE_BYTES)
+    lines = numbered_object_lines(key, bucket=bucket, max_line_bytes=c.MAX_REQUEST_LINE_BYTES)
     try:
         for line_no, raw in enumerate(lines, start=1):
             size += len(raw) + 1

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 import orjson
 
 from batchrelay import constants as c
-from batchrelay.aws import clients
+from batchrelay.aws import clients, s3_keys
 from batchrelay.aws.s3_objects import presigned_get
+from batchrelay.clock import now_iso
 from batchrelay.errors import Conflict, PayloadTooLarge, TransitionRefused, ValidationFailed
 from batchrelay.ids import new_id
 from batchrelay.jobs import input_files
@@ -22,7 +23,6 @@ from batchrelay.models.api import CreateJobRequest, JobList, JobOut, JobResults,
 from batchrelay.models.job import CANCELLABLE_JOB_STATUSES, Job, JobStatus
 from batchrelay.settings import get_settings
 from batchrelay.store import chunk_store, job_store
-from batchrelay.store.table import now_iso
 
 
 class NotFinal(Conflict):
@@ -82,7 +82,7 @@ def create_job(
         input_files.validate_inline_requests(request.requests, provider=request.provider, endpoint=request.endpoint)
 
     job_id = new_id("job")
-    key = input_files.input_key(tenant_id, job_id)
+    key = s3_keys.input_key(tenant_id, job_id)
     bucket = settings.bucket_name
     if request.requests is not None:
         summary = input_files.write_inline_input(bucket, key, request.requests)
@@ -132,8 +132,8 @@ def _result_links(job: Job) -> ResultLinks | None:
     expires_in = settings.presign_expiry_seconds
     expires_at = datetime.fromtimestamp(time.time() + expires_in, UTC).isoformat(timespec="seconds")
     return ResultLinks(
-        results_url=presigned_get(settings.bucket_name, job.results_key, expires_in),
-        manifest_url=presigned_get(settings.bucket_name, job.manifest_key, expires_in),
+        results_url=presigned_get(job.results_key, expires_in),
+        manifest_url=presigned_get(job.manifest_key, expires_in),
         expires_at=expires_at.replace("+00:00", "Z"),
     )
 

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-from batchrelay.models.api import ChunkOut, CostOut, CountsOut, JobOut, ResultLinks, UsageOut
+from batchrelay.models.api import ChunkOut, CountsOut, JobOut, ResultLinks, UsageOut
 from batchrelay.models.job import Chunk, ChunkStatus, Job
-
-
-def job_cost(job: Job) -> CostOut | None:
-    if job.cost_usd is None or job.sync_cost_usd is None:
-        return None
-    saved = Decimal(job.sync_cost_usd) - Decimal(job.cost_usd)
-    return CostOut(batch=job.cost_usd, synchronous=job.sync_cost_usd, saved=str(saved))
+from batchrelay.results.pricing import job_cost
 
 
 def job_out(job: Job, *, chunks: list[Chunk] | None = None, results: ResultLinks | None = None) -> JobOut:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from batchrelay import constants as c
+from batchrelay.aws import s3_keys
 from batchrelay.aws.s3_objects import presigned_put
 from batchrelay.errors import NotFound, PayloadTooLarge
 from batchrelay.ids import new_id
 from batchrelay.models.api import UploadOut
 from batchrelay.settings import get_settings
-from batchrelay.store import keys
-from batchrelay.store.table import from_dynamo, now_iso, table
+from batchrelay.store import upload_store
 
 UPLOAD_CONTENT_TYPE = "application/jsonl"
 # The API validates an upload synchronously within API Gateway's 29 s; beyond this size
@@ -23,21 +22,14 @@ MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 def create_upload(tenant_id: str) -> UploadOut:
     settings = get_settings()
     upload_id = new_id("upl")
-    key = f"{c.UPLOADS_PREFIX}{tenant_id}/{upload_id}.jsonl"
+    key = s3_keys.upload_key(tenant_id, upload_id)
     # A presigned URL lives at most as long as the credentials that signed it (the
     # function's role session), so the expiry is short and stated in the answer.
     expires_in = settings.presign_expiry_seconds
-    table().put_item(
-        Item={
-            **keys.upload_key(upload_id),
-            "tenant_id": tenant_id,
-            "key": key,
-            "created_at": now_iso(),
-            c.TTL_ATTRIBUTE: int(time.time()) + settings.retention_days * 86400,
-        },
-        ConditionExpression="attribute_not_exists(pk)",
+    upload_store.put_upload(
+        upload_id, tenant_id=tenant_id, key=key, expires_at=int(time.time()) + settings.retention_days * 86400
     )
-    url = presigned_put(settings.bucket_name, key, expires_in, UPLOAD_CONTENT_TYPE)
+    url = presigned_put(key, expires_in, UPLOAD_CONTENT_TYPE)
     expires_at = datetime.fromtimestamp(time.time() + expires_in, UTC).isoformat(timespec="seconds")
     return UploadOut(
         upload_id=upload_id,
@@ -50,10 +42,10 @@ def create_upload(tenant_id: str) -> UploadOut:
 
 def uploaded_object_key(tenant_id: str, upload_id: str) -> str:
     """The S3 key of a tenant's upload; NotFound if unknown, another tenant's, or not yet PUT."""
-    item = table().get_item(Key=keys.upload_key(upload_id), ConsistentRead=True).get("Item")
+    item = upload_store.get_upload(upload_id)
     if not item or item.get("tenant_id") != tenant_id:
         raise NotFound(f"upload {upload_id} not found", field="upload_id")
-    key = from_dynamo(item)["key"]
+    key = item["key"]
     from batchrelay.aws import clients
 
     try:

@@ -24,18 +24,17 @@ import os
 import random
 import tempfile
 import time
-from typing import Any
 
 from batchrelay import constants as c
+from batchrelay.aws.s3_keys import chunk_provider_key
+from batchrelay.aws.s3_objects import download_to_file
 from batchrelay.errors import TransitionRefused
 from batchrelay.lifecycle import provider_lookup
 from batchrelay.lifecycle.cancellation import cancel_submitted_chunk
-from batchrelay.lifecycle.chunk_planner import chunk_provider_key
 from batchrelay.lifecycle.handoff import hand_to_collect
 from batchrelay.lifecycle.poll_schedule import SAFETY_NET_S, next_check_delay
 from batchrelay.models.job import Chunk, ChunkCounts, ChunkStatus, Job, JobStatus
 from batchrelay.providers.base import BatchInfo, BatchProvider, ProviderError
-from batchrelay.results.s3_objects import download_to_file
 from batchrelay.settings import get_settings
 from batchrelay.store import chunk_store, job_store
 
@@ -64,10 +63,6 @@ def batch_metadata(chunk: Chunk) -> dict[str, str]:
     return {"batchrelay_job": chunk.job_id, "batchrelay_chunk": chunk.chunk_id, "batchrelay_seq": str(chunk.create_seq)}
 
 
-def _same_seq(seq: int) -> tuple[str, dict[str, str], dict[str, Any]]:
-    return "#seq = :seq", {"#seq": "create_seq"}, {":seq": seq}
-
-
 def _job_stopping(job: Job) -> bool:
     return job.status in _STOPPING or job.is_final
 
@@ -94,7 +89,7 @@ def ensure_batch(job_id: str, chunk_id: str, *, now: float | None = None) -> str
             chunk = chunk_store.transition_chunk(
                 job_id, chunk_id, chunk.provider, chunk.status, ChunkStatus.CREATING,
                 create_seq=chunk.create_seq + 1, intent_at=now, due_at=int(now) + SAFETY_NET_S,
-                extra_condition=_same_seq(chunk.create_seq),
+                guard=chunk_store.same_create_seq(chunk.create_seq),
             )
         except TransitionRefused:
             return "another attempt is creating it"
@@ -113,7 +108,7 @@ def ensure_batch(job_id: str, chunk_id: str, *, now: float | None = None) -> str
             chunk = chunk_store.transition_chunk(
                 job_id, chunk_id, chunk.provider, ChunkStatus.CREATING, None,
                 create_seq=chunk.create_seq + 1, intent_at=now, due_at=int(now) + SAFETY_NET_S,
-                extra_condition=_same_seq(chunk.create_seq),
+                guard=chunk_store.same_create_seq(chunk.create_seq),
             )
         except TransitionRefused:
             return "another attempt is creating it"
@@ -149,7 +144,7 @@ def _release_intent(chunk: Chunk) -> None:
     try:
         chunk_store.transition_chunk(
             chunk.job_id, chunk.chunk_id, chunk.provider, ChunkStatus.CREATING, ChunkStatus.PENDING,
-            extra_condition=_same_seq(chunk.create_seq),
+            guard=chunk_store.same_create_seq(chunk.create_seq),
         )
     except TransitionRefused:
         pass  # a later attempt already took over

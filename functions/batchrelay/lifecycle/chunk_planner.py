@@ -7,7 +7,6 @@ finds the chunks it already stored.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,12 +14,13 @@ from typing import Any
 
 import orjson
 
-from batchrelay import constants as c
+from batchrelay.aws.s3_keys import chunk_input_key, chunk_provider_key
+from batchrelay.aws.s3_objects import object_lines
+from batchrelay.jsonl import loads_line
 from batchrelay.lifecycle.poll_schedule import SAFETY_NET_S
 from batchrelay.models.job import Chunk, ChunkStatus, Job
 from batchrelay.providers.base import BatchProvider
 from batchrelay.results.multipart_writer import MultipartWriter
-from batchrelay.results.s3_objects import object_lines
 from batchrelay.settings import get_settings
 
 
@@ -64,22 +64,6 @@ class ChunkBoundaries:
 
 def base_chunk_id(index: int) -> str:
     return f"c{index:05d}"
-
-
-def chunk_input_key(job_id: str, chunk_id: str) -> str:
-    return f"{c.CHUNKS_PREFIX}{job_id}/{chunk_id}/input.jsonl"
-
-
-def chunk_provider_key(job_id: str, chunk_id: str) -> str:
-    return f"{c.CHUNKS_PREFIX}{job_id}/{chunk_id}/provider.jsonl"
-
-
-def parse_json_line(line: bytes) -> Any:
-    """orjson first; a raw control character (e.g. \\r) inside a string needs the lenient parser."""
-    try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return json.loads(line, strict=False)
 
 
 class ChunkInputWriter:
@@ -138,7 +122,7 @@ def plan_chunks(job: Job, provider: BatchProvider, *, now: float | None = None) 
     index = 0
     try:
         for raw in object_lines(job.input_key):
-            request = parse_json_line(raw)
+            request = loads_line(raw)
             custom_id = request["custom_id"]
             provider_custom_id = provider.provider_custom_id(custom_id)
             line = ChunkInputWriter.provider_line(provider, provider_custom_id, request["body"], job.endpoint)

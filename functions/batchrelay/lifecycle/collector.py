@@ -25,19 +25,19 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from batchrelay.aws.s3_keys import part_key, part_summary_key, raw_key
+from batchrelay.aws.s3_objects import object_lines, put_json
 from batchrelay.errors import NotFound
+from batchrelay.jsonl import iter_lines, loads_line
 from batchrelay.lifecycle import provider_lookup
-from batchrelay.lifecycle.chunk_planner import ChunkInputWriter, new_chunk, parse_json_line
+from batchrelay.lifecycle.chunk_planner import ChunkInputWriter, new_chunk
 from batchrelay.lifecycle.finalizer import finalize_if_complete, finalize_job
 from batchrelay.lifecycle.messages import send_chunk_message
 from batchrelay.lifecycle.result_normalizer import line_for_result, line_for_unreported, model_of
 from batchrelay.lifecycle.retry_planner import RetryPolicy, retry_chunk_id
 from batchrelay.models.job import Chunk, ChunkStatus, JobStatus, RequestCounts, Usage
 from batchrelay.providers.base import BatchProvider
-from batchrelay.results.keys import part_key, part_summary_key, raw_key
-from batchrelay.results.lines import iter_lines
 from batchrelay.results.multipart_writer import MultipartWriter, WrittenObject
-from batchrelay.results.s3_objects import object_lines, put_json
 from batchrelay.store import chunk_store, job_store
 
 logger = logging.getLogger(__name__)
@@ -221,7 +221,7 @@ def _provider_to_user_ids(chunk: Chunk) -> dict[str, str | None]:
     """provider_custom_id -> user custom_id, None where they are the same (saves memory)."""
     ids: dict[str, str | None] = {}
     for line in object_lines(chunk.input_key):
-        entry = parse_json_line(line)
+        entry = loads_line(line)
         pcid = entry["provider_custom_id"]
         ids[pcid] = None if entry["custom_id"] == pcid else entry["custom_id"]
     return ids
@@ -244,7 +244,7 @@ def _write_unreported_and_retry_input(
     retry_input: ChunkInputWriter | None = None
     try:
         for line in object_lines(chunk.input_key):
-            entry = parse_json_line(line)
+            entry = loads_line(line)
             pcid = entry["provider_custom_id"]
             if pcid in unreported:
                 decision = policy.decide_unreported(chunk.end_reason)

@@ -3,8 +3,9 @@
 Steps, each safe to repeat:
 1. in_progress/cancelling -> finalizing (conditional; remembers whether a cancel was asked);
 2. concatenate the parts in chunk order into results.jsonl (streamed), checking each
-   part's line count against its summary and the total against the job's request count;
-3. write manifest.json; price the usage (results/pricing.py);
+   part's line count against its summary and the total against the job's request count
+   (results/assembly.py);
+3. price the usage (results/pricing.py) and write manifest.json;
 4. finalizing -> final status with the keys, cost and event id;
 5. publish the event, then set event_published.
 A crash anywhere leaves the job finalizing or final-but-unpublished; a redelivered
@@ -13,20 +14,19 @@ A crash anywhere leaves the job finalizing or final-but-unpublished; a redeliver
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
-from datetime import UTC, datetime
-from typing import Any
 
+from batchrelay.aws.s3_keys import manifest_key
 from batchrelay.aws.s3_objects import presigned_get
+from batchrelay.clock import iso
 from batchrelay.errors import TransitionRefused
 from batchrelay.lifecycle.final_status import final_status
 from batchrelay.models.job import ChunkStatus, Job, JobStatus
-from batchrelay.results.keys import manifest_key, part_summary_key, results_key
-from batchrelay.results.multipart_writer import MultipartWriter
-from batchrelay.results.pricing import cost_of
-from batchrelay.results.s3_objects import get_json, object_blocks, put_json
+from batchrelay.notifications import publisher
+from batchrelay.notifications.events import build_job_event, event_id_for
+from batchrelay.results.assembly import assemble_results, write_manifest
+from batchrelay.results.pricing import cost_of, job_cost
 from batchrelay.settings import get_settings
 from batchrelay.store import chunk_store, job_store
 
@@ -38,11 +38,7 @@ def _presigned_results_url(job: Job) -> str | None:
     if not job.results_key:
         return None
     settings = get_settings()
-    return presigned_get(settings.bucket_name, job.results_key, settings.presign_expiry_seconds)
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return presigned_get(job.results_key, settings.presign_expiry_seconds)
 
 
 def finalize_if_complete(job_id: str, *, now: float | None = None) -> str:
@@ -77,64 +73,22 @@ def finalize_job(job_id: str, *, now: float | None = None) -> str:
 
 
 def _write_results(job: Job, *, now: float) -> Job:
-    chunks = sorted(chunk_store.list_chunks(job.job_id), key=lambda chunk: chunk.chunk_id)
+    chunks = chunk_store.list_chunks(job.job_id)
     not_collected = [chunk.chunk_id for chunk in chunks if chunk.status != ChunkStatus.COLLECTED]
     if not_collected:
         raise RuntimeError(f"job {job.job_id} is finalizing but chunks {not_collected} are not collected")
-    parts: list[dict[str, Any]] = []
-    usage_by_model: dict[str, dict[str, int]] = {}
-    with MultipartWriter(results_key(job.job_id), sha256=True) as results:
-        for chunk in chunks:
-            summary = get_json(part_summary_key(job.job_id, chunk.chunk_id))
-            digest, size, lines = hashlib.sha256(), 0, 0
-            for block in object_blocks(chunk.part_key or ""):
-                results.write(block)
-                digest.update(block)
-                size += len(block)
-                lines += block.count(b"\n")
-            if lines != summary["lines"]:
-                raise RuntimeError(f"part {chunk.part_key} has {lines} lines, its summary says {summary['lines']}")
-            parts.append({"key": chunk.part_key, "lines": lines, "sha256": digest.hexdigest(), "bytes": size})
-            for model, usage in summary.get("usage_by_model", {}).items():
-                totals = usage_by_model.setdefault(model, {})
-                for name, value in usage.items():
-                    totals[name] = totals.get(name, 0) + value
-        written = results.close()
-    if written.lines != job.request_count or job.counts.total != job.request_count:
-        raise RuntimeError(
-            f"job {job.job_id}: {written.lines} result lines and {job.counts.total} counted outcomes "
-            f"for {job.request_count} requests"
-        )
-    cost = cost_of(usage_by_model)
+    assembled = assemble_results(job, [(chunk.chunk_id, chunk.part_key or "") for chunk in chunks])
+    cost = cost_of(assembled.usage_by_model)
     cost_usd, sync_cost_usd = cost.as_strings()
     status = final_status(job.counts, cancel_requested=job.cancel_requested)
-    finished_at = _iso(now)
-    from batchrelay.notifications.events import event_id_for
-
-    put_json(
-        manifest_key(job.job_id),
-        {
-            "job_id": job.job_id,
-            "status": str(status),
-            "provider": job.provider,
-            "endpoint": job.endpoint,
-            "request_count": job.request_count,
-            "counts": job.counts.model_dump(),
-            "usage": job.usage.model_dump(),
-            "usage_by_model": usage_by_model,
-            "cost": {"usd": cost_usd, "sync_usd": sync_cost_usd, "unpriced_models": cost.unpriced_models},
-            "parts": parts,
-            "results": {"key": written.key, "sha256": written.sha256, "lines": written.lines, "bytes": written.bytes},
-            "created_at": job.created_at,
-            "finished_at": finished_at,
-        },
-    )
+    finished_at = iso(now)
+    write_manifest(job, status=str(status), assembled=assembled, cost=cost, finished_at=finished_at)
     try:
         return job_store.transition_job(
             job.job_id,
             JobStatus.FINALIZING,
             status,
-            results_key=written.key,
+            results_key=assembled.written.key,
             manifest_key=manifest_key(job.job_id),
             cost_usd=cost_usd,
             sync_cost_usd=sync_cost_usd,
@@ -146,11 +100,7 @@ def _write_results(job: Job, *, now: float) -> Job:
 
 
 def _publish(job: Job) -> None:
-    from batchrelay.jobs.job_views import job_cost
-    from batchrelay.notifications.events import build_job_event
-    from batchrelay.notifications.publisher import publish_job_event
-
     cost = job_cost(job)
     event = build_job_event(job, results_url=_presigned_results_url(job), cost=cost.model_dump() if cost else None)
-    publish_job_event(event)  # errors propagate: the message is retried and resumes here
+    publisher.publish_job_event(event)  # errors propagate: the message is retried and resumes here
     job_store.update_job_fields(job.job_id, event_published=True)

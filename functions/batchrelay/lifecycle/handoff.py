@@ -36,11 +36,6 @@ def _batch_fields(batch: BatchInfo) -> dict[str, Any]:
     }
 
 
-def _same_batch(batch_id: str) -> tuple[str, dict[str, str], dict[str, Any]]:
-    # A late report about an older batch of the chunk (one refused for capacity) must not end it.
-    return "#batch_id = :batch_id", {"#batch_id": "batch_id"}, {":batch_id": batch_id}
-
-
 def hand_to_collect(
     job_id: str,
     chunk_id: str,
@@ -61,10 +56,11 @@ def hand_to_collect(
         return hold_for_capacity(job_id, chunk_id, provider=provider, batch=batch, now=now)
     fields: dict[str, Any] = {"end_reason": reason, "ended_at": now}
     from_statuses: tuple[ChunkStatus, ...] = _ENDABLE_WITHOUT_BATCH
-    condition = None
+    guard = None
     if batch is not None:
+        # A late report about an older batch of the chunk (one refused for capacity) must not end it.
         fields.update(_batch_fields(batch))
-        from_statuses, condition = (ChunkStatus.SUBMITTED,), _same_batch(batch.batch_id)
+        from_statuses, guard = (ChunkStatus.SUBMITTED,), chunk_store.same_batch(batch.batch_id)
     if batch_errors:
         fields["batch_errors"] = batch_errors
     try:
@@ -75,7 +71,7 @@ def hand_to_collect(
             from_statuses,
             ChunkStatus.ENDED,
             due_at=int(now) + SAFETY_NET_S,
-            extra_condition=condition,
+            guard=guard,
             **fields,
         )
     except TransitionRefused:
@@ -95,7 +91,7 @@ def hold_for_capacity(job_id: str, chunk_id: str, *, provider: str, batch: Batch
             ChunkStatus.SUBMITTED,
             ChunkStatus.HELD,
             due_at=int(now) + hold_delay(len(chunk.batch_ids)),
-            extra_condition=_same_batch(batch.batch_id),
+            guard=chunk_store.same_batch(batch.batch_id),
             **_batch_fields(batch),
         )
     except TransitionRefused:

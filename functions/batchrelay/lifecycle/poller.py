@@ -179,7 +179,7 @@ def apply_batch_info(chunk: Chunk, info: BatchInfo, *, now: float, summary: Poll
         chunk_store.transition_chunk(
             chunk.job_id, chunk.chunk_id, chunk.provider, ChunkStatus.SUBMITTED, None,
             due_at=int(now) + delay,
-            extra_condition=("#batch_id = :batch_id", {"#batch_id": "batch_id"}, {":batch_id": info.batch_id}),
+            guard=chunk_store.same_batch(info.batch_id),
             provider_status=info.provider_status,
             counts=ChunkCounts(total=info.total, completed=info.completed, failed=info.failed).model_dump(),
             checks=chunk.checks + 1,
@@ -195,7 +195,7 @@ def _resend(chunk: Chunk, *, now: float, summary: PollSummary) -> None:
         chunk_store.transition_chunk(
             chunk.job_id, chunk.chunk_id, chunk.provider, chunk.status, None,
             due_at=None if chunk.status == ChunkStatus.COLLECTED else int(now) + SAFETY_NET_S,
-            extra_condition=("#due = :due", {"#due": c.DUE_CHUNKS_SK}, {":due": chunk.due_at}),
+            guard=chunk_store.same_due_at(chunk.due_at),
         )
     except TransitionRefused:
         return

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from batchrelay.clock import now_iso
 from batchrelay.models.events import JobEvent
 from batchrelay.models.job import Job
 from batchrelay.settings import get_settings
-from batchrelay.store.table import now_iso
 
 
 def event_id_for(job_id: str, status: str) -> str:

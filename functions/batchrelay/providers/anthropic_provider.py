@@ -15,6 +15,7 @@ from typing import Any
 import anthropic
 from anthropic.types.messages import MessageBatch
 
+from batchrelay.jsonl import loads_line
 from batchrelay.providers.base import (
     BatchInfo,
     ProviderError,
@@ -24,7 +25,6 @@ from batchrelay.providers.base import (
 from batchrelay.providers.custom_ids import anthropic_custom_id
 from batchrelay.providers.errors import resumable_stream, translate_errors
 from batchrelay.providers.sdk_provider import SdkProvider
-from batchrelay.results.lines import loads_line
 
 log = logging.getLogger(__name__)
 

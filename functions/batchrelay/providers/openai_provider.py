@@ -18,6 +18,7 @@ from typing import Any
 import openai
 from openai.types import Batch
 
+from batchrelay.jsonl import loads_line
 from batchrelay.providers.base import (
     BatchInfo,
     ProviderError,
@@ -26,7 +27,6 @@ from batchrelay.providers.base import (
 )
 from batchrelay.providers.errors import RETRYABLE_STATUS, resumable_stream, translate_errors
 from batchrelay.providers.sdk_provider import SdkProvider
-from batchrelay.results.lines import loads_line
 
 log = logging.getLogger(__name__)
 

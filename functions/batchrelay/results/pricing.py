@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from batchrelay.models.api import CostOut
+from batchrelay.models.job import Job
 from batchrelay.settings import get_settings
 
 _DEFAULT_PRICES = Path(__file__).with_name("prices.json")
@@ -92,3 +94,11 @@ def cost_of(usage_by_model: dict[str, dict[str, int]], table: PriceTable | None 
         cost.sync_usd += sync
         cost.batch_usd += sync * table.batch_discount
     return cost
+
+
+def job_cost(job: Job) -> CostOut | None:
+    """What a final job cost in batch, what it would have cost synchronously, and the saving."""
+    if job.cost_usd is None or job.sync_cost_usd is None:
+        return None
+    saved = Decimal(job.sync_cost_usd) - Decimal(job.cost_usd)
+    return CostOut(batch=job.cost_usd, synchronous=job.sync_cost_usd, saved=str(saved))

@@ -7,6 +7,7 @@ chunk to create again.
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
@@ -14,20 +15,43 @@ from botocore.exceptions import ClientError
 
 from batchrelay import constants as c
 from batchrelay.aws import clients
+from batchrelay.clock import now_iso
 from batchrelay.errors import NotFound, TransitionRefused
 from batchrelay.models.job import CHUNK_TRANSITIONS, Chunk, ChunkStatus
 from batchrelay.store import keys
 from batchrelay.store.job_store import job_set_clause
 from batchrelay.store.table import (
+    Guard,
+    attribute_is,
+    cancelled_by_condition,
+    conditional_update,
     from_dynamo,
-    now_iso,
+    get,
+    put_if_absent,
+    query_items,
     serialize_item,
     serialize_value,
     status_in,
-    table,
     table_name,
     to_dynamo,
 )
+
+# --- named guards: the extra conditions the lifecycle's writes carry ---------------------
+
+
+def same_batch(batch_id: str) -> Guard:
+    """The chunk still waits on this batch (a late report about an older batch changes nothing)."""
+    return attribute_is("batch_id", batch_id)
+
+
+def same_create_seq(seq: int) -> Guard:
+    """No other creation attempt began since this one read the chunk (the creation fence)."""
+    return attribute_is("create_seq", seq)
+
+
+def same_due_at(due_at: int | None) -> Guard:
+    """The chunk's next check is still the one this poller saw (one poller acts on it)."""
+    return attribute_is(c.DUE_CHUNKS_SK, due_at)
 
 # due_at is both a model field and the index sort key (the same attribute).
 _NOT_MODEL = {"pk", "sk", c.DUE_CHUNKS_PK}
@@ -52,34 +76,31 @@ def put_chunk(chunk: Chunk) -> tuple[Chunk, bool]:
     """Store a planned chunk unless it exists; returns (stored chunk, created)."""
     now = now_iso()
     chunk = chunk.model_copy(update={"created_at": chunk.created_at or now, "updated_at": now})
-    try:
-        table().put_item(Item=to_dynamo(chunk_item(chunk)), ConditionExpression="attribute_not_exists(pk)")
+    if put_if_absent(chunk_item(chunk)):
         return chunk, True
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        return get_chunk(chunk.job_id, chunk.chunk_id), False
+    return get_chunk(chunk.job_id, chunk.chunk_id), False
 
 
 def get_chunk(job_id: str, chunk_id: str) -> Chunk:
-    item = table().get_item(Key=keys.chunk_key(job_id, chunk_id), ConsistentRead=True).get("Item")
+    item = get(keys.chunk_key(job_id, chunk_id))
     if not item:
         raise NotFound(f"chunk {chunk_id} of job {job_id} not found", field="chunk_id")
     return chunk_from_item(item)
 
 
+def find_chunk(job_id: str, chunk_id: str) -> Chunk | None:
+    item = get(keys.chunk_key(job_id, chunk_id))
+    return chunk_from_item(item) if item else None
+
+
 def list_chunks(job_id: str) -> list[Chunk]:
-    chunks: list[Chunk] = []
-    query: dict[str, Any] = {
-        "KeyConditionExpression": Key("pk").eq(f"JOB#{job_id}") & Key("sk").begins_with("CHUNK#"),
-        "ConsistentRead": True,
-    }
-    while True:
-        page = table().query(**query)
-        chunks.extend(chunk_from_item(i) for i in page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return chunks
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return [
+        chunk_from_item(item)
+        for item in query_items(
+            KeyConditionExpression=Key("pk").eq(keys.job_pk(job_id)) & Key("sk").begins_with(keys.CHUNK_SK_PREFIX),
+            ConsistentRead=True,
+        )
+    ]
 
 
 _UNSET: Any = object()
@@ -118,12 +139,13 @@ def transition_chunk(
     to_status: ChunkStatus | None,
     *,
     due_at: Any = _UNSET,
-    extra_condition: tuple[str, dict[str, str], dict[str, Any]] | None = None,
+    guard: Guard | None = None,
     **fields: Any,
 ) -> Chunk:
     """Change a chunk that is in one of ``from_statuses``; ``to_status`` None keeps the status.
 
     ``due_at``: an epoch second puts the chunk in the due index, None takes it out.
+    ``guard``: a further condition (same_batch, same_create_seq, same_due_at).
     """
     expected = (from_statuses,) if isinstance(from_statuses, ChunkStatus) else tuple(from_statuses)
     if to_status is not None:
@@ -133,33 +155,19 @@ def transition_chunk(
         fields["status"] = str(to_status)
     expression, names, values = _update_expression(provider, fields, due_at)
     condition = status_in(expected, names, values)
-    if extra_condition:
-        cond, more_names, more_values = extra_condition
-        condition += f" AND ({cond})"
-        names.update(more_names)
-        values.update(more_values)
-    try:
-        result = table().update_item(
-            Key=keys.chunk_key(job_id, chunk_id),
-            UpdateExpression=expression,
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        current = table().get_item(Key=keys.chunk_key(job_id, chunk_id), ConsistentRead=True).get("Item")
-        if current is None:
-            raise NotFound(f"chunk {chunk_id} of job {job_id} not found", field="chunk_id") from exc
-        raise TransitionRefused(
-            f"chunk {chunk_id} of job {job_id} is {current.get('status')}, expected one of "
-            f"{[str(s) for s in expected]}",
-            current=current.get("status"),
-            expected=tuple(str(s) for s in expected),
-        ) from exc
-    return chunk_from_item(result["Attributes"])
+    if guard is not None:
+        condition = guard.add_to(condition, names, values)
+    item = conditional_update(
+        keys.chunk_key(job_id, chunk_id),
+        expression=expression,
+        condition=condition,
+        names=names,
+        values=values,
+        what=f"chunk {chunk_id} of job {job_id}",
+        expected=tuple(str(s) for s in expected),
+        field="chunk_id",
+    )
+    return chunk_from_item(item)
 
 
 def record_batch(chunk: Chunk, *, batch_id: str, batch_created_at: float, due_at: int, **fields: Any) -> Chunk:
@@ -176,10 +184,9 @@ def record_batch(chunk: Chunk, *, batch_id: str, batch_created_at: float, due_at
         **fields,
     }
     expression, names, values = _update_expression(chunk.provider, update, due_at)
-    names["#status"] = "status"
-    names["#seq"] = "create_seq"
-    values[":creating"] = str(ChunkStatus.CREATING)
-    values[":seq"] = chunk.create_seq
+    condition = same_create_seq(chunk.create_seq).add_to(
+        status_in((str(ChunkStatus.CREATING),), names, values), names, values
+    )
     claim = {
         **keys.batch_key(chunk.provider, batch_id),
         "job_id": chunk.job_id,
@@ -190,7 +197,7 @@ def record_batch(chunk: Chunk, *, batch_id: str, batch_created_at: float, due_at
     try:
         clients.dynamodb().transact_write_items(
             TransactItems=[
-                _chunk_update(chunk, expression, "#status = :creating AND #seq = :seq", names, values),
+                _chunk_update(chunk, expression, condition, names, values),
                 {
                     "Put": {
                         "TableName": table_name(),
@@ -205,8 +212,7 @@ def record_batch(chunk: Chunk, *, batch_id: str, batch_created_at: float, due_at
             ]
         )
     except ClientError as exc:
-        fenced = _cancelled_by_condition(exc, 0) or _cancelled_by_condition(exc, 1)
-        if exc.response["Error"]["Code"] != "TransactionCanceledException" or not fenced:
+        if not (cancelled_by_condition(exc, 0) or cancelled_by_condition(exc, 1)):
             # Throttling or a transaction conflict says nothing about ownership: retry later.
             raise
         current = get_chunk(chunk.job_id, chunk.chunk_id)
@@ -221,7 +227,7 @@ def record_batch(chunk: Chunk, *, batch_id: str, batch_created_at: float, due_at
 
 def find_chunk_by_batch(provider: str, batch_id: str) -> tuple[str, str] | None:
     """(job_id, chunk_id) of the chunk that owns a provider batch, if any."""
-    item = table().get_item(Key=keys.batch_key(provider, batch_id), ConsistentRead=True).get("Item")
+    item = get(keys.batch_key(provider, batch_id))
     if not item:
         return None
     return item["job_id"], item["chunk_id"]
@@ -236,11 +242,11 @@ def claimed_batch_ids(provider: str, batch_ids: list[str]) -> set[str]:
             RequestItems={table_name(): {"Keys": [serialize_item(k) for k in request_keys], "ConsistentRead": True}}
         )
         for item in response.get("Responses", {}).get(table_name(), []):
-            claimed.add(item["pk"]["S"].split("#", 2)[2])
+            claimed.add(keys.batch_id_of(item["pk"]["S"]))
         # Unprocessed keys are treated as unclaimed only after a retry.
         unprocessed = response.get("UnprocessedKeys", {}).get(table_name(), {}).get("Keys", [])
         for key in unprocessed:
-            bid = key["pk"]["S"].split("#", 2)[2]
+            bid = keys.batch_id_of(key["pk"]["S"])
             if find_chunk_by_batch(provider, bid):
                 claimed.add(bid)
     return claimed
@@ -251,19 +257,12 @@ def query_due_chunks(provider: str, now: int, *, limit: int = 1000) -> list[Chun
 
     The index is eventually consistent: callers re-check the status with a conditional write.
     """
-    chunks: list[Chunk] = []
-    query: dict[str, Any] = {
-        "IndexName": c.DUE_CHUNKS_INDEX,
-        "KeyConditionExpression": Key(c.DUE_CHUNKS_PK).eq(provider) & Key(c.DUE_CHUNKS_SK).lte(now),
-        "Limit": min(limit, 1000),
-    }
-    while len(chunks) < limit:
-        page = table().query(**query)
-        chunks.extend(chunk_from_item(i) for i in page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            break
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return chunks[:limit]
+    items = query_items(
+        IndexName=c.DUE_CHUNKS_INDEX,
+        KeyConditionExpression=Key(c.DUE_CHUNKS_PK).eq(provider) & Key(c.DUE_CHUNKS_SK).lte(now),
+        Limit=min(limit, 1000),
+    )
+    return [chunk_from_item(item) for item in islice(items, limit)]
 
 
 def in_flight_chunks(provider: str, *, limit: int = 10_000) -> list[Chunk]:
@@ -307,11 +306,6 @@ def _job_counter_update(job_id: str, deltas: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def _cancelled_by_condition(exc: ClientError, index: int) -> bool:
-    reasons = exc.response.get("CancellationReasons") or []
-    return len(reasons) > index and reasons[index].get("Code") == "ConditionalCheckFailed"
-
-
 def put_chunk_and_count(chunk: Chunk) -> tuple[Chunk, bool]:
     """Store a planned chunk and add 1 to its job's chunks_total, both or neither.
 
@@ -336,10 +330,10 @@ def put_chunk_and_count(chunk: Chunk) -> tuple[Chunk, bool]:
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "TransactionCanceledException":
             raise
-        existing = table().get_item(Key=keys.chunk_key(chunk.job_id, chunk.chunk_id), ConsistentRead=True).get("Item")
+        existing = find_chunk(chunk.job_id, chunk.chunk_id)
         if existing is None:
             raise
-        return chunk_from_item(existing), False
+        return existing, False
 
 
 def mark_collected_and_count(chunk: Chunk, *, part_key: str, job_deltas: dict[str, int]) -> bool:
@@ -359,6 +353,6 @@ def mark_collected_and_count(chunk: Chunk, *, part_key: str, job_deltas: dict[st
         )
         return True
     except ClientError as exc:
-        if exc.response["Error"]["Code"] != "TransactionCanceledException" or not _cancelled_by_condition(exc, 0):
+        if not cancelled_by_condition(exc, 0):
             raise
         return False

@@ -10,19 +10,22 @@ from botocore.exceptions import ClientError
 
 from batchrelay import constants as c
 from batchrelay.aws import clients
-from batchrelay.errors import Conflict, NotFound, TransitionRefused, ValidationFailed
+from batchrelay.clock import now_iso
+from batchrelay.errors import Conflict, NotFound, ValidationFailed
 from batchrelay.models.job import JOB_TRANSITIONS, Job, JobStatus, RequestCounts, Usage
 from batchrelay.store import keys
 from batchrelay.store.table import (
+    conditional_update,
     decode_cursor,
     encode_cursor,
     from_dynamo,
-    now_iso,
+    get,
     serialize_item,
     status_in,
     table,
     table_name,
     to_dynamo,
+    update_if,
 )
 
 _JOB_ATTRS_NOT_MODEL = {
@@ -110,13 +113,12 @@ def create_job(job: Job, *, idempotency_key: str | None = None, request_hash: st
 
 
 def get_idempotency_record(tenant_id: str, key: str) -> dict[str, Any] | None:
-    item = table().get_item(Key=keys.idempotency_key(tenant_id, key), ConsistentRead=True).get("Item")
-    return from_dynamo(item) if item else None
+    return get(keys.idempotency_key(tenant_id, key))
 
 
 def get_job(job_id: str, *, tenant_id: str | None = None) -> Job:
     """The job; NotFound if it does not exist or belongs to another tenant."""
-    item = table().get_item(Key=keys.job_key(job_id), ConsistentRead=True).get("Item")
+    item = get(keys.job_key(job_id))
     if not item or (tenant_id is not None and item.get("tenant_id") != tenant_id):
         raise NotFound(f"job {job_id} not found", field="job_id")
     return job_from_item(item)
@@ -197,31 +199,20 @@ def _update(
     require_exists: bool = True,
 ) -> Job:
     set_parts, names, values = job_set_clause(set_fields=set_fields, add_fields=add_fields)
-    condition = "attribute_exists(pk)" if require_exists else None
+    condition = "attribute_exists(pk)" if require_exists else ""
     if expected is not None:
         condition = status_in(tuple(expected), names, values)
-    kwargs: dict[str, Any] = {
-        "Key": keys.job_key(job_id),
-        "UpdateExpression": f"SET {', '.join(set_parts)}" + _remove_clause(remove_fields, names),
-        "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": values,
-        "ReturnValues": "ALL_NEW",
-    }
-    if condition:
-        kwargs["ConditionExpression"] = condition
-    try:
-        return job_from_item(table().update_item(**kwargs)["Attributes"])
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        current = table().get_item(Key=keys.job_key(job_id), ConsistentRead=True).get("Item")
-        if current is None:
-            raise NotFound(f"job {job_id} not found", field="job_id") from exc
-        raise TransitionRefused(
-            f"job {job_id} is {current.get('status')}, expected one of {[str(s) for s in expected or ()]}",
-            current=current.get("status"),
-            expected=tuple(str(s) for s in expected or ()),
-        ) from exc
+    item = conditional_update(
+        keys.job_key(job_id),
+        expression=f"SET {', '.join(set_parts)}" + _remove_clause(remove_fields, names),
+        condition=condition,
+        names=names,
+        values=values,
+        what=f"job {job_id}",
+        expected=tuple(str(s) for s in expected or ()),
+        field="job_id",
+    )
+    return job_from_item(item)
 
 
 def _remove_clause(fields: tuple[str, ...], names: dict[str, str]) -> str:
@@ -285,17 +276,11 @@ def query_stalled_queued_jobs(now: int, *, limit: int = 100) -> list[tuple[str, 
 
 def postpone_queued_resend(job_id: str, *, seen_due_at: int, next_due_at: int) -> bool:
     """Move a stalled job's resend time on; True only for the one poller that did (it resends)."""
-    try:
-        table().update_item(
-            Key=keys.job_key(job_id),
-            UpdateExpression="SET #due = :next",
-            ConditionExpression="#status = :queued AND #due = :seen",
-            ExpressionAttributeNames={"#due": c.DUE_CHUNKS_SK, "#status": "status"},
-            ExpressionAttributeValues={":next": next_due_at, ":seen": seen_due_at, ":queued": str(JobStatus.QUEUED)},
-        )
-        return True
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        return False
+    return update_if(
+        keys.job_key(job_id),
+        expression="SET #due = :next",
+        condition="#status = :queued AND #due = :seen",
+        names={"#due": c.DUE_CHUNKS_SK, "#status": "status"},
+        values={":next": next_due_at, ":seen": seen_due_at, ":queued": str(JobStatus.QUEUED)},
+    ) is not None
 

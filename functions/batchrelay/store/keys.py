@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+CHUNK_SK_PREFIX = "CHUNK#"
+DELIVERY_SK_PREFIX = "DELIVERY#"
+WEBHOOK_SK_PREFIX = "WEBHOOK#"
+
+
+def job_pk(job_id: str) -> str:
+    return f"JOB#{job_id}"
+
 
 def job_key(job_id: str) -> dict[str, str]:
-    return {"pk": f"JOB#{job_id}", "sk": "JOB"}
+    return {"pk": job_pk(job_id), "sk": "JOB"}
 
 
 def chunk_key(job_id: str, chunk_id: str) -> dict[str, str]:
-    return {"pk": f"JOB#{job_id}", "sk": f"CHUNK#{chunk_id}"}
+    return {"pk": job_pk(job_id), "sk": f"{CHUNK_SK_PREFIX}{chunk_id}"}
 
 
 def delivery_key(job_id: str, event_id: str, endpoint_id: str) -> dict[str, str]:
-    return {"pk": f"JOB#{job_id}", "sk": f"DELIVERY#{event_id}#{endpoint_id}"}
+    return {"pk": job_pk(job_id), "sk": f"{DELIVERY_SK_PREFIX}{event_id}#{endpoint_id}"}
 
 
 def idempotency_key(tenant_id: str, key: str) -> dict[str, str]:
@@ -27,12 +35,17 @@ def batch_key(provider: str, batch_id: str) -> dict[str, str]:
     return {"pk": f"BATCH#{provider}#{batch_id}", "sk": "BATCH"}
 
 
+def batch_id_of(batch_pk: str) -> str:
+    """The provider batch id of a claim item's pk (BATCH#<provider>#<batch_id>)."""
+    return batch_pk.split("#", 2)[2]
+
+
 def tenant_pk(tenant_id: str) -> str:
     return f"TENANT#{tenant_id}"
 
 
 def webhook_endpoint_key(tenant_id: str, endpoint_id: str) -> dict[str, str]:
-    return {"pk": tenant_pk(tenant_id), "sk": f"WEBHOOK#{endpoint_id}"}
+    return {"pk": tenant_pk(tenant_id), "sk": f"{WEBHOOK_SK_PREFIX}{endpoint_id}"}
 
 
 def tenant_secret_key(tenant_id: str) -> dict[str, str]:

@@ -1,9 +1,11 @@
-"""Access to the table and conversion between items and plain Python values."""
+"""Access to the table, conversion between items and plain Python values, and the shared
+shapes of every store: conditional writes that name what they found, paged queries, guards."""
 
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -11,7 +13,9 @@ from typing import Any
 import boto3
 import orjson
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 
+from batchrelay.errors import NotFound, TransitionRefused, ValidationFailed
 from batchrelay.settings import get_settings
 
 _serializer = TypeSerializer()
@@ -81,10 +85,6 @@ def status_in(statuses: tuple[str, ...], names: dict[str, str], values: dict[str
     return f"attribute_exists(pk) AND #status IN ({', '.join(placeholders)})"
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def encode_cursor(last_evaluated_key: dict[str, Any] | None) -> str | None:
     if not last_evaluated_key:
         return None
@@ -97,11 +97,134 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     try:
         key = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, orjson.JSONDecodeError) as exc:
-        from batchrelay.errors import ValidationFailed
-
         raise ValidationFailed("cursor is not one this API returned", field="cursor") from exc
     if not isinstance(key, dict):
-        from batchrelay.errors import ValidationFailed
-
         raise ValidationFailed("cursor is not one this API returned", field="cursor")
     return key
+
+
+# --- the shared shapes of every store ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A named extra condition on a conditional write (its expression, names and values)."""
+
+    expression: str
+    names: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def add_to(self, condition: str, names: dict[str, str], values: dict[str, Any]) -> str:
+        names.update(self.names)
+        values.update(self.values)
+        return f"{condition} AND ({self.expression})" if condition else self.expression
+
+
+def attribute_is(attribute: str, value: Any) -> Guard:
+    """The item's ``attribute`` still holds ``value`` (what the writer read before)."""
+    return Guard(f"#g_{attribute} = :g_{attribute}", {f"#g_{attribute}": attribute}, {f":g_{attribute}": value})
+
+
+def is_condition_failure(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def cancelled_by_condition(exc: ClientError, index: int) -> bool:
+    """Whether item ``index`` of a refused transaction failed its condition (not a conflict)."""
+    if exc.response["Error"]["Code"] != "TransactionCanceledException":
+        return False
+    reasons = exc.response.get("CancellationReasons") or []
+    return len(reasons) > index and reasons[index].get("Code") == "ConditionalCheckFailed"
+
+
+def put_if_absent(item: dict[str, Any]) -> bool:
+    """Put the item unless its key exists; False when it existed (nothing written)."""
+    try:
+        table().put_item(Item=to_dynamo(item), ConditionExpression="attribute_not_exists(pk)")
+        return True
+    except ClientError as exc:
+        if not is_condition_failure(exc):
+            raise
+        return False
+
+
+def get(key: dict[str, str]) -> dict[str, Any] | None:
+    """The item (consistent read) as plain values, or None."""
+    item = table().get_item(Key=key, ConsistentRead=True).get("Item")
+    return from_dynamo(item) if item else None
+
+
+def conditional_update(
+    key: dict[str, str],
+    *,
+    expression: str,
+    condition: str,
+    names: dict[str, str],
+    values: dict[str, Any],
+    what: str,
+    expected: tuple[str, ...] = (),
+    field: str | None = None,
+) -> dict[str, Any]:
+    """Update the item if ``condition`` holds; returns it as it is after the change.
+
+    A refused condition reads the item back and raises NotFound (no item) or
+    TransitionRefused naming the status found, so callers never guess what happened.
+    """
+    kwargs: dict[str, Any] = {
+        "Key": key,
+        "UpdateExpression": expression,
+        "ExpressionAttributeNames": names,
+        "ReturnValues": "ALL_NEW",
+    }
+    if values:
+        kwargs["ExpressionAttributeValues"] = to_dynamo(values)
+    if condition:
+        kwargs["ConditionExpression"] = condition
+    try:
+        return from_dynamo(table().update_item(**kwargs)["Attributes"])
+    except ClientError as exc:
+        if not is_condition_failure(exc):
+            raise
+        current = get(key)
+        if current is None:
+            raise NotFound(f"{what} not found", field=field) from exc
+        raise TransitionRefused(
+            f"{what} is {current.get('status')}, expected one of {list(expected)}",
+            current=current.get("status"),
+            expected=expected,
+        ) from exc
+
+
+def update_if(key: dict[str, str], *, expression: str, condition: str, names: dict[str, str],
+              values: dict[str, Any]) -> dict[str, Any] | None:
+    """Update the item if ``condition`` holds: the item after the change, or None if refused."""
+    kwargs: dict[str, Any] = {
+        "Key": key,
+        "UpdateExpression": expression,
+        "ConditionExpression": condition,
+        "ReturnValues": "ALL_NEW",
+    }
+    if names:
+        kwargs["ExpressionAttributeNames"] = names
+    if values:
+        kwargs["ExpressionAttributeValues"] = to_dynamo(values)
+    try:
+        return from_dynamo(table().update_item(**kwargs)["Attributes"])
+    except ClientError as exc:
+        if not is_condition_failure(exc):
+            raise
+        return None
+
+
+def query_items(**query: Any) -> Iterator[dict[str, Any]]:
+    """Every item a query matches, page after page (raw items: callers convert them)."""
+    while True:
+        page = table().query(**query)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        query = {**query, "ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+
+def query_models(convert: Callable[[dict[str, Any]], Any], **query: Any) -> list[Any]:
+    return [convert(item) for item in query_items(**query)]

@@ -6,14 +6,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from batchrelay import clock
+from batchrelay.clock import now_iso
 from batchrelay.constants import TEST_EVENT_TYPE
 from batchrelay.errors import NotFound
 from batchrelay.ids import new_id
 from batchrelay.models.events import JobEvent
-from batchrelay.store.table import now_iso
-from batchrelay.webhooks import clock, delivery_store, endpoint_store, schedule, secrets, signing, ssrf, transport
+from batchrelay.models.webhooks import JOB_URL_ENDPOINT_ID, Delivery, DeliveryAttempt
+from batchrelay.store import delivery_store, endpoint_store
+from batchrelay.webhooks import schedule, secrets, signing, ssrf, transport
 from batchrelay.webhooks.messages import DeliveryMessage, enqueue_delivery
-from batchrelay.webhooks.models import JOB_URL_ENDPOINT_ID, Delivery, DeliveryAttempt
 
 TimeLeft = Callable[[], float]
 # Longer than an attempt can take, shorter than the queue's visibility timeout: a crashed

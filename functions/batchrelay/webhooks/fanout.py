@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 
+from batchrelay import clock
+from batchrelay.clock import now_iso
 from batchrelay.models.events import JobEvent
-from batchrelay.store.table import now_iso
-from batchrelay.webhooks import attempts, clock, delivery_store, endpoint_store
+from batchrelay.models.webhooks import JOB_URL_ENDPOINT_ID, Delivery
+from batchrelay.store import delivery_store, endpoint_store
+from batchrelay.webhooks import attempts
 from batchrelay.webhooks.messages import DeliveryMessage, enqueue_delivery
-from batchrelay.webhooks.models import JOB_URL_ENDPOINT_ID, Delivery
 
 
 class DeliveryErrors(Exception):

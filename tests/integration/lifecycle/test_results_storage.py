@@ -7,9 +7,9 @@ import hashlib
 
 import pytest
 
-from batchrelay.results.lines import iter_lines
+from batchrelay.aws.s3_objects import object_blocks, object_lines
+from batchrelay.jsonl import iter_lines
 from batchrelay.results.multipart_writer import MIN_PART_BYTES, MultipartWriter
-from batchrelay.results.s3_objects import object_blocks, object_lines
 from tests.integration.lifecycle.jobs import read_bytes
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from batchrelay.jsonl import iter_lines
 from batchrelay.providers.anthropic_provider import AnthropicProvider
 from batchrelay.providers.base import BatchInfo, BatchProvider, ProviderResult
 from batchrelay.providers.openai_provider import OpenAIProvider
-from batchrelay.results.lines import iter_lines
 from batchrelay_tools.simulator import SimulatorServer
 
 

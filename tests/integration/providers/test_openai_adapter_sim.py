@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from provider_sim_helpers import collect, make_openai, raw_bytes, wait_until_ended
 
+from batchrelay.jsonl import iter_lines
 from batchrelay.providers.base import ProviderError
-from batchrelay.results.lines import iter_lines
 from batchrelay_tools.simulator import FailureRule
 
 IDS = [f"req-{i}" for i in range(6)]

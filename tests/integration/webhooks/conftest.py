@@ -141,7 +141,7 @@ def clock(monkeypatch) -> FakeClock:
     """Moves the delivery scheduler and moto's SQS delays/visibility together."""
     import moto.sqs.models
 
-    from batchrelay.webhooks import clock as webhook_clock
+    from batchrelay import clock as webhook_clock
 
     fake = FakeClock()
     monkeypatch.setattr(webhook_clock, "now", lambda: fake.now)

@@ -6,7 +6,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from batchrelay.settings import get_settings
-from batchrelay.webhooks import delivery_store
+from batchrelay.store import delivery_store
 from tests.integration.webhooks.conftest import Reply, call_api, make_job, publish_final_event, register, store_job
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from batchrelay.clock import now_iso
 from batchrelay.ids import new_id
 from batchrelay.models.job import Job, JobStatus
-from batchrelay.store.table import now_iso
 
 
 def make_job(**overrides: Any) -> Job:

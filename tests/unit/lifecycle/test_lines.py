@@ -1,4 +1,4 @@
-from batchrelay.results.lines import iter_lines
+from batchrelay.jsonl import iter_lines
 
 
 def test_splits_on_newline_only_keeping_carriage_returns_inside_lines():

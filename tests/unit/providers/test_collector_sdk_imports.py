@@ -44,7 +44,7 @@ _SCRIPT = textwrap.dedent(
         from batchrelay.providers.registry import get_provider
         from batchrelay.settings import get_settings
         from batchrelay.store import chunk_store, job_store
-        from batchrelay.store.table import now_iso
+        from batchrelay.clock import now_iso
 
         job = Job(job_id="job_imports", tenant_id="t", status=JobStatus.IN_PROGRESS, provider=provider_name,
                   endpoint=endpoint, request_count=3, input_key="-", created_at=now_iso(), updated_at=now_iso(),

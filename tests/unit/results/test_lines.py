@@ -7,9 +7,9 @@ import json
 import orjson
 import pytest
 
+from batchrelay.jsonl import iter_lines, loads_line
 from batchrelay.providers.anthropic_provider import AnthropicProvider
 from batchrelay.providers.openai_provider import OpenAIProvider
-from batchrelay.results.lines import iter_lines, loads_line
 
 
 def test_plain_lines_take_the_orjson_path_and_match_the_standard_parser():

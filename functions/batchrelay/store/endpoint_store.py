@@ -7,12 +7,12 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from batchrelay.clock import now_iso
 from batchrelay.errors import NotFound
 from batchrelay.ids import new_id
+from batchrelay.models.webhooks import WebhookEndpoint
 from batchrelay.store import keys
-from batchrelay.store.table import from_dynamo, now_iso, table, to_dynamo
-from batchrelay.webhooks.models import WebhookEndpoint
-from batchrelay.webhooks.signing import new_secret
+from batchrelay.store.table import from_dynamo, get, is_condition_failure, query_items, table, to_dynamo, update_if
 
 _NOT_MODEL = {"pk", "sk"}
 
@@ -22,9 +22,9 @@ def _from_item(item: dict[str, Any]) -> WebhookEndpoint:
 
 
 def create_endpoint(
-    tenant_id: str, *, url: str, event_types: list[str], description: str | None = None
+    tenant_id: str, *, url: str, event_types: list[str], secret: str, description: str | None = None
 ) -> WebhookEndpoint:
-    """Store a new endpoint with a fresh signing secret (the caller shows it once)."""
+    """Store a new endpoint with its signing secret (made by the caller, who shows it once)."""
     now = now_iso()
     endpoint = WebhookEndpoint(
         endpoint_id=new_id("whe"),
@@ -32,7 +32,7 @@ def create_endpoint(
         url=url,
         event_types=list(dict.fromkeys(event_types)),
         description=description,
-        secret=new_secret(),
+        secret=secret,
         created_at=now,
         updated_at=now,
     )
@@ -42,24 +42,18 @@ def create_endpoint(
 
 
 def get_endpoint(tenant_id: str, endpoint_id: str) -> WebhookEndpoint:
-    item = table().get_item(Key=keys.webhook_endpoint_key(tenant_id, endpoint_id), ConsistentRead=True).get("Item")
+    item = get(keys.webhook_endpoint_key(tenant_id, endpoint_id))
     if not item:
         raise NotFound(f"webhook endpoint {endpoint_id} not found", field="endpoint_id")
     return _from_item(item)
 
 
 def list_endpoints(tenant_id: str) -> list[WebhookEndpoint]:
-    endpoints: list[WebhookEndpoint] = []
-    query: dict[str, Any] = {
-        "KeyConditionExpression": Key("pk").eq(keys.tenant_pk(tenant_id)) & Key("sk").begins_with("WEBHOOK#"),
-        "ConsistentRead": True,
-    }
-    while True:
-        page = table().query(**query)
-        endpoints.extend(_from_item(i) for i in page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return sorted(endpoints, key=lambda e: e.created_at)
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = query_items(
+        KeyConditionExpression=Key("pk").eq(keys.tenant_pk(tenant_id)) & Key("sk").begins_with(keys.WEBHOOK_SK_PREFIX),
+        ConsistentRead=True,
+    )
+    return sorted((_from_item(item) for item in items), key=lambda e: e.created_at)
 
 
 def matching_endpoints(tenant_id: str, event_type: str) -> list[WebhookEndpoint]:
@@ -73,22 +67,17 @@ def delete_endpoint(tenant_id: str, endpoint_id: str) -> None:
             Key=keys.webhook_endpoint_key(tenant_id, endpoint_id), ConditionExpression="attribute_exists(pk)"
         )
     except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+        if not is_condition_failure(exc):
             raise
         raise NotFound(f"webhook endpoint {endpoint_id} not found", field="endpoint_id") from exc
 
 
 def disable_endpoint(tenant_id: str, endpoint_id: str, *, reason: str) -> bool:
     """Stop delivering to an endpoint (it answered 410 Gone); False if it no longer exists."""
-    try:
-        table().update_item(
-            Key=keys.webhook_endpoint_key(tenant_id, endpoint_id),
-            UpdateExpression="SET enabled = :false, disabled_reason = :reason, updated_at = :now",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":false": False, ":reason": reason, ":now": now_iso()},
-        )
-        return True
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        return False
+    return update_if(
+        keys.webhook_endpoint_key(tenant_id, endpoint_id),
+        expression="SET enabled = :false, disabled_reason = :reason, updated_at = :now",
+        condition="attribute_exists(pk)",
+        names={},
+        values={":false": False, ":reason": reason, ":now": now_iso()},
+    ) is not None

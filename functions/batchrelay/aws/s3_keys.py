@@ -1,0 +1,54 @@
+"""Where everything lives in the bucket: the one module that builds S3 keys.
+
+The prefixes (``constants``) are what the stack grants on and what the lifecycle rule
+expires; every key below starts with one of them.
+
+    inputs/<tenant>/<job_id>/input.jsonl                     a job's validated input
+    uploads/<tenant>/<upload_id>.jsonl                       a presigned upload
+    chunks/<job_id>/<chunk_id>/input.jsonl                   normalized lines {custom_id, provider_custom_id, body}
+    chunks/<job_id>/<chunk_id>/provider.jsonl                the provider's request lines
+    raw/<job_id>/<chunk_id>/<batch_id>/<name>.jsonl.gz       the provider's result files, as received
+    results/<job_id>/parts/<chunk_id>.jsonl (+ .summary.json) one normalized part per chunk
+    results/<job_id>/results.jsonl, manifest.json            the job's results
+"""
+
+from __future__ import annotations
+
+from batchrelay import constants as c
+
+
+def input_key(tenant_id: str, job_id: str) -> str:
+    return f"{c.INPUTS_PREFIX}{tenant_id}/{job_id}/input.jsonl"
+
+
+def upload_key(tenant_id: str, upload_id: str) -> str:
+    return f"{c.UPLOADS_PREFIX}{tenant_id}/{upload_id}.jsonl"
+
+
+def chunk_input_key(job_id: str, chunk_id: str) -> str:
+    return f"{c.CHUNKS_PREFIX}{job_id}/{chunk_id}/input.jsonl"
+
+
+def chunk_provider_key(job_id: str, chunk_id: str) -> str:
+    return f"{c.CHUNKS_PREFIX}{job_id}/{chunk_id}/provider.jsonl"
+
+
+def raw_key(job_id: str, chunk_id: str, batch_id: str, name: str) -> str:
+    return f"{c.RAW_PREFIX}{job_id}/{chunk_id}/{batch_id}/{name}.jsonl.gz"
+
+
+def part_key(job_id: str, chunk_id: str) -> str:
+    return f"{c.RESULTS_PREFIX}{job_id}/parts/{chunk_id}.jsonl"
+
+
+def part_summary_key(job_id: str, chunk_id: str) -> str:
+    """Counts and usage by model of one part (the finalizer prices and checks from these)."""
+    return f"{c.RESULTS_PREFIX}{job_id}/parts/{chunk_id}.summary.json"
+
+
+def results_key(job_id: str) -> str:
+    return f"{c.RESULTS_PREFIX}{job_id}/results.jsonl"
+
+
+def manifest_key(job_id: str) -> str:
+    return f"{c.RESULTS_PREFIX}{job_id}/manifest.json"
