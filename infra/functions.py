@@ -18,6 +18,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from batchrelay import constants as c
+from batchrelay import registry
 from infra.bundling import function_code
 from infra.queues import WorkQueues
 from infra.secrets import ProviderSecrets
@@ -45,36 +46,9 @@ DESCRIPTIONS = {
 }
 ALL_FUNCTIONS = tuple(MEMORY_MB)
 
-# The resource names each function is told about; it matches its grants (below).
-RESOURCE_ENV: dict[str, tuple[str, ...]] = {
-    c.FUNCTION_API: (c.ENV_TABLE_NAME, c.ENV_BUCKET_NAME, c.ENV_JOBS_QUEUE_URL),
-    c.FUNCTION_SUBMITTER: (
-        c.ENV_TABLE_NAME,
-        c.ENV_BUCKET_NAME,
-        c.ENV_JOBS_QUEUE_URL,
-        c.ENV_COLLECT_QUEUE_URL,
-        c.ENV_OPENAI_SECRET_ARN,
-        c.ENV_ANTHROPIC_SECRET_ARN,
-    ),
-    c.FUNCTION_POLLER: (
-        c.ENV_TABLE_NAME,
-        c.ENV_JOBS_QUEUE_URL,
-        c.ENV_COLLECT_QUEUE_URL,
-        c.ENV_OPENAI_SECRET_ARN,
-        c.ENV_ANTHROPIC_SECRET_ARN,
-    ),
-    c.FUNCTION_COLLECTOR: (
-        c.ENV_TABLE_NAME,
-        c.ENV_BUCKET_NAME,
-        c.ENV_JOBS_QUEUE_URL,
-        c.ENV_COLLECT_QUEUE_URL,
-        c.ENV_EVENTS_TOPIC_ARN,
-        c.ENV_OPENAI_SECRET_ARN,
-        c.ENV_ANTHROPIC_SECRET_ARN,
-    ),
-    c.FUNCTION_WEBHOOK: (c.ENV_TABLE_NAME, c.ENV_WEBHOOKS_QUEUE_URL),
-    c.FUNCTION_OPENAI_WEBHOOK: (c.ENV_TABLE_NAME, c.ENV_COLLECT_QUEUE_URL, c.ENV_OPENAI_WEBHOOK_SECRET_ARN),
-}
+# The resource names each function is told about (batchrelay.constants.FUNCTION_ENVIRONMENT,
+# which the functions also check at first use); it matches its grants (below).
+RESOURCE_ENV = c.FUNCTION_ENVIRONMENT
 
 
 @dataclass(frozen=True)
@@ -146,8 +120,6 @@ class BatchRelayFunctions(Construct):
             c.ENV_COLLECT_QUEUE_URL: r.queues.collect.queue.queue_url,
             c.ENV_WEBHOOKS_QUEUE_URL: r.queues.webhooks.queue.queue_url,
             c.ENV_EVENTS_TOPIC_ARN: r.topic.topic_arn,
-            c.ENV_OPENAI_SECRET_ARN: r.secrets.openai_api_key.secret_arn,
-            c.ENV_ANTHROPIC_SECRET_ARN: r.secrets.anthropic_api_key.secret_arn,
             c.ENV_OPENAI_WEBHOOK_SECRET_ARN: r.secrets.openai_webhook_secret.secret_arn,
         }
         environment = {
@@ -156,17 +128,26 @@ class BatchRelayFunctions(Construct):
             c.ENV_POWERTOOLS_LOG_LEVEL: s.log_level,
             c.ENV_DEFAULT_CHUNK_SIZE: str(s.default_chunk_size),
             c.ENV_DEFAULT_MAX_ATTEMPTS: str(s.default_max_attempts),
-            c.ENV_OPENAI_MAX_REQUESTS: str(s.openai_max_requests_per_batch),
-            c.ENV_OPENAI_MAX_BYTES: str(s.openai_max_bytes_per_batch),
-            c.ENV_ANTHROPIC_MAX_REQUESTS: str(s.anthropic_max_requests_per_batch),
-            c.ENV_ANTHROPIC_MAX_BYTES: str(s.anthropic_max_bytes_per_batch),
             c.ENV_RETENTION_DAYS: str(s.retention_days),
             c.ENV_PRESIGN_EXPIRY_SECONDS: str(s.presign_expiry_seconds),
             # A batch is never checked more often than the poller runs.
             c.ENV_POLL_MIN_DELAY_SECONDS: str(s.poll_rate_minutes * 60),
         }
         environment.update({key: resource_env[key] for key in RESOURCE_ENV[name]})
+        environment[c.ENV_FUNCTION] = name
+        if name in c.PROVIDER_CALLERS:
+            for spec in registry.specs():
+                limits = s.provider_limits[spec.name]
+                environment[spec.max_requests_env] = str(limits.max_requests)
+                environment[spec.max_bytes_env] = str(limits.max_bytes)
+                if spec.name in r.secrets.api_keys and self._calls_provider(name, spec.name):
+                    environment[spec.secret_arn_env] = r.secrets.api_keys[spec.name].secret_arn
         return environment
+
+    @staticmethod
+    def _calls_provider(function: str, provider: str) -> bool:
+        # The OpenAI fast path reads back OpenAI's batches only.
+        return function != c.FUNCTION_OPENAI_WEBHOOK or provider == "openai"
 
     # --- triggers ---
 
@@ -237,6 +218,8 @@ class BatchRelayFunctions(Construct):
         r.table.grant_read_write_data(fn)
         r.queues.collect.queue.grant_send_messages(fn)
         r.secrets.openai_webhook_secret.grant_read(fn)
+        # A verified event is confirmed by reading the batch back from OpenAI.
+        r.secrets.api_keys["openai"].grant_read(fn)
 
     def _grant_provider_keys(self, fn: lambda_.Function) -> None:
         for secret in self._resources.secrets.provider_api_keys:

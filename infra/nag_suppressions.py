@@ -33,7 +33,7 @@ def add_nag_suppressions(stack: BatchRelayStack) -> None:
         "URLs; API Gateway access logs and CloudTrail record who asked for what. Server access logs "
         "would need a second bucket for no added insight.",
     )
-    for secret in (stack.secrets.openai_api_key, stack.secrets.anthropic_api_key, stack.secrets.openai_webhook_secret):
+    for secret in stack.secrets.all_secrets:
         _suppress(
             secret,
             "AwsSolutions-SMG4",

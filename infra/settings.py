@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,8 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from batchrelay import constants as c
+from batchrelay import registry
+from batchrelay.registry import ProviderLimits
 from infra import REPO_ROOT
 
 SKIP_BUNDLING_ENV = "BATCHRELAY_SKIP_BUNDLING"
@@ -47,10 +49,10 @@ class StackSettings:
     default_chunk_size: int = c.DEFAULT_CHUNK_SIZE
     default_max_attempts: int = c.DEFAULT_MAX_ATTEMPTS
     presign_expiry_seconds: int = c.DEFAULT_PRESIGN_EXPIRY_SECONDS
-    openai_max_requests_per_batch: int = c.OPENAI_MAX_REQUESTS_PER_BATCH
-    openai_max_bytes_per_batch: int = c.OPENAI_MAX_BYTES_PER_BATCH
-    anthropic_max_requests_per_batch: int = c.ANTHROPIC_MAX_REQUESTS_PER_BATCH
-    anthropic_max_bytes_per_batch: int = c.ANTHROPIC_MAX_BYTES_PER_BATCH
+    # Per registered provider; context keys <provider>_max_requests_per_batch / _max_bytes_per_batch.
+    provider_limits: dict[str, ProviderLimits] = field(
+        default_factory=lambda: {spec.name: spec.limits for spec in registry.specs()}
+    )
     deletion_protection: bool = True
     api_throttle_rate_limit: int = 50
     api_throttle_burst_limit: int = 100
@@ -87,16 +89,13 @@ class StackSettings:
             default_chunk_size=_int(get("default_chunk_size"), defaults.default_chunk_size),
             default_max_attempts=_int(get("default_max_attempts"), defaults.default_max_attempts),
             presign_expiry_seconds=_int(get("presign_expiry_seconds"), defaults.presign_expiry_seconds),
-            openai_max_requests_per_batch=_int(
-                get("openai_max_requests_per_batch"), defaults.openai_max_requests_per_batch
-            ),
-            openai_max_bytes_per_batch=_int(get("openai_max_bytes_per_batch"), defaults.openai_max_bytes_per_batch),
-            anthropic_max_requests_per_batch=_int(
-                get("anthropic_max_requests_per_batch"), defaults.anthropic_max_requests_per_batch
-            ),
-            anthropic_max_bytes_per_batch=_int(
-                get("anthropic_max_bytes_per_batch"), defaults.anthropic_max_bytes_per_batch
-            ),
+            provider_limits={
+                spec.name: ProviderLimits(
+                    max_requests=_int(get(f"{spec.name}_max_requests_per_batch"), spec.limits.max_requests),
+                    max_bytes=_int(get(f"{spec.name}_max_bytes_per_batch"), spec.limits.max_bytes),
+                )
+                for spec in registry.specs()
+            },
             deletion_protection=_bool(get("deletion_protection"), defaults.deletion_protection),
             api_throttle_rate_limit=_int(get("api_throttle_rate_limit"), defaults.api_throttle_rate_limit),
             api_throttle_burst_limit=_int(get("api_throttle_burst_limit"), defaults.api_throttle_burst_limit),

@@ -6,6 +6,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from batchrelay import constants as c
+from batchrelay import registry
 from infra.api import BatchRelayApi
 from infra.bucket import ResultsBucket
 from infra.database import JobsTable
@@ -15,7 +16,7 @@ from infra.monitoring import Monitoring
 from infra.nag_suppressions import add_nag_suppressions
 from infra.queues import WorkQueues
 from infra.schedule import PollerSchedule
-from infra.secrets import ProviderSecrets
+from infra.secrets import ProviderSecrets, provider_construct_id
 from infra.settings import StackSettings
 
 
@@ -89,12 +90,14 @@ class BatchRelayStack(Stack):
             "TableName": (self.table.table.table_name, "DynamoDB table"),
             "EventsTopicArn": (self.events.topic.topic_arn, "Subscribe here to job events"),
             "AlarmTopicArn": (self.monitoring.alarm_topic.topic_arn, "Subscribe here to alarms"),
-            "OpenAiSecretArn": (self.secrets.openai_api_key.secret_arn, "Put the OpenAI API key here"),
-            "AnthropicSecretArn": (self.secrets.anthropic_api_key.secret_arn, "Put the Anthropic API key here"),
             "OpenAiWebhookSecretArn": (
                 self.secrets.openai_webhook_secret.secret_arn,
                 "Put the OpenAI webhook signing secret here",
             ),
         }
+        for provider, secret in self.secrets.api_keys.items():
+            outputs[f"{provider_construct_id(provider)}SecretArn"] = (
+                secret.secret_arn, f"Put the {registry.spec(provider).title} API key here"
+            )
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)

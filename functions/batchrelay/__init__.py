@@ -13,7 +13,8 @@ may use each other, without cycles.
 - ``providers`` (adapters and their registry), ``results`` (result lines, parts, pricing),
   ``webhooks`` (signed deliveries), ``notifications`` (the job event on SNS);
 - ``store``: every DynamoDB call (jobs, chunks, claims, uploads, endpoints, deliveries);
-- ``models``, ``aws`` (clients, S3 streaming, the bucket's key layout), ``settings``,
+- ``models``, ``aws`` (clients, S3 streaming, the bucket's key layout), ``settings``, ``registry``
+  (what each provider is),
   ``constants``, ``ids``, ``errors``, ``clock``, ``jsonl``: shared by all.
 
 Local mode, the provider simulator and the CLI live outside this package
@@ -28,5 +29,5 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("lifecycle",),
     ("providers", "results", "webhooks", "notifications"),
     ("store",),
-    ("models", "aws", "settings", "constants", "ids", "errors", "clock", "jsonl"),
+    ("models", "aws", "settings", "registry", "constants", "ids", "errors", "clock", "jsonl"),
 )

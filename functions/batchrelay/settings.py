@@ -1,93 +1,143 @@
-"""Settings read from the environment once, on first use, and cached.
+"""Settings read from the environment once, on first use, validated, and cached.
 
-Importing any module needs no environment; ``get_settings()`` is called where a value
-is needed. Tests and local mode change the environment and call ``get_settings.cache_clear()``.
+Importing any module needs no environment; ``get_settings()`` is called where a value is
+needed. The CDK stack gives each function the variables it needs (``FUNCTION_ENVIRONMENT``
+names them) and ``BATCHRELAY_FUNCTION``; with that set, a missing variable fails the first
+use with a message naming it, rather than a confusing error deep in a boto3 call. Tests and
+local mode change the environment and reset the caches (``batchrelay_tools.caches``).
 """
 
 from __future__ import annotations
 
 import os
 from functools import lru_cache
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PositiveInt, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from batchrelay import constants as c
+from batchrelay import registry
+from batchrelay.registry import ProviderLimits
+
+Seconds = Annotated[int, Field(ge=0)]
 
 
-class ProviderLimits(BaseModel):
-    max_requests: int
-    max_bytes: int
+class SettingsError(RuntimeError):
+    """The environment is missing a variable or holds a value that does not parse."""
 
 
-class Settings(BaseModel):
-    table_name: str = Field(default="")
-    bucket_name: str = Field(default="")
-    jobs_queue_url: str = Field(default="")
-    collect_queue_url: str = Field(default="")
-    webhooks_queue_url: str = Field(default="")
-    events_topic_arn: str = Field(default="")
-    openai_secret_arn: str = ""
-    anthropic_secret_arn: str = ""
-    openai_webhook_secret_arn: str = ""
-    default_chunk_size: int = c.DEFAULT_CHUNK_SIZE
-    default_max_attempts: int = c.DEFAULT_MAX_ATTEMPTS
-    openai_limits: ProviderLimits = ProviderLimits(
-        max_requests=c.OPENAI_MAX_REQUESTS_PER_BATCH, max_bytes=c.OPENAI_MAX_BYTES_PER_BATCH
+class ProviderSettings(BaseModel):
+    """One registered provider's limits, credentials and address, as this deployment has them."""
+
+    limits: ProviderLimits
+    api_key: str | None = None       # local mode and tests; deployed: the secret below
+    secret_arn: str | None = None    # Secrets Manager secret holding the API key
+    base_url: str | None = None      # another endpoint (local simulator, a compatible server)
+
+
+def _provider_settings() -> dict[str, ProviderSettings]:
+    env = os.environ
+    providers: dict[str, ProviderSettings] = {}
+    for spec in registry.specs():
+        try:
+            limits = ProviderLimits(
+                max_requests=int(env.get(spec.max_requests_env) or spec.limits.max_requests),
+                max_bytes=int(env.get(spec.max_bytes_env) or spec.limits.max_bytes),
+            )
+        except ValueError as exc:
+            raise SettingsError(
+                f"{spec.max_requests_env} / {spec.max_bytes_env} must be integers: {exc}"
+            ) from exc
+        providers[spec.name] = ProviderSettings(
+            limits=limits,
+            api_key=env.get(spec.api_key_env) or None,
+            secret_arn=env.get(spec.secret_arn_env) or None,
+            base_url=env.get(spec.base_url_env) or None,
+        )
+    return providers
+
+
+class Settings(BaseSettings):
+    # An empty variable counts as unset (CloudFormation cannot remove a variable, only empty it).
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True, env_ignore_empty=True)
+
+    # --- which function this is (set by the stack); decides which variables are required ---
+    function: str | None = Field(default=None, validation_alias=c.ENV_FUNCTION)
+
+    # --- resources: each function is given the ones it uses ---
+    table_name: str | None = Field(default=None, validation_alias=c.ENV_TABLE_NAME)
+    bucket_name: str | None = Field(default=None, validation_alias=c.ENV_BUCKET_NAME)
+    jobs_queue_url: str | None = Field(default=None, validation_alias=c.ENV_JOBS_QUEUE_URL)
+    collect_queue_url: str | None = Field(default=None, validation_alias=c.ENV_COLLECT_QUEUE_URL)
+    webhooks_queue_url: str | None = Field(default=None, validation_alias=c.ENV_WEBHOOKS_QUEUE_URL)
+    events_topic_arn: str | None = Field(default=None, validation_alias=c.ENV_EVENTS_TOPIC_ARN)
+    openai_webhook_secret: str | None = Field(default=None, validation_alias=c.ENV_OPENAI_WEBHOOK_SECRET)
+    openai_webhook_secret_arn: str | None = Field(default=None, validation_alias=c.ENV_OPENAI_WEBHOOK_SECRET_ARN)
+
+    # --- tunables ---
+    default_chunk_size: PositiveInt = Field(default=c.DEFAULT_CHUNK_SIZE, validation_alias=c.ENV_DEFAULT_CHUNK_SIZE)
+    default_max_attempts: PositiveInt = Field(
+        default=c.DEFAULT_MAX_ATTEMPTS, validation_alias=c.ENV_DEFAULT_MAX_ATTEMPTS
     )
-    anthropic_limits: ProviderLimits = ProviderLimits(
-        max_requests=c.ANTHROPIC_MAX_REQUESTS_PER_BATCH, max_bytes=c.ANTHROPIC_MAX_BYTES_PER_BATCH
+    retention_days: PositiveInt = Field(default=c.DEFAULT_RETENTION_DAYS, validation_alias=c.ENV_RETENTION_DAYS)
+    presign_expiry_seconds: PositiveInt = Field(
+        default=c.DEFAULT_PRESIGN_EXPIRY_SECONDS, validation_alias=c.ENV_PRESIGN_EXPIRY_SECONDS
     )
-    retention_days: int = c.DEFAULT_RETENTION_DAYS
-    presign_expiry_seconds: int = c.DEFAULT_PRESIGN_EXPIRY_SECONDS
-    webhook_allow_http: bool = False
-    webhook_allow_loopback: bool = False
-    prices_file: str = ""
-    poll_min_delay_seconds: int = c.DEFAULT_POLL_MIN_DELAY_SECONDS
-    creation_lease_seconds: int = c.DEFAULT_CREATION_LEASE_SECONDS
+    webhook_allow_http: bool = Field(default=False, validation_alias=c.ENV_WEBHOOK_ALLOW_HTTP)
+    webhook_allow_loopback: bool = Field(default=False, validation_alias=c.ENV_WEBHOOK_ALLOW_LOOPBACK)
+    prices_file: str | None = Field(default=None, validation_alias=c.ENV_PRICES_FILE)
+    # The shortest wait between two status checks of a batch (deployed: the schedule period).
+    poll_min_delay_seconds: PositiveInt = Field(
+        default=c.DEFAULT_POLL_MIN_DELAY_SECONDS, validation_alias=c.ENV_POLL_MIN_DELAY_SECONDS
+    )
+    creation_lease_seconds: Seconds = Field(
+        default=c.DEFAULT_CREATION_LEASE_SECONDS, validation_alias=c.ENV_CREATION_LEASE_SECONDS
+    )
 
-    def provider_limits(self, provider: str) -> ProviderLimits:
-        return self.openai_limits if provider == "openai" else self.anthropic_limits
+    # --- every registered provider (registry), from its own variables ---
+    providers: dict[str, ProviderSettings] = Field(default_factory=_provider_settings)
+
+    def provider(self, name: str) -> ProviderSettings:
+        try:
+            return self.providers[name]
+        except KeyError:
+            raise registry.UnknownProvider(f"unknown provider {name!r}; registered: {list(self.providers)}") from None
+
+    def provider_limits(self, name: str) -> ProviderLimits:
+        return self.provider(name).limits
+
+    def missing_for(self, function: str) -> list[str]:
+        """The variables ``function`` needs that the environment does not give.
+
+        Functions that call providers need each provider's key: its secret's ARN, or
+        (local mode, tests) the key itself.
+        """
+        missing = [name for name in c.FUNCTION_ENVIRONMENT.get(function, ()) if not os.environ.get(name)]
+        if function in c.PROVIDER_CALLERS:
+            for spec in registry.specs():
+                provider = self.providers.get(spec.name)
+                if spec.needs_api_key and provider and not (provider.api_key or provider.secret_arn):
+                    missing.append(spec.secret_arn_env)
+        return missing
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw not in (None, "") else default
-
-
-def _bool(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+def _load() -> Settings:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise SettingsError(f"invalid settings in the environment: {problems}") from None
+    if settings.function:
+        missing = settings.missing_for(settings.function)
+        if missing:
+            raise SettingsError(
+                f"the {settings.function} function needs these environment variables, which are not set: "
+                f"{', '.join(missing)}"
+            )
+    return settings
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    env = os.environ
-    return Settings(
-        table_name=env.get(c.ENV_TABLE_NAME, ""),
-        bucket_name=env.get(c.ENV_BUCKET_NAME, ""),
-        jobs_queue_url=env.get(c.ENV_JOBS_QUEUE_URL, ""),
-        collect_queue_url=env.get(c.ENV_COLLECT_QUEUE_URL, ""),
-        webhooks_queue_url=env.get(c.ENV_WEBHOOKS_QUEUE_URL, ""),
-        events_topic_arn=env.get(c.ENV_EVENTS_TOPIC_ARN, ""),
-        openai_secret_arn=env.get(c.ENV_OPENAI_SECRET_ARN, ""),
-        anthropic_secret_arn=env.get(c.ENV_ANTHROPIC_SECRET_ARN, ""),
-        openai_webhook_secret_arn=env.get(c.ENV_OPENAI_WEBHOOK_SECRET_ARN, ""),
-        default_chunk_size=_int(c.ENV_DEFAULT_CHUNK_SIZE, c.DEFAULT_CHUNK_SIZE),
-        default_max_attempts=_int(c.ENV_DEFAULT_MAX_ATTEMPTS, c.DEFAULT_MAX_ATTEMPTS),
-        openai_limits=ProviderLimits(
-            max_requests=_int(c.ENV_OPENAI_MAX_REQUESTS, c.OPENAI_MAX_REQUESTS_PER_BATCH),
-            max_bytes=_int(c.ENV_OPENAI_MAX_BYTES, c.OPENAI_MAX_BYTES_PER_BATCH),
-        ),
-        anthropic_limits=ProviderLimits(
-            max_requests=_int(c.ENV_ANTHROPIC_MAX_REQUESTS, c.ANTHROPIC_MAX_REQUESTS_PER_BATCH),
-            max_bytes=_int(c.ENV_ANTHROPIC_MAX_BYTES, c.ANTHROPIC_MAX_BYTES_PER_BATCH),
-        ),
-        retention_days=_int(c.ENV_RETENTION_DAYS, c.DEFAULT_RETENTION_DAYS),
-        presign_expiry_seconds=_int(c.ENV_PRESIGN_EXPIRY_SECONDS, c.DEFAULT_PRESIGN_EXPIRY_SECONDS),
-        webhook_allow_http=_bool(c.ENV_WEBHOOK_ALLOW_HTTP),
-        webhook_allow_loopback=_bool(c.ENV_WEBHOOK_ALLOW_LOOPBACK),
-        prices_file=env.get(c.ENV_PRICES_FILE, ""),
-        creation_lease_seconds=_int(c.ENV_CREATION_LEASE_SECONDS, c.DEFAULT_CREATION_LEASE_SECONDS),
-        poll_min_delay_seconds=max(
-            1, _int(c.ENV_POLL_MIN_DELAY_SECONDS, c.DEFAULT_POLL_MIN_DELAY_SECONDS)
-        ),
-    )
+    return _load()

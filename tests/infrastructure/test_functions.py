@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from batchrelay import constants as c
+from batchrelay import registry
 from infra.functions import ALL_FUNCTIONS
 
 EXPECTED_FUNCTIONS = {
@@ -50,11 +51,21 @@ def test_functions_are_told_only_about_the_resources_they_use(synthesized):
     collector = _function(synthesized, c.FUNCTION_COLLECTOR)["Environment"]["Variables"]
     openai_webhook = _function(synthesized, c.FUNCTION_OPENAI_WEBHOOK)["Environment"]["Variables"]
 
+    provider_secrets = {spec.secret_arn_env for spec in registry.specs()}
     assert {c.ENV_BUCKET_NAME, c.ENV_JOBS_QUEUE_URL} <= set(api)
-    assert not {c.ENV_OPENAI_SECRET_ARN, c.ENV_ANTHROPIC_SECRET_ARN, c.ENV_OPENAI_WEBHOOK_SECRET_ARN} & set(api)
+    assert not (provider_secrets | {c.ENV_OPENAI_WEBHOOK_SECRET_ARN}) & set(api)
     assert c.ENV_EVENTS_TOPIC_ARN in collector
+    assert provider_secrets <= set(collector)
     assert {c.ENV_COLLECT_QUEUE_URL, c.ENV_OPENAI_WEBHOOK_SECRET_ARN} <= set(openai_webhook)
-    assert c.ENV_OPENAI_SECRET_ARN not in openai_webhook
+    # The fast path reads OpenAI batches back, and no other provider's
+    assert set(openai_webhook) & provider_secrets == {registry.spec("openai").secret_arn_env}
+
+
+def test_every_function_knows_its_name_and_has_what_its_settings_require(synthesized):
+    for name in EXPECTED_FUNCTIONS:
+        variables = _function(synthesized, name)["Environment"]["Variables"]
+        assert variables[c.ENV_FUNCTION] == name
+        assert set(c.FUNCTION_ENVIRONMENT[name]) <= set(variables)
 
 
 def test_every_function_logs_to_a_log_group_with_retention(synthesized):

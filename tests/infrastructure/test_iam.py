@@ -63,22 +63,24 @@ def test_webhook_role_cannot_publish_or_read_secrets_or_the_bucket(synthesized):
     assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:SendMessage"} <= actions
 
 
-def test_openai_webhook_role_reads_only_the_webhook_secret(synthesized):
+def test_openai_webhook_role_reads_the_webhook_secret_and_the_openai_key_only(synthesized):
     stack = synthesized.stack
     secrets = _resources_text(synthesized.role_statements(c.FUNCTION_OPENAI_WEBHOOK), "secretsmanager:")
     assert synthesized.logical_id(stack.secrets.openai_webhook_secret) in secrets
-    assert synthesized.logical_id(stack.secrets.openai_api_key) not in secrets
-    assert synthesized.logical_id(stack.secrets.anthropic_api_key) not in secrets
+    # the fast path confirms an event by reading the batch back from OpenAI
+    assert synthesized.logical_id(stack.secrets.api_keys["openai"]) in secrets
+    others = [name for name in stack.secrets.api_keys if name != "openai"]
+    assert others and all(synthesized.logical_id(stack.secrets.api_keys[n]) not in secrets for n in others)
     assert not {a for a in synthesized.role_actions(c.FUNCTION_OPENAI_WEBHOOK) if a.startswith("s3:")}
 
 
 def test_provider_key_readers_are_submitter_poller_and_collector(synthesized):
     stack = synthesized.stack
-    openai_key_id = synthesized.logical_id(stack.secrets.openai_api_key)
+    anthropic_key_id = synthesized.logical_id(stack.secrets.api_keys["anthropic"])
     readers = {
         name
         for name in stack.functions.functions
-        if openai_key_id in _resources_text(synthesized.role_statements(name), "secretsmanager:")
+        if anthropic_key_id in _resources_text(synthesized.role_statements(name), "secretsmanager:")
     }
     assert readers == {c.FUNCTION_SUBMITTER, c.FUNCTION_POLLER, c.FUNCTION_COLLECTOR}
 

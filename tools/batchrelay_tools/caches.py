@@ -9,7 +9,7 @@ from __future__ import annotations
 
 def reset_container_caches() -> None:
     from batchrelay.aws.clients import reset_clients
-    from batchrelay.providers.registry import reset_providers
+    from batchrelay.providers.adapters import reset_providers
     from batchrelay.settings import get_settings
     from batchrelay.store import table
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from batchrelay import constants as c
+from batchrelay import registry
 from batchrelay.errors import ValidationFailed
-
-ENDPOINTS = {"openai": c.OPENAI_ENDPOINTS, "anthropic": c.ANTHROPIC_ENDPOINTS}
 
 
 def check_provider_endpoint(provider: str, endpoint: str) -> None:
-    if provider not in ENDPOINTS:
-        raise ValidationFailed(f"provider must be one of {list(ENDPOINTS)}", field="provider")
-    if endpoint not in ENDPOINTS[provider]:
+    if provider not in registry.names():
+        raise ValidationFailed(f"provider must be one of {list(registry.names())}", field="provider")
+    endpoints = registry.spec(provider).endpoints
+    if endpoint not in endpoints:
         raise ValidationFailed(
-            f"endpoint {endpoint!r} is not a {provider} batch endpoint; use one of {list(ENDPOINTS[provider])}",
+            f"endpoint {endpoint!r} is not a {provider} batch endpoint; use one of {list(endpoints)}",
             field="endpoint",
         )
 
@@ -37,15 +37,11 @@ def validate_request(
         raise ValidationFailed("body.model must be a non-empty string", field=f"{field_prefix}body.model", line=line)
     if body.get("stream") is True:
         raise ValidationFailed("body.stream cannot be true in a batch", field=f"{field_prefix}body.stream", line=line)
-    max_tokens = body.get("max_tokens")
-    if provider == "anthropic" and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool)):
-        raise ValidationFailed(
-            "body.max_tokens must be an integer for Anthropic messages",
-            field=f"{field_prefix}body.max_tokens",
-            line=line,
-        )
-    if endpoint in ("/v1/chat/completions", "/v1/messages") and not isinstance(body.get("messages"), list):
-        raise ValidationFailed("body.messages must be a list", field=f"{field_prefix}body.messages", line=line)
+    for rule in registry.spec(provider).body_rules:
+        broken = rule(body, endpoint)
+        if broken is not None:
+            name, message = broken
+            raise ValidationFailed(message, field=f"{field_prefix}body.{name}", line=line)
     return custom_id
 
 

@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 
 from batchrelay import constants as c
+from batchrelay import registry
 from batchrelay.errors import TransitionRefused
 from batchrelay.lifecycle import provider_lookup
 from batchrelay.lifecycle.handoff import hand_to_collect
@@ -64,13 +65,13 @@ def run_poll(
     now: float,
     deadline: float,
     *,
-    providers: Iterable[str] = c.PROVIDERS,
+    providers: Iterable[str] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> dict[str, int]:
     """One poller run. ``now`` is the scheduling time (tests move it); ``deadline`` is on ``clock``."""
     summary = PollSummary()
     resend_stalled_jobs(now, summary)
-    for name in providers:
+    for name in registry.names() if providers is None else providers:
         if clock() >= deadline:
             break
         poll_provider(name, now=now, deadline=deadline, clock=clock, summary=summary)

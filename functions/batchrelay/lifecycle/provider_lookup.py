@@ -6,6 +6,6 @@ from batchrelay.providers.base import BatchProvider
 
 
 def provider_for(name: str) -> BatchProvider:
-    from batchrelay.providers.registry import get_provider
+    from batchrelay.providers.adapters import get_provider
 
     return get_provider(name)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from batchrelay import constants as c
+from batchrelay import registry
 
 
 class JobRequestItem(BaseModel):
@@ -21,7 +22,11 @@ class JobRequestItem(BaseModel):
 class CreateJobRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    provider: Literal["openai", "anthropic"]
+    provider: str = Field(
+        description="A registered provider",
+        # The registry is read when the schema is made, so a provider registered later shows.
+        json_schema_extra=lambda schema: schema.update(enum=list(registry.names())),
+    )
     endpoint: str = Field(description="OpenAI endpoint path, or /v1/messages for Anthropic")
     requests: list[JobRequestItem] | None = Field(
         default=None, description="Inline requests (at most 10,000 and 9 MB); use upload_id beyond that"
@@ -29,7 +34,7 @@ class CreateJobRequest(BaseModel):
     upload_id: str | None = Field(default=None, description="An upload from POST /v1/uploads (JSONL)")
     webhook_url: str | None = Field(default=None, max_length=2048)
     metadata: dict[str, str] = Field(default_factory=dict, description="At most 16 pairs, keys ≤64, values ≤512 chars")
-    chunk_size: int | None = Field(default=None, ge=1, le=c.ANTHROPIC_MAX_REQUESTS_PER_BATCH, strict=True)
+    chunk_size: int | None = Field(default=None, ge=1, le=c.MAX_CHUNK_SIZE, strict=True)
     max_attempts: int | None = Field(default=None, ge=1, le=c.MAX_ATTEMPTS_LIMIT, strict=True)
 
 

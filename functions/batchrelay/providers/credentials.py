@@ -10,28 +10,25 @@ are left to the SDKs, which read ``OPENAI_BASE_URL`` / ``ANTHROPIC_BASE_URL`` th
 from __future__ import annotations
 
 import json
-import os
 
-from batchrelay import constants as c
+from batchrelay import registry
 from batchrelay.providers.base import ProviderError
+from batchrelay.settings import get_settings
 
 SECRET_MAX_AGE_SECONDS = 300
 
-_ENV = {
-    "openai": (c.ENV_OPENAI_API_KEY, c.ENV_OPENAI_SECRET_ARN),
-    "anthropic": (c.ENV_ANTHROPIC_API_KEY, c.ENV_ANTHROPIC_SECRET_ARN),
-}
-
 
 def api_key(provider: str) -> str:
-    key_env, arn_env = _ENV[provider]
-    key = os.environ.get(key_env)
-    if key:
-        return key
-    arn = os.environ.get(arn_env)
-    if not arn:
-        raise ProviderError(f"{provider}: no API key: set {key_env} or {arn_env}", retryable=False,
-                            code="missing_credentials")
+    spec = registry.spec(provider)
+    configured = get_settings().provider(provider)
+    if configured.api_key:
+        return configured.api_key
+    if not configured.secret_arn:
+        raise ProviderError(
+            f"{provider}: no API key: set {spec.api_key_env} or {spec.secret_arn_env}", retryable=False,
+            code="missing_credentials",
+        )
+    arn = configured.secret_arn
     # Imported here: Powertools pulls in boto3, which local tests with env keys don't need.
     from aws_lambda_powertools.utilities import parameters
 

@@ -6,7 +6,6 @@ a verified event does to a chunk is lifecycle work (``lifecycle.openai_fast_path
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from typing import Any
 
@@ -14,6 +13,7 @@ from openai import InvalidWebhookSignatureError, OpenAI
 
 from batchrelay import constants as c
 from batchrelay.errors import BatchRelayError, ValidationFailed
+from batchrelay.settings import get_settings
 
 # OpenAI's batch event types and the end reason each reports.
 BATCH_END_REASONS = {
@@ -36,10 +36,10 @@ class WebhookSecretMissing(BatchRelayError):
 
 def webhook_secret() -> str:
     """``OPENAI_WEBHOOK_SECRET`` (local mode, tests) or the secret at ``OPENAI_WEBHOOK_SECRET_ARN``."""
-    secret = os.environ.get(c.ENV_OPENAI_WEBHOOK_SECRET)
-    if secret:
-        return secret
-    arn = os.environ.get(c.ENV_OPENAI_WEBHOOK_SECRET_ARN)
+    settings = get_settings()
+    if settings.openai_webhook_secret:
+        return settings.openai_webhook_secret
+    arn = settings.openai_webhook_secret_arn
     if not arn:
         raise WebhookSecretMissing(
             f"no OpenAI webhook secret: set {c.ENV_OPENAI_WEBHOOK_SECRET} or {c.ENV_OPENAI_WEBHOOK_SECRET_ARN}"

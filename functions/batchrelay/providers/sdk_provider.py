@@ -1,5 +1,7 @@
-"""What both adapters share: an official SDK client, built on first use with our timeouts
-and retry budget (the SDKs retry 429/5xx/timeouts with backoff and jitter themselves)."""
+"""What the SDK-backed adapters share: an official SDK client, built on first use with our
+timeouts and retry budget (the SDKs retry 429/5xx/timeouts with backoff and jitter
+themselves), the API key from ``credentials`` and the base URL from the provider's settings
+(``<NAME>_BASE_URL``: the local simulator, a compatible server)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import httpx2
 
 from batchrelay.providers import credentials
 from batchrelay.providers.base import BatchProvider
+from batchrelay.settings import get_settings
 
 DEFAULT_TIMEOUT = httpx2.Timeout(60.0, connect=10.0)
 DEFAULT_MAX_RETRIES = 3
@@ -27,8 +30,7 @@ class SdkProvider(BatchProvider):
     ):
         self._client = client
         self._client_args: dict[str, Any] = {"max_retries": max_retries, "timeout": timeout}
-        if base_url:  # otherwise the SDK reads OPENAI_BASE_URL / ANTHROPIC_BASE_URL itself
-            self._client_args["base_url"] = base_url
+        self._base_url = base_url
         self._api_key = api_key
         self.download_attempts = download_attempts
 
@@ -39,5 +41,9 @@ class SdkProvider(BatchProvider):
     def client(self) -> Any:
         # Built on first use, so parsing and id mapping need no credentials.
         if self._client is None:
-            self._client = self._new_client(self._api_key or credentials.api_key(self.name), **self._client_args)
+            args = dict(self._client_args)
+            base_url = self._base_url or get_settings().provider(self.name).base_url
+            if base_url:
+                args["base_url"] = base_url
+            self._client = self._new_client(self._api_key or credentials.api_key(self.name), **args)
         return self._client

@@ -22,7 +22,7 @@ PROVIDERS = ["openai", "anthropic"]
 
 @pytest.fixture
 def sim(aws, clock, monkeypatch) -> Iterator[SimulatorServer]:
-    from batchrelay.providers.registry import reset_providers
+    from batchrelay.providers.adapters import reset_providers
 
     with SimulatorServer(SimulatorSettings(processing_seconds=100.0), clock=clock) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url_openai)

@@ -30,8 +30,8 @@ def test_simulated_stack_wires_env_and_restores_it(no_provider_keys):
         # the functions see the emulator, the resources and the simulator
         assert os.environ["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
         assert os.environ[c.ENV_TABLE_NAME] and os.environ[c.ENV_JOBS_QUEUE_URL].startswith("http://127.0.0.1:")
-        assert os.environ[c.ENV_OPENAI_BASE_URL] == stack.simulator.base_url_openai
-        assert os.environ[c.ENV_ANTHROPIC_BASE_URL] == stack.simulator.base_url_anthropic
+        assert os.environ["OPENAI_BASE_URL"] == stack.simulator.base_url_openai
+        assert os.environ["ANTHROPIC_BASE_URL"] == stack.simulator.base_url_anthropic
         assert os.environ[c.ENV_WEBHOOK_ALLOW_LOOPBACK] == "1"
         assert stack.describe()["providers"] == "openai=simulator, anthropic=simulator"
         # the API answers on loopback, with the key check in front

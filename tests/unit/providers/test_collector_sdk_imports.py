@@ -41,7 +41,7 @@ _SCRIPT = textwrap.dedent(
         from batchrelay.lifecycle.chunk_planner import new_chunk
         from batchrelay.models.job import ChunkStatus, Job, JobStatus
         from batchrelay.providers.base import BatchInfo, RawFile
-        from batchrelay.providers.registry import get_provider
+        from batchrelay.providers.adapters import get_provider
         from batchrelay.settings import get_settings
         from batchrelay.store import chunk_store, job_store
         from batchrelay.clock import now_iso

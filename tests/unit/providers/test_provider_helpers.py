@@ -1,4 +1,4 @@
-"""Custom id mapping, metadata limits, error classification, credentials, registry."""
+"""Custom id mapping, metadata limits, error classification, credentials, adapters."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import httpx2
 import openai
 import pytest
 
-from batchrelay.providers import credentials, registry
+from batchrelay.providers import adapters, credentials
+from batchrelay.settings import get_settings
 from batchrelay.providers.anthropic_provider import AnthropicProvider
 from batchrelay.providers.base import ProviderError
 from batchrelay.providers.custom_ids import ANTHROPIC_CUSTOM_ID, anthropic_custom_id
@@ -108,17 +109,37 @@ def test_resumable_stream_is_bounded():
     assert failure.value.retryable
 
 
-# ---------------------------------------------------------------- credentials and registry
+# ---------------------------------------------------------------- credentials and adapters
+@pytest.fixture(autouse=True)
+def fresh_settings():
+    """Settings are read once per container; each test here changes the environment first."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def _setenv(monkeypatch, **variables: str) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+
+
+def _delenv(monkeypatch, *names: str) -> None:
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+
+
 def test_api_key_from_environment(monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+    _setenv(monkeypatch, OPENAI_API_KEY="sk-env")
     assert credentials.api_key("openai") == "sk-env"
 
 
 def test_api_key_from_secrets_manager(monkeypatch):
     from aws_lambda_powertools.utilities import parameters
 
-    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    monkeypatch.setenv("ANTHROPIC_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:1:secret:anthropic")
+    _delenv(monkeypatch, "ANTHROPIC_API_KEY")
+    _setenv(monkeypatch, ANTHROPIC_SECRET_ARN="arn:aws:secretsmanager:eu-west-1:1:secret:anthropic")
     calls = []
 
     def fake_get_secret(name, max_age=None, **kwargs):
@@ -133,31 +154,28 @@ def test_api_key_from_secrets_manager(monkeypatch):
 
 
 def test_missing_credentials(monkeypatch):
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    monkeypatch.delenv("OPENAI_SECRET_ARN", raising=False)
+    _delenv(monkeypatch, "OPENAI_API_KEY", "OPENAI_SECRET_ARN")
     with pytest.raises(ProviderError) as failure:
         credentials.api_key("openai")
     assert not failure.value.retryable
 
 
-def test_registry_caches_per_name(monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-env")
-    registry.reset_providers()
+def test_adapters_are_cached_per_name(monkeypatch):
+    _setenv(monkeypatch, OPENAI_API_KEY="sk-env", ANTHROPIC_API_KEY="sk-ant-env")
+    adapters.reset_providers()
     try:
-        first = registry.get_provider("openai")
-        assert registry.get_provider("openai") is first and isinstance(first, OpenAIProvider)
-        assert isinstance(registry.get_provider("anthropic"), AnthropicProvider)
-        registry.reset_providers()
-        assert registry.get_provider("openai") is not first
+        first = adapters.get_provider("openai")
+        assert adapters.get_provider("openai") is first and isinstance(first, OpenAIProvider)
+        assert isinstance(adapters.get_provider("anthropic"), AnthropicProvider)
+        adapters.reset_providers()
+        assert adapters.get_provider("openai") is not first
         with pytest.raises(ValueError):
-            registry.get_provider("nope")
+            adapters.get_provider("nope")
     finally:
-        registry.reset_providers()
+        adapters.reset_providers()
 
 
 def test_base_url_from_environment(monkeypatch):
-    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
+    _setenv(monkeypatch, OPENAI_BASE_URL="http://127.0.0.1:9/v1", ANTHROPIC_BASE_URL="http://127.0.0.1:9")
     assert str(OpenAIProvider(api_key="k").client.base_url).startswith("http://127.0.0.1:9/v1")
     assert str(AnthropicProvider(api_key="k").client.base_url).startswith("http://127.0.0.1:9")

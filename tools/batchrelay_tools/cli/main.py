@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from batchrelay import registry
 from batchrelay_tools.cli.client import DEFAULT_URL, ENV_API_KEY, ENV_URL, ApiClient, ApiError
 from batchrelay_tools.cli.output import FINAL, FINAL_BAD, Progress, error_line, job_summary, jobs_table
 
@@ -58,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     submit = commands.add_parser("submit", parents=[connection], help="submit a JSONL file as a job")
     submit.add_argument("file", type=Path, help="JSONL, one {custom_id, body} request per line")
-    submit.add_argument("--provider", required=True, choices=["openai", "anthropic"])
+    submit.add_argument("--provider", required=True, choices=registry.names())
     submit.add_argument("--endpoint", required=True, help="e.g. /v1/chat/completions or /v1/messages")
     submit.add_argument("--webhook-url", help="also POST the final event to this URL")
     submit.add_argument("--metadata", action="append", default=[], metavar="KEY=VALUE")

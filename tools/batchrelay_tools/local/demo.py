@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from batchrelay import constants as c
+from batchrelay import registry
 from batchrelay_tools.cli.client import ApiClient, ApiError
 from batchrelay_tools.cli.output import FINAL, Progress, cost_text
 from batchrelay_tools.local.config import LocalConfig
-from batchrelay_tools.local.stack import PROVIDER_BASE_URL_ENV, PROVIDER_KEY_ENV, LocalStack
+from batchrelay_tools.local.stack import LocalStack
 from batchrelay_tools.local.webhook_receiver import WebhookReceiver
 
 PROVIDER_JOBS = {
@@ -68,9 +68,9 @@ class Demo:
     def run(self) -> int:
         started = time.monotonic()
         # The demo is about the flow, not about spending money: always the simulator.
-        for provider in c.PROVIDERS:
-            os.environ.pop(PROVIDER_KEY_ENV[provider], None)
-            os.environ.pop(PROVIDER_BASE_URL_ENV[provider], None)
+        for spec in registry.specs():
+            os.environ.pop(spec.api_key_env, None)
+            os.environ.pop(spec.base_url_env, None)
         config = LocalConfig.from_env()
         config.port = 0
         config.poll_seconds = self.args.poll_seconds

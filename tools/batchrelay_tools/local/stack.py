@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 
 from batchrelay import constants as c
+from batchrelay import registry
+from batchrelay.registry import ProviderSpec
 from batchrelay_tools.caches import reset_container_caches
 from batchrelay_tools.local.api_gateway import ApiGateway, ApiServer, api_key_id
 from batchrelay_tools.local.atomic_dynamodb import serialize_dynamodb_writes
@@ -29,12 +31,15 @@ from batchrelay_tools.local.resources import create_resources, queue_urls
 log = logging.getLogger("local." + __name__.rsplit(".", 1)[-1])
 
 REGION = "us-east-1"
-PROVIDER_KEY_ENV = {"openai": c.ENV_OPENAI_API_KEY, "anthropic": c.ENV_ANTHROPIC_API_KEY}
-PROVIDER_BASE_URL_ENV = {"openai": c.ENV_OPENAI_BASE_URL, "anthropic": c.ENV_ANTHROPIC_BASE_URL}
 SIMULATOR_API_KEY = "sk-local-simulator"
 # The shortest delay between two status checks of a batch (deployed: the 60 s schedule).
 # Libraries whose per-request logs would drown the stack's own output.
 _NOISY_LOGGERS = ("werkzeug", "botocore", "urllib3", "httpx", "httpx2", "httpcore", "openai", "anthropic", "moto")
+
+
+def simulator_env(spec: ProviderSpec, simulator_url: str) -> dict[str, str]:
+    """The variables that route a provider's SDK to the local simulator (its key is a dummy)."""
+    return {spec.api_key_env: SIMULATOR_API_KEY, spec.base_url_env: simulator_url + spec.simulator_path}
 
 
 class HandlerCache:
@@ -183,7 +188,7 @@ class LocalStack:
 
     def _start_providers(self) -> None:
         """The simulator stands in for every provider without a real key in the environment."""
-        self.simulated_providers = [p for p in c.PROVIDERS if not os.environ.get(PROVIDER_KEY_ENV[p])]
+        self.simulated_providers = [s.name for s in registry.specs() if not os.environ.get(s.api_key_env)]
         if not self.simulated_providers:
             return
         from batchrelay_tools.simulator.server import SimulatorServer
@@ -195,10 +200,8 @@ class LocalStack:
                 FailureRule(fraction=self.config.sim_failure_fraction, kind="retryable", first_attempt_only=True)
             ]
         self.simulator = SimulatorServer(settings, host=LOOPBACK).start()
-        base_urls = {"openai": self.simulator.base_url_openai, "anthropic": self.simulator.base_url_anthropic}
         for provider in self.simulated_providers:
-            self._set_env({PROVIDER_KEY_ENV[provider]: SIMULATOR_API_KEY,
-                           PROVIDER_BASE_URL_ENV[provider]: base_urls[provider]})
+            self._set_env(simulator_env(registry.spec(provider), self.simulator.base_url))
 
     def _apply_local_timings(self) -> None:
         """Check running batches on every local poller tick instead of once a minute at best.
@@ -207,7 +210,7 @@ class LocalStack:
         Locally the schedule fires every ``poll_seconds`` and the simulator is cheap to ask;
         a real provider is asked no more often than deployed.
         """
-        if len(self.simulated_providers) < len(c.PROVIDERS):
+        if len(self.simulated_providers) < len(registry.names()):
             return
         seconds = max(1, int(self.config.poll_seconds))
         self._set_env({c.ENV_POLL_MIN_DELAY_SECONDS: str(seconds)})
@@ -279,7 +282,7 @@ class LocalStack:
             "bucket": bucket,
             "results": f"s3://{bucket}/{c.RESULTS_PREFIX}<job_id>/results.jsonl",
             "providers": ", ".join(
-                f"{p}=simulator" if p in self.simulated_providers else f"{p}=real" for p in c.PROVIDERS
+                f"{p}=simulator" if p in self.simulated_providers else f"{p}=real" for p in registry.names()
             ),
             "simulator": self.simulator.base_url if self.simulator else "",
         }

@@ -1,0 +1,40 @@
+"""Environment variables the functions read (see batchrelay.settings), with their defaults."""
+
+from __future__ import annotations
+
+# Which function a process is (the stack sets it): settings then require that function's
+# variables (service.FUNCTION_ENVIRONMENT) and fail naming any that are missing.
+ENV_FUNCTION = "BATCHRELAY_FUNCTION"
+ENV_TABLE_NAME = "TABLE_NAME"
+ENV_BUCKET_NAME = "BUCKET_NAME"
+ENV_JOBS_QUEUE_URL = "JOBS_QUEUE_URL"
+ENV_COLLECT_QUEUE_URL = "COLLECT_QUEUE_URL"
+ENV_WEBHOOKS_QUEUE_URL = "WEBHOOKS_QUEUE_URL"
+ENV_EVENTS_TOPIC_ARN = "EVENTS_TOPIC_ARN"
+ENV_OPENAI_WEBHOOK_SECRET_ARN = "OPENAI_WEBHOOK_SECRET_ARN"
+# Local mode and tests put the OpenAI webhook secret straight in the environment.
+ENV_OPENAI_WEBHOOK_SECRET = "OPENAI_WEBHOOK_SECRET"
+# Each provider's own variables (<NAME>_API_KEY, <NAME>_SECRET_ARN, <NAME>_BASE_URL,
+# <NAME>_MAX_REQUESTS_PER_BATCH, <NAME>_MAX_BYTES_PER_BATCH) are named by its registry entry.
+
+ENV_DEFAULT_CHUNK_SIZE = "DEFAULT_CHUNK_SIZE"
+ENV_DEFAULT_MAX_ATTEMPTS = "DEFAULT_MAX_ATTEMPTS"
+ENV_RETENTION_DAYS = "RETENTION_DAYS"
+DEFAULT_RETENTION_DAYS = 30
+ENV_PRESIGN_EXPIRY_SECONDS = "PRESIGN_EXPIRY_SECONDS"
+DEFAULT_PRESIGN_EXPIRY_SECONDS = 900
+ENV_WEBHOOK_ALLOW_HTTP = "WEBHOOK_ALLOW_HTTP"
+ENV_WEBHOOK_ALLOW_LOOPBACK = "WEBHOOK_ALLOW_LOOPBACK"
+ENV_PRICES_FILE = "PRICES_FILE"
+# The shortest wait between two status checks of a batch (deployed: the schedule period).
+ENV_POLL_MIN_DELAY_SECONDS = "POLL_MIN_DELAY_SECONDS"
+DEFAULT_POLL_MIN_DELAY_SECONDS = 60
+# How long a batch creation that was started may still be running somewhere: a second
+# delivery of the same chunk message within it backs off instead of creating a batch.
+# Default: the submitter's timeout and a margin (service.DEFAULT_CREATION_LEASE_SECONDS).
+ENV_CREATION_LEASE_SECONDS = "CREATION_LEASE_SECONDS"
+
+# Environment variables of the Powertools utilities (read by the library itself).
+ENV_POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+ENV_POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+ENV_POWERTOOLS_LOG_LEVEL = "POWERTOOLS_LOG_LEVEL"

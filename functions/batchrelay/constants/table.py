@@ -1,0 +1,33 @@
+"""The DynamoDB single table: its keys, indexes and item kinds.
+
+Items (pk / sk):
+  job                JOB#<job_id>                / JOB
+  chunk              JOB#<job_id>                / CHUNK#<chunk_id>
+  webhook delivery   JOB#<job_id>                / DELIVERY#<event_id>#<endpoint_id>
+  idempotency key    IDEMPOTENCY#<tenant>#<key>  / IDEMPOTENCY
+  upload             UPLOAD#<upload_id>          / UPLOAD
+  provider batch     BATCH#<provider>#<batch_id> / BATCH   (batch id -> chunk; claim)
+  webhook endpoint   TENANT#<tenant_id>          / WEBHOOK#<endpoint_id>
+  tenant secret      TENANT#<tenant_id>          / SIGNING_SECRET
+(key builders: batchrelay.store.keys)
+"""
+
+from __future__ import annotations
+
+TABLE_LOGICAL_NAME = "batchrelay-table"
+PK = "pk"
+SK = "sk"
+# A tenant's jobs, newest first: gsi1pk = TENANT#<tenant>, gsi1sk = <created_at ISO>#<job_id>
+TENANT_JOBS_INDEX = "tenant-jobs"
+TENANT_JOBS_PK = "gsi1pk"
+TENANT_JOBS_SK = "gsi1sk"
+# Sparse index of chunks due for a status check: present only while a chunk waits on the
+# provider (or is held for capacity). due_pk = <provider>, due_at = epoch seconds (N).
+DUE_CHUNKS_INDEX = "due-chunks"
+DUE_CHUNKS_PK = "due_pk"
+DUE_CHUNKS_SK = "due_at"
+# Queued jobs sit in the same index under this partition until the submitter takes them:
+# if the API's queue message was lost, the poller sends it again (QUEUED_JOB_RESEND_SECONDS).
+QUEUED_JOBS_DUE_PK = "queued-jobs"
+QUEUED_JOB_RESEND_SECONDS = 300
+TTL_ATTRIBUTE = "expires_at"
