@@ -8,12 +8,12 @@ import openai
 import pytest
 
 from batchrelay.providers import adapters, credentials
-from batchrelay.settings import get_settings
 from batchrelay.providers.anthropic_provider import AnthropicProvider
 from batchrelay.providers.base import ProviderError
 from batchrelay.providers.custom_ids import ANTHROPIC_CUSTOM_ID, anthropic_custom_id
 from batchrelay.providers.errors import resumable_stream, to_provider_error
 from batchrelay.providers.openai_provider import OpenAIProvider, normalize_metadata
+from batchrelay.settings import get_settings
 
 
 # ---------------------------------------------------------------- custom ids
