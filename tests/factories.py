@@ -50,7 +50,12 @@ def sqs_event(bodies: list[Any], *, queue_arn: str = "arn:aws:sqs:us-east-1:1234
                 "messageId": str(uuid.uuid4()),
                 "receiptHandle": "rh",
                 "body": body if isinstance(body, str) else json.dumps(body),
-                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0"},
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "0",
+                    "SenderId": "AIDAEXAMPLE",
+                    "ApproximateFirstReceiveTimestamp": "0",
+                },
                 "messageAttributes": {},
                 "md5OfBody": "",
                 "eventSource": "aws:sqs",

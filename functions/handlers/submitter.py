@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchrelay.lifecycle.submitter import handle_jobs_message
 from handlers.utils.observability import logger, metrics, tracer
-from handlers.utils.sqs_consumer import json_record_handler
+from handlers.utils.sqs_consumer import JobsQueueRecord, message_handler, queue_processor
 
-processor = BatchProcessor(event_type=EventType.SQS)
-record_handler = json_record_handler(handle_jobs_message, "jobs")
+processor = queue_processor(JobsQueueRecord)
+record_handler = message_handler(handle_jobs_message, "jobs")
 
 
 @logger.inject_lambda_context

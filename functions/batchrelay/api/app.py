@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from batchrelay import __version__
 from batchrelay.api import job_routes
+from batchrelay.api.schemas import job_event_schema, with_event_webhook
 from batchrelay.errors import BatchRelayError
 from batchrelay.models.api import Health
 
@@ -94,8 +95,15 @@ def openapi():
     return Response(
         status_code=200,
         content_type="application/json",
-        body=app.get_openapi_json_schema(title="batchrelay", version=__version__),
+        body=with_event_webhook(app.get_openapi_json_schema(title="batchrelay", version=__version__)),
     )
+
+
+@app.get("/v1/schemas/job-event.json", summary="The JSON Schema of the job event", tags=["meta"],
+         include_in_schema=False)
+def job_event_json_schema():
+    body = orjson.dumps(job_event_schema()).decode()
+    return Response(status_code=200, content_type="application/schema+json", body=body)
 
 
 def _unsupported_media_type(event: dict) -> dict | None:

@@ -23,7 +23,6 @@ import zlib
 from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
 
 from batchrelay.aws.s3_keys import part_key, part_summary_key, raw_key
 from batchrelay.aws.s3_objects import object_lines, put_json
@@ -36,6 +35,7 @@ from batchrelay.lifecycle.messages import send_chunk_message
 from batchrelay.lifecycle.result_normalizer import line_for_result, line_for_unreported, model_of
 from batchrelay.lifecycle.retry_planner import RetryPolicy, retry_chunk_id
 from batchrelay.models.job import Chunk, ChunkStatus, JobStatus, RequestCounts, Usage
+from batchrelay.models.messages import CollectChunk, CollectQueueMessage, FinalizeJob
 from batchrelay.providers.base import BatchProvider
 from batchrelay.results.multipart_writer import MultipartWriter, WrittenObject
 from batchrelay.store import chunk_store, job_store
@@ -43,13 +43,13 @@ from batchrelay.store import chunk_store, job_store
 logger = logging.getLogger(__name__)
 
 
-def handle_collect_message(message: dict[str, Any], *, now: float | None = None) -> str:
-    kind = message.get("kind")
-    if kind == "collect":
-        return collect_chunk(message["job_id"], message["chunk_id"], now=now)
-    if kind == "finalize":
-        return finalize_job(message["job_id"], now=now)
-    raise ValueError(f"unknown collect message kind: {kind!r}")
+def handle_collect_message(message: CollectQueueMessage, *, now: float | None = None) -> str:
+    match message:
+        case CollectChunk():
+            return collect_chunk(message.job_id, message.chunk_id, now=now)
+        case FinalizeJob():
+            return finalize_job(message.job_id, now=now)
+    raise TypeError(f"not a collect queue message: {message!r}")
 
 
 @dataclass

@@ -101,6 +101,6 @@ def _write_results(job: Job, *, now: float) -> Job:
 
 def _publish(job: Job) -> None:
     cost = job_cost(job)
-    event = build_job_event(job, results_url=_presigned_results_url(job), cost=cost.model_dump() if cost else None)
+    event = build_job_event(job, results_url=_presigned_results_url(job), cost=cost)
     publisher.publish_job_event(event)  # errors propagate: the message is retried and resumes here
     job_store.update_job_fields(job.job_id, event_published=True)

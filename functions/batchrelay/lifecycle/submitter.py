@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from batchrelay.errors import TransitionRefused
 from batchrelay.lifecycle import provider_lookup
@@ -18,6 +17,7 @@ from batchrelay.lifecycle.cancellation import cancel_job
 from batchrelay.lifecycle.chunk_planner import plan_chunks
 from batchrelay.lifecycle.messages import send_chunk_message, send_finalize_message
 from batchrelay.models.job import ChunkStatus, Job, JobStatus
+from batchrelay.models.messages import CancelJob, CreateChunkBatch, JobsQueueMessage, PlanJob
 from batchrelay.store import chunk_store, job_store
 
 logger = logging.getLogger(__name__)
@@ -25,16 +25,15 @@ logger = logging.getLogger(__name__)
 _NEEDS_BATCH = (ChunkStatus.PENDING, ChunkStatus.CREATING)
 
 
-def handle_jobs_message(message: dict[str, Any], *, now: float | None = None) -> str:
-    kind = message.get("kind")
-    job_id = message["job_id"]
-    if kind == "job":
-        return submit_job(job_id, now=now)
-    if kind == "chunk":
-        return ensure_batch(job_id, message["chunk_id"], now=now)
-    if kind == "cancel":
-        return cancel_job(job_id, now=now)
-    raise ValueError(f"unknown jobs message kind: {kind!r}")
+def handle_jobs_message(message: JobsQueueMessage, *, now: float | None = None) -> str:
+    match message:
+        case PlanJob():
+            return submit_job(message.job_id, now=now)
+        case CreateChunkBatch():
+            return ensure_batch(message.job_id, message.chunk_id, now=now)
+        case CancelJob():
+            return cancel_job(message.job_id, now=now)
+    raise TypeError(f"not a jobs queue message: {message!r}")
 
 
 def submit_job(job_id: str, *, now: float | None = None) -> str:

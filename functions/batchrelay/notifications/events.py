@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from batchrelay.clock import now_iso
-from batchrelay.models.events import JobEvent
+from batchrelay.models.api import CostOut
+from batchrelay.models.events import JobEvent, JobEventData
 from batchrelay.models.job import Job
 from batchrelay.settings import get_settings
 
@@ -15,28 +14,28 @@ def event_id_for(job_id: str, status: str) -> str:
     return f"evt_{job_id}_{status}"
 
 
-def job_summary(job: Job, *, results_url: str | None, cost: dict[str, Any] | None) -> dict[str, Any]:
-    return {
-        "job_id": job.job_id,
-        "tenant_id": job.tenant_id,
-        "status": str(job.status),
-        "provider": job.provider,
-        "endpoint": job.endpoint,
-        "request_count": job.request_count,
-        "counts": job.counts.model_dump(),
-        "usage": job.usage.model_dump(),
-        "cost": cost,
-        "metadata": dict(job.metadata),
-        "webhook_url": job.webhook_url,
-        "created_at": job.created_at,
-        "finished_at": job.finished_at,
-        "results_url": results_url,
+def job_summary(job: Job, *, results_url: str | None, cost: CostOut | None) -> JobEventData:
+    return JobEventData(
+        job_id=job.job_id,
+        tenant_id=job.tenant_id,
+        status=str(job.status),
+        provider=job.provider,
+        endpoint=job.endpoint,
+        request_count=job.request_count,
+        counts=job.counts,
+        usage=job.usage,
+        cost=cost,
+        metadata=dict(job.metadata),
+        webhook_url=job.webhook_url,
+        created_at=job.created_at,
+        finished_at=job.finished_at,
+        results_url=results_url,
         # A stable address for subscribers in the account (the presigned URL expires).
-        "results_s3_uri": f"s3://{get_settings().bucket_name}/{job.results_key}" if job.results_key else None,
-    }
+        results_s3_uri=f"s3://{get_settings().bucket_name}/{job.results_key}" if job.results_key else None,
+    )
 
 
-def build_job_event(job: Job, *, results_url: str | None, cost: dict[str, Any] | None) -> JobEvent:
+def build_job_event(job: Job, *, results_url: str | None, cost: CostOut | None) -> JobEvent:
     """The event for the job's final state; same id and timestamp however often it is built."""
     if not job.is_final:
         raise ValueError(f"job {job.job_id} is {job.status}: events are built for final states only")

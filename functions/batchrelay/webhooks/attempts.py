@@ -11,11 +11,12 @@ from batchrelay.clock import now_iso
 from batchrelay.constants import TEST_EVENT_TYPE
 from batchrelay.errors import NotFound
 from batchrelay.ids import new_id
-from batchrelay.models.events import JobEvent
+from batchrelay.models.events import JobEvent, TestEventData
+from batchrelay.models.messages import DeliverWebhook
 from batchrelay.models.webhooks import JOB_URL_ENDPOINT_ID, Delivery, DeliveryAttempt
 from batchrelay.store import delivery_store, endpoint_store
 from batchrelay.webhooks import schedule, secrets, signing, ssrf, transport
-from batchrelay.webhooks.messages import DeliveryMessage, enqueue_delivery
+from batchrelay.webhooks.messages import enqueue_delivery
 
 TimeLeft = Callable[[], float]
 # Longer than an attempt can take, shorter than the queue's visibility timeout: a crashed
@@ -131,8 +132,8 @@ def ensure_next_attempt(delivery: Delivery, *, now: float) -> None:
         enqueue_delivery(_message(delivery, delivery.attempt_count + 1, not_before), now=now)
 
 
-def _message(delivery: Delivery, attempt: int, not_before: float) -> DeliveryMessage:
-    return DeliveryMessage(
+def _message(delivery: Delivery, attempt: int, not_before: float) -> DeliverWebhook:
+    return DeliverWebhook(
         job_id=delivery.job_id,
         event_id=delivery.event_id,
         endpoint_id=delivery.endpoint_id,
@@ -148,6 +149,6 @@ def send_test_event(tenant_id: str, endpoint_id: str) -> SendResult:
         id=new_id("evt_test"),
         type=TEST_EVENT_TYPE,
         timestamp=now_iso(),
-        data={"tenant_id": tenant_id, "endpoint_id": endpoint_id, "message": "a test event from batchrelay"},
+        data=TestEventData(tenant_id=tenant_id, endpoint_id=endpoint_id, message="a test event from batchrelay"),
     )
     return send_signed(endpoint.url, endpoint.secret, event.id, event.model_dump_json())

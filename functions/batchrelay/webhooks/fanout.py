@@ -9,36 +9,51 @@ failures never block, delay or repeat another's.
 
 from __future__ import annotations
 
-import json
+import orjson
+from pydantic import TypeAdapter
 
 from batchrelay import clock
 from batchrelay.clock import now_iso
-from batchrelay.models.events import JobEvent
+from batchrelay.models.events import JobEvent, JobEventData
+from batchrelay.models.messages import DeliverWebhook
 from batchrelay.models.webhooks import JOB_URL_ENDPOINT_ID, Delivery
 from batchrelay.store import delivery_store, endpoint_store
 from batchrelay.webhooks import attempts
-from batchrelay.webhooks.messages import DeliveryMessage, enqueue_delivery
+from batchrelay.webhooks.messages import enqueue_delivery
 
 
 class DeliveryErrors(Exception):
     """Some endpoints of one event could not be handled; the message is retried for them."""
 
 
-def handle_message(body: str, *, time_left: attempts.TimeLeft, redelivered: bool = False) -> dict[str, str]:
-    """Handle one queue message; returns {endpoint_id: outcome}. Raises to have it retried."""
-    data = json.loads(body)
+WebhooksQueueMessage = DeliverWebhook | JobEvent
+WEBHOOKS_QUEUE_MESSAGE: TypeAdapter[WebhooksQueueMessage] = TypeAdapter(WebhooksQueueMessage)
+
+
+def parse_webhooks_message(body: str) -> WebhooksQueueMessage:
+    """A delivery attempt ({"kind": "delivery", ...}) or a job event (SNS raw delivery)."""
+    data = orjson.loads(body)
     if isinstance(data, dict) and data.get("kind") == "delivery":
-        message = DeliveryMessage.model_validate(data)
+        return DeliverWebhook.model_validate(data)
+    return JobEvent.model_validate(data)
+
+
+def handle_message(body: str, *, time_left: attempts.TimeLeft, redelivered: bool = False) -> dict[str, str]:
+    """Handle one queue message; returns {endpoint_id: outcome}. Raises to have it retried.
+
+    ``body`` is kept as received: it is the exact payload signed and sent to each endpoint.
+    """
+    message = parse_webhooks_message(body)
+    if isinstance(message, DeliverWebhook):
         return {message.endpoint_id: handle_delivery_message(message, time_left=time_left, redelivered=redelivered)}
-    event = JobEvent.model_validate(data)
-    return fan_out(event, payload=body, time_left=time_left, redelivered=redelivered)
+    return fan_out(message, payload=body, time_left=time_left, redelivered=redelivered)
 
 
 def _targets(event: JobEvent) -> list[tuple[str, str]]:
-    tenant_id = str(event.data.get("tenant_id") or "")
-    targets = [(e.endpoint_id, e.url) for e in endpoint_store.matching_endpoints(tenant_id, event.type)]
-    if event.data.get("webhook_url"):
-        targets.append((JOB_URL_ENDPOINT_ID, str(event.data["webhook_url"])))
+    targets = [(e.endpoint_id, e.url) for e in endpoint_store.matching_endpoints(event.tenant_id, event.type)]
+    webhook_url = event.data.webhook_url if isinstance(event.data, JobEventData) else None
+    if webhook_url:
+        targets.append((JOB_URL_ENDPOINT_ID, webhook_url))
     return targets
 
 
@@ -46,8 +61,7 @@ def fan_out(
     event: JobEvent, *, payload: str, time_left: attempts.TimeLeft, redelivered: bool = False
 ) -> dict[str, str]:
     """Create and attempt each of the event's deliveries; ``payload`` is the exact body to send."""
-    job_id = str(event.data.get("job_id") or "")
-    tenant_id = str(event.data.get("tenant_id") or "")
+    job_id, tenant_id = event.job_id, event.tenant_id
     if not job_id or not tenant_id:
         raise ValueError(f"event {event.id} names no job_id or tenant_id")
     outcomes: dict[str, str] = {}
@@ -83,7 +97,7 @@ def fan_out(
 
 
 def handle_delivery_message(
-    message: DeliveryMessage, *, time_left: attempts.TimeLeft, redelivered: bool = False
+    message: DeliverWebhook, *, time_left: attempts.TimeLeft, redelivered: bool = False
 ) -> str:
     now = clock.now()
     if message.not_before > now + 1:

@@ -8,26 +8,14 @@ with the remaining delay whenever it arrives before ``not_before``.
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import BaseModel
-
 from batchrelay.aws import clients
+from batchrelay.models.messages import DeliverWebhook
 from batchrelay.settings import get_settings
 
 MAX_SQS_DELAY_SECONDS = 900
 
 
-class DeliveryMessage(BaseModel):
-    kind: Literal["delivery"] = "delivery"
-    job_id: str
-    event_id: str
-    endpoint_id: str
-    attempt: int
-    not_before: float  # epoch seconds
-
-
-def enqueue_delivery(message: DeliveryMessage, *, now: float) -> None:
+def enqueue_delivery(message: DeliverWebhook, *, now: float) -> None:
     """Send the message, delayed until ``not_before`` or by the 15-minute maximum."""
     delay = int(min(MAX_SQS_DELAY_SECONDS, max(0.0, message.not_before - now)))
     clients.sqs().send_message(

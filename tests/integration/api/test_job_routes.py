@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 
 import boto3
+import orjson
 import pytest
 
+from batchrelay import registry
+from batchrelay.models.job import JobStatus
 from tests.integration.api.conftest import ApiClient, chat_request, openai_job, stored_state
 
 
@@ -163,6 +166,38 @@ def test_openapi_matches_the_routes(api):
     assert {"provider", "endpoint", "requests", "upload_id", "webhook_url", "metadata", "chunk_size",
             "max_attempts"} <= set(props)
     assert any(p["name"].lower() == "idempotency-key" for p in create.get("parameters", []))
+    assert props["provider"]["enum"] == list(registry.names())
+
+
+def test_openapi_is_a_valid_document_with_the_job_event_as_a_webhook(api):
+    from openapi_spec_validator import validate
+
+    spec = api.call("GET", "/v1/openapi.json").body
+    validate(spec)
+    ref = spec["webhooks"]["job-event"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert ref == "#/components/schemas/JobEvent"
+    event = spec["components"]["schemas"]["JobEvent"]
+    assert {"id", "type", "timestamp", "data"} <= set(event["required"])
+
+
+def test_the_job_event_schema_is_published_and_describes_the_events_we_send(api):
+    import jsonschema
+
+    from batchrelay.models.api import CostOut
+    from batchrelay.notifications.events import build_job_event
+    from tests.unit.lifecycle.factories import make_job
+
+    # Given the published schema
+    answer = api.call("GET", "/v1/schemas/job-event.json")
+    assert answer.status == 200
+    schema = answer.body
+    # When an event is built the way the finalizer builds it
+    job = make_job(status=JobStatus.COMPLETED, finished_at="2026-01-01T00:00:00.000Z")
+    event = build_job_event(job, results_url="https://x", cost=CostOut(batch="1", synchronous="2", saved="1"))
+    # Then it validates against the schema, and a malformed one does not
+    jsonschema.validate(orjson.loads(event.model_dump_json()), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"id": "x", "type": "job.exploded", "timestamp": "t", "data": {}}, schema)
 
 
 def test_unexpected_errors_never_leak_a_stack_trace(api, monkeypatch):

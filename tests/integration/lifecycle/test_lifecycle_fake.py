@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 
 from batchrelay.models.job import ChunkStatus, JobStatus
+from batchrelay.models.messages import CreateChunkBatch, PlanJob
 from batchrelay.store import chunk_store, job_store
 from tests.integration.lifecycle.jobs import chat_requests, read_json, read_lines, submit_job
 
@@ -364,14 +365,14 @@ def test_a_second_delivery_during_a_live_creation_backs_off(fake, aws, monkeypat
     def create_while_a_duplicate_arrives(**kwargs):
         # When the same message is delivered again while the provider is answering
         with pytest.raises(batch_creation.CreationInProgress):
-            handle_jobs_message({"kind": "chunk", "job_id": job.job_id, "chunk_id": chunk_id})
+            handle_jobs_message(CreateChunkBatch(job_id=job.job_id, chunk_id=chunk_id))
         second_delivery.append("backed off")
         return real_create(**kwargs)
 
     monkeypatch.setattr(fake, "create_batch", create_while_a_duplicate_arrives)
     chunk_id = "c00001"
-    handle_jobs_message({"kind": "job", "job_id": job.job_id})  # plans the chunk
-    handle_jobs_message({"kind": "chunk", "job_id": job.job_id, "chunk_id": chunk_id})
+    handle_jobs_message(PlanJob(job_id=job.job_id))  # plans the chunk
+    handle_jobs_message(CreateChunkBatch(job_id=job.job_id, chunk_id=chunk_id))
     # Then the duplicate created nothing, and the chunk has exactly one batch
     assert second_delivery == ["backed off"]
     assert fake.calls["create"] == 1 and len(fake.batches) == 1
@@ -387,8 +388,8 @@ def test_a_refused_create_frees_the_chunk_for_an_immediate_retry(fake, aws, monk
     get_settings.cache_clear()
     job = submit_job(chat_requests(3), chunk_size=3)
     fake.create_errors = [ProviderError("rate limited", retryable=True, status_code=429)] * 3
-    handle_jobs_message({"kind": "job", "job_id": job.job_id})  # plans the chunk
-    chunk_message = {"kind": "chunk", "job_id": job.job_id, "chunk_id": "c00001"}
+    handle_jobs_message(PlanJob(job_id=job.job_id))  # plans the chunk
+    chunk_message = CreateChunkBatch(job_id=job.job_id, chunk_id="c00001")
     # When the provider refuses the create with a 429, every in-process attempt
     with pytest.raises(ProviderError):
         handle_jobs_message(chunk_message)
@@ -432,7 +433,7 @@ def test_an_attempt_that_took_over_and_died_is_found_by_the_next(fake, clock, aw
     get_settings.cache_clear()
     lease = get_settings().creation_lease_seconds
     job = submit_job(chat_requests(3), chunk_size=3)
-    handle_jobs_message({"kind": "job", "job_id": job.job_id}, now=clock())
+    handle_jobs_message(PlanJob(job_id=job.job_id), now=clock())
     chunk_store.transition_chunk(job.job_id, "c00001", "openai", ChunkStatus.PENDING, ChunkStatus.CREATING,
                                  create_seq=1, intent_at=clock())
     # And a second attempt, after the lease, that created a batch and died before recording it

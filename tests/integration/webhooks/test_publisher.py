@@ -7,6 +7,7 @@ import json
 import boto3
 import pytest
 
+from batchrelay.models.api import CostOut
 from batchrelay.notifications.events import build_job_event
 from batchrelay.notifications.publisher import publish_job_event
 from batchrelay.settings import get_settings
@@ -15,7 +16,8 @@ from tests.integration.webhooks.conftest import make_job
 
 def test_published_event_reaches_the_webhooks_queue_as_the_exact_json(aws):
     # Given a finished job's event
-    event = build_job_event(make_job(), results_url="https://results.example/x", cost={"batch": "0.10"})
+    cost = CostOut(batch="0.10", synchronous="0.20", saved="0.10")
+    event = build_job_event(make_job(), results_url="https://results.example/x", cost=cost)
     # When it is published
     message_id = publish_job_event(event)
     # Then SNS answered a message id and the webhooks queue holds the event JSON itself

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from batchrelay.models.api import CostOut
 from batchrelay.models.job import Job, JobStatus, RequestCounts, Usage
 from batchrelay.notifications.events import build_job_event
 
@@ -34,12 +35,13 @@ def test_event_has_the_documented_shape():
     # Given a finished job
     job = final_job()
     # When its event is built
-    event = build_job_event(job, results_url="https://s3.example/results", cost={"batch": "0.01"})
+    cost = CostOut(batch="0.01", synchronous="0.02", saved="0.01")
+    event = build_job_event(job, results_url="https://s3.example/results", cost=cost)
     # Then it carries the type, a stable id, the finish time and the job summary
     assert event.id == "evt_job_01_completed_with_errors"
     assert event.type == "job.completed_with_errors"
     assert event.timestamp == "2025-01-01T01:00:00.000Z"
-    assert event.data == {
+    assert event.data.model_dump() == {
         "job_id": "job_01",
         "tenant_id": "tenant-a",
         "status": "completed_with_errors",
@@ -48,7 +50,7 @@ def test_event_has_the_documented_shape():
         "request_count": 3,
         "counts": {"succeeded": 2, "errored": 1, "expired": 0, "cancelled": 0},
         "usage": {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15},
-        "cost": {"batch": "0.01"},
+        "cost": {"currency": "USD", "batch": "0.01", "synchronous": "0.02", "saved": "0.01"},
         "metadata": {"team": "search"},
         "webhook_url": "https://hooks.example.com/job",
         "created_at": "2025-01-01T00:00:00.000Z",

@@ -1,0 +1,77 @@
+"""The messages on the queues: one pydantic model per kind, parsed once by each consumer.
+
+Every queue is at-least-once, so every consumer is idempotent. The shapes are the wire
+format: a deployed stack upgraded in place still holds messages of the previous version in
+its queues and dead-letter queues, so a field is only ever added with a default, and
+unknown fields are ignored (a newer message read by an older consumer during a rollout).
+
+jobs:     {"kind": "job", "job_id"} | {"kind": "chunk", "job_id", "chunk_id"} | {"kind": "cancel", "job_id"}
+collect:  {"kind": "collect", "job_id", "chunk_id"} | {"kind": "finalize", "job_id"}
+webhooks: the job event itself (from SNS, raw delivery; models.events.JobEvent) |
+          {"kind": "delivery", "job_id", "event_id", "endpoint_id", "attempt", "not_before"}
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+
+class QueueMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class PlanJob(QueueMessage):
+    """Plan a job's chunks (the API queues it; the poller re-sends it for a stalled job)."""
+
+    kind: Literal["job"] = "job"
+    job_id: str
+
+
+class CreateChunkBatch(QueueMessage):
+    """Make sure one chunk has its provider batch (created at most once)."""
+
+    kind: Literal["chunk"] = "chunk"
+    job_id: str
+    chunk_id: str
+
+
+class CancelJob(QueueMessage):
+    """Cancel what has not finished of a job."""
+
+    kind: Literal["cancel"] = "cancel"
+    job_id: str
+
+
+class CollectChunk(QueueMessage):
+    """Turn an ended chunk into its result part (and its retry chunk)."""
+
+    kind: Literal["collect"] = "collect"
+    job_id: str
+    chunk_id: str
+
+
+class FinalizeJob(QueueMessage):
+    """Write the job's results and manifest, set its final status, publish its event."""
+
+    kind: Literal["finalize"] = "finalize"
+    job_id: str
+
+
+class DeliverWebhook(QueueMessage):
+    """One attempt of one (event, endpoint) delivery, not before ``not_before``."""
+
+    kind: Literal["delivery"] = "delivery"
+    job_id: str
+    event_id: str
+    endpoint_id: str
+    attempt: int
+    not_before: float  # epoch seconds
+
+
+JobsQueueMessage = Annotated[PlanJob | CreateChunkBatch | CancelJob, Field(discriminator="kind")]
+CollectQueueMessage = Annotated[CollectChunk | FinalizeJob, Field(discriminator="kind")]
+
+JOBS_QUEUE_MESSAGE: TypeAdapter[JobsQueueMessage] = TypeAdapter(JobsQueueMessage)
+COLLECT_QUEUE_MESSAGE: TypeAdapter[CollectQueueMessage] = TypeAdapter(CollectQueueMessage)
