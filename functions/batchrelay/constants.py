@@ -30,6 +30,8 @@ ENV_RETENTION_DAYS = "RETENTION_DAYS"
 ENV_PRESIGN_EXPIRY_SECONDS = "PRESIGN_EXPIRY_SECONDS"
 ENV_WEBHOOK_ALLOW_HTTP = "WEBHOOK_ALLOW_HTTP"
 ENV_WEBHOOK_ALLOW_LOOPBACK = "WEBHOOK_ALLOW_LOOPBACK"
+# The KMS key (id or ARN) that encrypts webhook signing secrets before they are stored.
+ENV_SECRETS_KEY_ID = "SECRETS_KEY_ID"
 ENV_PRICES_FILE = "PRICES_FILE"
 # The shortest wait between two status checks of a batch (deployed: the schedule period).
 ENV_POLL_MIN_DELAY_SECONDS = "POLL_MIN_DELAY_SECONDS"
@@ -71,6 +73,12 @@ DUE_CHUNKS_SK = "due_at"
 QUEUED_JOBS_DUE_PK = "queued-jobs"
 QUEUED_JOB_RESEND_SECONDS = 300
 TTL_ATTRIBUTE = "expires_at"
+# Signing secrets (webhook endpoints, tenants) are stored encrypted with the secrets key under
+# an encryption context; its "purpose" tells the two kinds apart, and the key policy grants
+# each function the key only for the purposes it needs.
+SECRET_CONTEXT_PURPOSE = "purpose"
+SECRET_PURPOSE_ENDPOINT = "webhook-endpoint-secret"
+SECRET_PURPOSE_TENANT = "tenant-signing-secret"
 
 # --- S3 key layout ---
 INPUTS_PREFIX = "inputs/"        # inputs/<tenant>/<job_id>/input.jsonl

@@ -41,6 +41,7 @@ class Settings(BaseModel):
     presign_expiry_seconds: int = c.DEFAULT_PRESIGN_EXPIRY_SECONDS
     webhook_allow_http: bool = False
     webhook_allow_loopback: bool = False
+    secrets_key_id: str = ""
     prices_file: str = ""
     poll_min_delay_seconds: int = c.DEFAULT_POLL_MIN_DELAY_SECONDS
     creation_lease_seconds: int = c.DEFAULT_CREATION_LEASE_SECONDS
@@ -85,6 +86,7 @@ def get_settings() -> Settings:
         presign_expiry_seconds=_int(c.ENV_PRESIGN_EXPIRY_SECONDS, c.DEFAULT_PRESIGN_EXPIRY_SECONDS),
         webhook_allow_http=_bool(c.ENV_WEBHOOK_ALLOW_HTTP),
         webhook_allow_loopback=_bool(c.ENV_WEBHOOK_ALLOW_LOOPBACK),
+        secrets_key_id=env.get(c.ENV_SECRETS_KEY_ID, ""),
         prices_file=env.get(c.ENV_PRICES_FILE, ""),
         creation_lease_seconds=_int(c.ENV_CREATION_LEASE_SECONDS, c.DEFAULT_CREATION_LEASE_SECONDS),
         poll_min_delay_seconds=max(

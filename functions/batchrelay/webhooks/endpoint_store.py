@@ -11,10 +11,12 @@ from batchrelay.errors import NotFound
 from batchrelay.ids import new_id
 from batchrelay.store import keys
 from batchrelay.store.table import from_dynamo, now_iso, table, to_dynamo
+from batchrelay.webhooks import secret_box
 from batchrelay.webhooks.models import WebhookEndpoint
 from batchrelay.webhooks.signing import new_secret
 
-_NOT_MODEL = {"pk", "sk"}
+# The stored secret never reaches the model: only signing opens it (get_endpoint_with_secret).
+_NOT_MODEL = {"pk", "sk", *secret_box.STORED_ATTRIBUTES}
 
 
 def _from_item(item: dict[str, Any]) -> WebhookEndpoint:
@@ -26,26 +28,44 @@ def create_endpoint(
 ) -> WebhookEndpoint:
     """Store a new endpoint with a fresh signing secret (the caller shows it once)."""
     now = now_iso()
+    secret = new_secret()
     endpoint = WebhookEndpoint(
         endpoint_id=new_id("whe"),
         tenant_id=tenant_id,
         url=url,
         event_types=list(dict.fromkeys(event_types)),
         description=description,
-        secret=new_secret(),
+        secret=secret,
         created_at=now,
         updated_at=now,
     )
-    item = {**endpoint.model_dump(mode="json"), **keys.webhook_endpoint_key(tenant_id, endpoint.endpoint_id)}
+    item = {
+        **endpoint.model_dump(mode="json", exclude={"secret"}),
+        **keys.webhook_endpoint_key(tenant_id, endpoint.endpoint_id),
+        **secret_box.seal(secret, secret_box.endpoint_context(tenant_id, endpoint.endpoint_id)),
+    }
     table().put_item(Item=to_dynamo(item), ConditionExpression="attribute_not_exists(pk)")
     return endpoint
 
 
-def get_endpoint(tenant_id: str, endpoint_id: str) -> WebhookEndpoint:
+def _get_item(tenant_id: str, endpoint_id: str) -> dict[str, Any]:
     item = table().get_item(Key=keys.webhook_endpoint_key(tenant_id, endpoint_id), ConsistentRead=True).get("Item")
     if not item:
         raise NotFound(f"webhook endpoint {endpoint_id} not found", field="endpoint_id")
-    return _from_item(item)
+    return item
+
+
+def get_endpoint(tenant_id: str, endpoint_id: str) -> WebhookEndpoint:
+    return _from_item(_get_item(tenant_id, endpoint_id))
+
+
+def get_endpoint_with_secret(tenant_id: str, endpoint_id: str) -> tuple[WebhookEndpoint, str]:
+    """The endpoint and its signing secret (decrypted: only the functions that sign may)."""
+    item = _get_item(tenant_id, endpoint_id)
+    secret = secret_box.unseal(item, secret_box.endpoint_context(tenant_id, endpoint_id))
+    if not secret:
+        raise NotFound(f"webhook endpoint {endpoint_id} has no signing secret", field="endpoint_id")
+    return _from_item(item), secret
 
 
 def list_endpoints(tenant_id: str) -> list[WebhookEndpoint]:
