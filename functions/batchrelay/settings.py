@@ -41,6 +41,8 @@ class Settings(BaseModel):
     presign_expiry_seconds: int = c.DEFAULT_PRESIGN_EXPIRY_SECONDS
     webhook_allow_http: bool = False
     webhook_allow_loopback: bool = False
+    # "host:port" / "*:port" allowed besides https on 443 (see webhooks.ssrf).
+    webhook_allowed_destinations: tuple[str, ...] = ()
     secrets_key_id: str = ""
     prices_file: str = ""
     poll_min_delay_seconds: int = c.DEFAULT_POLL_MIN_DELAY_SECONDS
@@ -53,6 +55,10 @@ class Settings(BaseModel):
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw not in (None, "") else default
+
+
+def _list(name: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in os.environ.get(name, "").split(",") if part.strip())
 
 
 def _bool(name: str) -> bool:
@@ -86,6 +92,7 @@ def get_settings() -> Settings:
         presign_expiry_seconds=_int(c.ENV_PRESIGN_EXPIRY_SECONDS, c.DEFAULT_PRESIGN_EXPIRY_SECONDS),
         webhook_allow_http=_bool(c.ENV_WEBHOOK_ALLOW_HTTP),
         webhook_allow_loopback=_bool(c.ENV_WEBHOOK_ALLOW_LOOPBACK),
+        webhook_allowed_destinations=_list(c.ENV_WEBHOOK_ALLOWED_DESTINATIONS),
         secrets_key_id=env.get(c.ENV_SECRETS_KEY_ID, ""),
         prices_file=env.get(c.ENV_PRICES_FILE, ""),
         creation_lease_seconds=_int(c.ENV_CREATION_LEASE_SECONDS, c.DEFAULT_CREATION_LEASE_SECONDS),
