@@ -17,6 +17,7 @@ from infra.queues import WorkQueues
 from infra.schedule import PollerSchedule
 from infra.secrets import ProviderSecrets
 from infra.settings import StackSettings
+from infra.signing_key import SigningKey
 
 
 class BatchRelayStack(Stack):
@@ -39,6 +40,7 @@ class BatchRelayStack(Stack):
             deletion_protection=settings.deletion_protection,
         )
         self.secrets = ProviderSecrets(self, "Secrets", name_prefix=settings.stack_name)
+        self.signing_key = SigningKey(self, "SigningKey", deletion_protection=settings.deletion_protection)
         self.functions = BatchRelayFunctions(
             self,
             "Functions",
@@ -49,6 +51,7 @@ class BatchRelayStack(Stack):
                 queues=self.queues,
                 topic=self.events.topic,
                 secrets=self.secrets,
+                signing_key=self.signing_key,
             ),
         )
         self.api = BatchRelayApi(
@@ -91,6 +94,10 @@ class BatchRelayStack(Stack):
             "AlarmTopicArn": (self.monitoring.alarm_topic.topic_arn, "Subscribe here to alarms"),
             "OpenAiSecretArn": (self.secrets.openai_api_key.secret_arn, "Put the OpenAI API key here"),
             "AnthropicSecretArn": (self.secrets.anthropic_api_key.secret_arn, "Put the Anthropic API key here"),
+            "SigningKeyArn": (
+                self.signing_key.key.key_arn,
+                "KMS key that encrypts webhook signing secrets (only the api and webhook functions use it)",
+            ),
             "OpenAiWebhookSecretArn": (
                 self.secrets.openai_webhook_secret.secret_arn,
                 "Put the OpenAI webhook signing secret here",

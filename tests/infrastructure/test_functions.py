@@ -53,8 +53,10 @@ def test_functions_are_told_only_about_the_resources_they_use(synthesized):
     assert {c.ENV_BUCKET_NAME, c.ENV_JOBS_QUEUE_URL} <= set(api)
     assert not {c.ENV_OPENAI_SECRET_ARN, c.ENV_ANTHROPIC_SECRET_ARN, c.ENV_OPENAI_WEBHOOK_SECRET_ARN} & set(api)
     assert c.ENV_EVENTS_TOPIC_ARN in collector
-    assert {c.ENV_COLLECT_QUEUE_URL, c.ENV_OPENAI_WEBHOOK_SECRET_ARN} <= set(openai_webhook)
-    assert c.ENV_OPENAI_SECRET_ARN not in openai_webhook
+    # The OpenAI webhook reads the batch back from OpenAI: its key, never Anthropic's.
+    assert {c.ENV_COLLECT_QUEUE_URL, c.ENV_OPENAI_WEBHOOK_SECRET_ARN, c.ENV_OPENAI_SECRET_ARN} <= set(openai_webhook)
+    assert c.ENV_ANTHROPIC_SECRET_ARN not in openai_webhook
+    assert c.ENV_BUCKET_NAME not in openai_webhook
 
 
 def test_every_function_logs_to_a_log_group_with_retention(synthesized):
@@ -96,3 +98,16 @@ def test_alarms_watch_every_dead_letter_queue_and_every_function(synthesized):
     assert watched_functions == {synthesized.logical_id(fn) for fn in stack.functions.functions.values()}
     assert all(a["Threshold"] == 0 and a["ComparisonOperator"] == "GreaterThanThreshold" for a in alarms)
     assert len(synthesized.of_type("AWS::CloudWatch::Dashboard")) == 1
+
+
+def test_the_functions_that_check_webhook_urls_are_told_the_allowed_destinations(synthesized):
+    # Given two extra destinations in the test context
+    for name in EXPECTED_FUNCTIONS:
+        variables = _function(synthesized, name)["Environment"]["Variables"]
+        if name in (c.FUNCTION_API, c.FUNCTION_WEBHOOK):
+            # Then registration (api) and every attempt (webhook) check against the same list
+            assert variables[c.ENV_WEBHOOK_ALLOWED_DESTINATIONS] == "hooks.example.com:8443,*:9443"
+        else:
+            assert c.ENV_WEBHOOK_ALLOWED_DESTINATIONS not in variables
+        # And no deployed function has local mode's exceptions
+        assert c.ENV_WEBHOOK_ALLOW_HTTP not in variables and c.ENV_WEBHOOK_ALLOW_LOOPBACK not in variables
