@@ -4,8 +4,9 @@ This is the specification; ``infra/functions.py`` implements it (grant helpers w
 fit, hand-written statements where none does) and ``infra/signing_key.py`` holds the key
 policy of the signing key. ``tests/infrastructure/test_permissions.py`` checks the
 synthesized template against this table in both directions (an action the template grants
-that is not here fails, and so does one listed here that the template lacks), a moto run of
-the real handlers checks every AWS call they make against it, and the README's security
+that is not here fails, and so does one listed here that the template lacks), a local-mode
+run of the real handlers checks every AWS call they make against it
+(``tests/integration/security``), and the README's security
 section is generated from it (``python -m infra.permissions`` rewrites it; a test fails
 when it is stale).
 
