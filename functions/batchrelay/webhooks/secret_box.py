@@ -1,9 +1,10 @@
 """Signing secrets sealed with KMS before they are stored, and opened to sign.
 
 A secret (``whsec_`` and 32 random bytes, ~50 bytes) is encrypted directly with the
-stack's secrets key (KMS Encrypt/Decrypt take up to 4 KB, so no envelope is needed) under
+stack's KMS key for signing secrets (``SECRETS_KEY_ID``; infra/signing_key.py) under
 an encryption context that names what it belongs to:
-``{"purpose": ..., "tenant_id": ...[, "endpoint_id": ...]}``. The context is not stored: the
+``{"purpose": ..., "tenant_id": ...[, "endpoint_id": ...]}`` (KMS Encrypt takes up to 4 KB,
+so no envelope is needed). The context is not stored: the
 reader rebuilds it from the item's key, so a ciphertext copied onto another tenant's or
 endpoint's item does not decrypt, CloudTrail logs which secret each decrypt opened, and the
 key policy grants each function the key for the purposes it needs only.
