@@ -1,7 +1,10 @@
 """The Lambda functions, their environment, their queue triggers and their grants.
 
-Each function gets only the environment variables and permissions its job needs
-(least privilege through ``grant_*`` helpers, no hand-written policies).
+Each function gets only the environment variables and permissions its job needs, as the
+table in ``infra/permissions.py`` specifies (the tests hold the template to it). Grant
+helpers where one fits; hand-written statements where none can say it: DynamoDB access
+narrowed to partition keys (``dynamodb:LeadingKeys``), S3 access to exact actions on
+prefixes, and the signing key (its key policy, ``infra/signing_key.py``).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from dataclasses import dataclass
 
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
@@ -19,10 +23,12 @@ from constructs import Construct
 
 from batchrelay import constants as c
 from batchrelay import registry
+from infra import permissions as p
 from infra.bundling import function_code
 from infra.queues import WorkQueues
 from infra.secrets import ProviderSecrets
 from infra.settings import StackSettings
+from infra.signing_key import SigningKey
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -49,6 +55,8 @@ ALL_FUNCTIONS = tuple(MEMORY_MB)
 # The resource names each function is told about (batchrelay.constants.FUNCTION_ENVIRONMENT,
 # which the functions also check at first use); it matches its grants (below).
 RESOURCE_ENV = c.FUNCTION_ENVIRONMENT
+# The functions that check webhook URLs: at registration (api) and at every attempt (webhook).
+URL_CHECKERS = (c.FUNCTION_API, c.FUNCTION_WEBHOOK)
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,7 @@ class FunctionResources:
     queues: WorkQueues
     topic: sns.ITopic
     secrets: ProviderSecrets
+    signing_key: SigningKey
 
 
 def handler_path(function_name: str) -> str:
@@ -121,6 +130,7 @@ class BatchRelayFunctions(Construct):
             c.ENV_WEBHOOKS_QUEUE_URL: r.queues.webhooks.queue.queue_url,
             c.ENV_EVENTS_TOPIC_ARN: r.topic.topic_arn,
             c.ENV_OPENAI_WEBHOOK_SECRET_ARN: r.secrets.openai_webhook_secret.secret_arn,
+            c.ENV_SECRETS_KEY_ID: r.signing_key.key.key_arn,
         }
         environment = {
             c.ENV_POWERTOOLS_SERVICE_NAME: c.SERVICE_NAME,
@@ -142,6 +152,8 @@ class BatchRelayFunctions(Construct):
                 environment[spec.max_bytes_env] = str(limits.max_bytes)
                 if spec.name in r.secrets.api_keys and self._calls_provider(name, spec.name):
                     environment[spec.secret_arn_env] = r.secrets.api_keys[spec.name].secret_arn
+        if name in URL_CHECKERS:
+            environment[c.ENV_WEBHOOK_ALLOWED_DESTINATIONS] = ",".join(s.webhook_allowed_destinations)
         return environment
 
     @staticmethod
@@ -154,15 +166,25 @@ class BatchRelayFunctions(Construct):
     def _connect_queues(self) -> None:
         for queue_name, consumer in c.QUEUE_CONSUMERS.items():
             # ReportBatchItemFailures: one failing record is retried alone, not the batch.
+            # MaximumConcurrency bounds the consumer's concurrent invocations for all
+            # tenants together; messages beyond it wait in the queue (no throttling, no
+            # receive counted), so a large job cannot fan out without limit.
             self.functions[consumer].add_event_source(
                 event_sources.SqsEventSource(
                     self._resources.queues.by_name(queue_name).queue,
                     batch_size=c.QUEUE_BATCH_SIZES[queue_name],
                     report_batch_item_failures=True,
+                    max_concurrency=self._settings.max_concurrency(queue_name),
                 )
             )
 
-    # --- grants: least privilege, one method per function ---
+    # --- grants: least privilege, one method per function (the table: infra/permissions.py) ---
+    #
+    # No grant_* helper can narrow DynamoDB access to partition keys or S3 access to exact
+    # object actions, so each function's table and bucket statements are written out in its
+    # method. LeadingKeys matches the partition key only: within JOB#<id> a function that
+    # may write chunks may also write the job's other items; index queries cannot be narrowed
+    # by it, so they are granted on the one index a function reads. No function may Scan.
 
     def _grant(self) -> None:
         self._grant_api(self.functions[c.FUNCTION_API])
@@ -174,48 +196,92 @@ class BatchRelayFunctions(Construct):
 
     def _grant_api(self, fn: lambda_.Function) -> None:
         r = self._resources
-        r.table.grant_read_write_data(fn)
-        # Inline inputs and presigned uploads are written here; results are only read
-        # (the presigned result links are signed with this role's permissions).
-        r.bucket.grant_read_write(fn, f"{c.INPUTS_PREFIX}*")
-        r.bucket.grant_read_write(fn, f"{c.UPLOADS_PREFIX}*")
-        r.bucket.grant_read(fn, f"{c.RESULTS_PREFIX}*")
+        self._add_statements(
+            fn,
+            self._items(
+                ("GetItem", "PutItem"), (p.JOB_ITEMS, p.IDEMPOTENCY_ITEMS, p.UPLOAD_ITEMS, p.TENANT_ITEMS)
+            ),
+            self._items(("UpdateItem",), (p.JOB_ITEMS,)),
+            self._items(("DeleteItem",), (p.TENANT_ITEMS,)),
+            self._items(("Query",), (p.JOB_ITEMS, p.TENANT_ITEMS)),
+            self._index_query(c.TENANT_JOBS_INDEX),
+            # Inline inputs and copies of uploads are written here; presigned upload URLs
+            # and result links act with this role, so it signs with PutObject / GetObject.
+            self._objects(("PutObject", "GetObject", "DeleteObject"), c.INPUTS_PREFIX),
+            self._objects(("GetObject", "PutObject"), c.UPLOADS_PREFIX),
+            self._objects(("GetObject",), c.RESULTS_PREFIX),
+        )
         r.queues.jobs.queue.grant_send_messages(fn)
+        role = self._role(fn)
+        # It seals every new secret; it opens only endpoint secrets (the test event).
+        r.signing_key.allow_encrypt(
+            role, (c.SECRET_PURPOSE_ENDPOINT, c.SECRET_PURPOSE_TENANT), sid="ApiSealsSigningSecrets"
+        )
+        r.signing_key.allow_decrypt(role, (c.SECRET_PURPOSE_ENDPOINT,), sid="ApiOpensEndpointSecretsToTest")
 
     def _grant_submitter(self, fn: lambda_.Function) -> None:
         r = self._resources
-        r.table.grant_read_write_data(fn)
-        r.bucket.grant_read_write(fn)
+        self._add_statements(
+            fn,
+            self._items(("GetItem", "PutItem"), (p.JOB_ITEMS, p.BATCH_CLAIMS)),
+            self._items(("UpdateItem", "Query"), (p.JOB_ITEMS,)),
+            self._objects(("GetObject",), c.INPUTS_PREFIX),
+            self._objects(("GetObject", "PutObject", "AbortMultipartUpload"), c.CHUNKS_PREFIX),
+        )
         r.queues.jobs.queue.grant_send_messages(fn)
         r.queues.collect.queue.grant_send_messages(fn)
         self._grant_provider_keys(fn)
 
     def _grant_poller(self, fn: lambda_.Function) -> None:
         r = self._resources
-        r.table.grant_read_write_data(fn)
+        self._add_statements(
+            fn,
+            self._items(("GetItem", "UpdateItem"), (p.JOB_ITEMS,)),
+            self._index_query(c.DUE_CHUNKS_INDEX),
+        )
         r.queues.jobs.queue.grant_send_messages(fn)
         r.queues.collect.queue.grant_send_messages(fn)
         self._grant_provider_keys(fn)
 
     def _grant_collector(self, fn: lambda_.Function) -> None:
         r = self._resources
-        r.table.grant_read_write_data(fn)
-        r.bucket.grant_read_write(fn)
-        # jobs: retryable failures become new chunks; collect: its own "finalize" follow-up.
+        self._add_statements(
+            fn,
+            self._items(("GetItem", "PutItem", "UpdateItem", "Query"), (p.JOB_ITEMS,)),
+            self._objects(("GetObject", "PutObject", "AbortMultipartUpload"), c.CHUNKS_PREFIX, c.RESULTS_PREFIX),
+            self._objects(("PutObject", "AbortMultipartUpload"), c.RAW_PREFIX),
+        )
+        # jobs: retryable failures become new chunks. It never sends to collect: finalizing
+        # runs in the same invocation as the last chunk's collection.
         r.queues.jobs.queue.grant_send_messages(fn)
-        r.queues.collect.queue.grant_send_messages(fn)
         r.topic.grant_publish(fn)
         self._grant_provider_keys(fn)
 
     def _grant_webhook(self, fn: lambda_.Function) -> None:
         r = self._resources
-        r.table.grant_read_write_data(fn)
+        self._add_statements(
+            fn,
+            self._items(("GetItem", "UpdateItem"), (p.JOB_ITEMS, p.TENANT_ITEMS)),
+            self._items(("PutItem",), (p.JOB_ITEMS,)),
+            self._items(("Query",), (p.TENANT_ITEMS,)),
+        )
         # Consuming is granted by the event source; sending re-queues a delivery for retry.
         r.queues.webhooks.queue.grant_send_messages(fn)
+        # It signs with every kind of secret and creates none: decrypt only.
+        r.signing_key.allow_decrypt(
+            self._role(fn),
+            (c.SECRET_PURPOSE_ENDPOINT, c.SECRET_PURPOSE_TENANT),
+            sid="WebhookOpensSigningSecrets",
+        )
 
     def _grant_openai_webhook(self, fn: lambda_.Function) -> None:
         r = self._resources
-        r.table.grant_read_write_data(fn)
+        # Unauthenticated route: it reads only OpenAI batch claims and the chunk they name.
+        self._add_statements(
+            fn,
+            self._items(("GetItem",), (p.OPENAI_BATCH_CLAIMS, p.JOB_ITEMS)),
+            self._items(("UpdateItem",), (p.JOB_ITEMS,)),
+        )
         r.queues.collect.queue.grant_send_messages(fn)
         r.secrets.openai_webhook_secret.grant_read(fn)
         # A verified event is confirmed by reading the batch back from OpenAI.
@@ -224,3 +290,38 @@ class BatchRelayFunctions(Construct):
     def _grant_provider_keys(self, fn: lambda_.Function) -> None:
         for secret in self._resources.secrets.provider_api_keys:
             secret.grant_read(fn)
+
+    # --- hand-written statements ---
+
+    @staticmethod
+    def _add_statements(fn: lambda_.Function, *statements: iam.PolicyStatement) -> None:
+        for statement in statements:
+            fn.add_to_role_policy(statement)
+
+    @staticmethod
+    def _role(fn: lambda_.Function) -> iam.IRole:
+        assert fn.role is not None
+        return fn.role
+
+    def _items(self, actions: tuple[str, ...], keys: tuple[str, ...]) -> iam.PolicyStatement:
+        """Item actions on the table, only for items whose partition key matches ``keys``.
+
+        ForAllValues holds for a request that names no key at all, so only actions that
+        always name one (item reads and writes, Query) may ever be listed here.
+        """
+        return iam.PolicyStatement(
+            actions=[f"dynamodb:{action}" for action in actions],
+            resources=[self._resources.table.table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(keys)}},
+        )
+
+    def _index_query(self, index_name: str) -> iam.PolicyStatement:
+        return iam.PolicyStatement(
+            actions=["dynamodb:Query"], resources=[f"{self._resources.table.table_arn}/index/{index_name}"]
+        )
+
+    def _objects(self, actions: tuple[str, ...], *prefixes: str) -> iam.PolicyStatement:
+        return iam.PolicyStatement(
+            actions=[f"s3:{action}" for action in actions],
+            resources=[self._resources.bucket.arn_for_objects(f"{prefix}*") for prefix in prefixes],
+        )

@@ -19,9 +19,13 @@ from constructs import Construct
 from batchrelay import constants as c
 from batchrelay import registry
 from batchrelay.registry import ProviderLimits
+from batchrelay.webhooks.ssrf import parse_destination
 from infra import REPO_ROOT
 
 SKIP_BUNDLING_ENV = "BATCHRELAY_SKIP_BUNDLING"
+# What Lambda accepts as an SQS event source mapping's MaximumConcurrency.
+MIN_MAX_CONCURRENCY = 2
+MAX_MAX_CONCURRENCY = 1000
 
 # CloudWatch Logs accepts only these retention periods.
 _LOG_RETENTION = {
@@ -58,11 +62,25 @@ class StackSettings:
     api_throttle_burst_limit: int = 100
     api_quota_per_day: int = 0  # 0: no daily quota
     upload_cors_origins: tuple[str, ...] = ("*",)
+    # SQS MaximumConcurrency of each queue's event source mapping: at most this many
+    # concurrent invocations of its consumer, for all tenants together (Lambda: 2-1000).
+    jobs_max_concurrency: int = 5
+    collect_max_concurrency: int = 10
+    webhooks_max_concurrency: int = 20
+    # Webhook destinations allowed besides https on port 443: "host:port" or "*:port".
+    webhook_allowed_destinations: tuple[str, ...] = ()
     bundle: bool = True
 
     @property
     def log_retention(self) -> logs.RetentionDays:
         return _LOG_RETENTION[self.log_retention_days]
+
+    def max_concurrency(self, queue_name: str) -> int:
+        return {
+            c.JOBS_QUEUE: self.jobs_max_concurrency,
+            c.COLLECT_QUEUE: self.collect_max_concurrency,
+            c.WEBHOOKS_QUEUE: self.webhooks_max_concurrency,
+        }[queue_name]
 
     def __post_init__(self) -> None:
         if self.log_retention_days not in _LOG_RETENTION:
@@ -71,6 +89,13 @@ class StackSettings:
             raise ValueError("poll_rate_minutes must be at least 1")
         if self.retention_days < 1:
             raise ValueError("retention_days must be at least 1")
+        for queue_name in c.QUEUE_CONSUMERS:
+            if not MIN_MAX_CONCURRENCY <= self.max_concurrency(queue_name) <= MAX_MAX_CONCURRENCY:
+                raise ValueError(
+                    f"{queue_name}_max_concurrency must be between {MIN_MAX_CONCURRENCY} and {MAX_MAX_CONCURRENCY}"
+                )
+        for entry in self.webhook_allowed_destinations:
+            parse_destination(entry)  # raises ValueError naming the entry
 
     @classmethod
     def from_context(cls, scope: Construct) -> StackSettings:
@@ -101,6 +126,12 @@ class StackSettings:
             api_throttle_burst_limit=_int(get("api_throttle_burst_limit"), defaults.api_throttle_burst_limit),
             api_quota_per_day=_int(get("api_quota_per_day"), defaults.api_quota_per_day),
             upload_cors_origins=_str_tuple(get("upload_cors_origins"), defaults.upload_cors_origins),
+            jobs_max_concurrency=_int(get("jobs_max_concurrency"), defaults.jobs_max_concurrency),
+            collect_max_concurrency=_int(get("collect_max_concurrency"), defaults.collect_max_concurrency),
+            webhooks_max_concurrency=_int(get("webhooks_max_concurrency"), defaults.webhooks_max_concurrency),
+            webhook_allowed_destinations=_str_tuple(
+                get("webhook_allowed_destinations"), defaults.webhook_allowed_destinations
+            ),
             bundle=_bool(get("bundle"), defaults.bundle) and not skip_bundling,
         )
 

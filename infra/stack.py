@@ -18,6 +18,7 @@ from infra.queues import WorkQueues
 from infra.schedule import PollerSchedule
 from infra.secrets import ProviderSecrets, provider_construct_id
 from infra.settings import StackSettings
+from infra.signing_key import SigningKey
 
 
 class BatchRelayStack(Stack):
@@ -40,6 +41,7 @@ class BatchRelayStack(Stack):
             deletion_protection=settings.deletion_protection,
         )
         self.secrets = ProviderSecrets(self, "Secrets", name_prefix=settings.stack_name)
+        self.signing_key = SigningKey(self, "SigningKey", deletion_protection=settings.deletion_protection)
         self.functions = BatchRelayFunctions(
             self,
             "Functions",
@@ -50,6 +52,7 @@ class BatchRelayStack(Stack):
                 queues=self.queues,
                 topic=self.events.topic,
                 secrets=self.secrets,
+                signing_key=self.signing_key,
             ),
         )
         self.api = BatchRelayApi(
@@ -90,6 +93,10 @@ class BatchRelayStack(Stack):
             "TableName": (self.table.table.table_name, "DynamoDB table"),
             "EventsTopicArn": (self.events.topic.topic_arn, "Subscribe here to job events"),
             "AlarmTopicArn": (self.monitoring.alarm_topic.topic_arn, "Subscribe here to alarms"),
+            "SigningKeyArn": (
+                self.signing_key.key.key_arn,
+                "KMS key that encrypts webhook signing secrets (only the api and webhook functions use it)",
+            ),
             "OpenAiWebhookSecretArn": (
                 self.secrets.openai_webhook_secret.secret_arn,
                 "Put the OpenAI webhook signing secret here",

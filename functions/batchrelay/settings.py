@@ -13,8 +13,8 @@ import os
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import BaseModel, Field, PositiveInt, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, PositiveInt, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from batchrelay import constants as c
 from batchrelay import registry
@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     )
     webhook_allow_http: bool = Field(default=False, validation_alias=c.ENV_WEBHOOK_ALLOW_HTTP)
     webhook_allow_loopback: bool = Field(default=False, validation_alias=c.ENV_WEBHOOK_ALLOW_LOOPBACK)
+    # "host:port" / "*:port" allowed besides https on 443 (see webhooks.ssrf); comma-separated.
+    webhook_allowed_destinations: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), validation_alias=c.ENV_WEBHOOK_ALLOWED_DESTINATIONS
+    )
+    secrets_key_id: str | None = Field(default=None, validation_alias=c.ENV_SECRETS_KEY_ID)
     prices_file: str | None = Field(default=None, validation_alias=c.ENV_PRICES_FILE)
     # The shortest wait between two status checks of a batch (deployed: the schedule period).
     poll_min_delay_seconds: PositiveInt = Field(
@@ -97,6 +102,13 @@ class Settings(BaseSettings):
 
     # --- every registered provider (registry), from its own variables ---
     providers: dict[str, ProviderSettings] = Field(default_factory=_provider_settings)
+
+    @field_validator("webhook_allowed_destinations", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     def provider(self, name: str) -> ProviderSettings:
         try:

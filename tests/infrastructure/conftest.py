@@ -19,7 +19,14 @@ from app import build_app
 from infra.settings import StackSettings
 from infra.stack import BatchRelayStack
 
-TEST_CONTEXT = {"bundle": "false", "poll_rate_minutes": 5, "retention_days": 7, "stage_name": "test"}
+TEST_CONTEXT = {
+    "bundle": "false",
+    "poll_rate_minutes": 5,
+    "retention_days": 7,
+    "stage_name": "test",
+    "jobs_max_concurrency": "3",  # as the CLI passes it: a string
+    "webhook_allowed_destinations": "hooks.example.com:8443,*:9443",
+}
 
 
 @dataclass(frozen=True)

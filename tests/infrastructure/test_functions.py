@@ -57,8 +57,9 @@ def test_functions_are_told_only_about_the_resources_they_use(synthesized):
     assert c.ENV_EVENTS_TOPIC_ARN in collector
     assert provider_secrets <= set(collector)
     assert {c.ENV_COLLECT_QUEUE_URL, c.ENV_OPENAI_WEBHOOK_SECRET_ARN} <= set(openai_webhook)
-    # The fast path reads OpenAI batches back, and no other provider's
+    # The fast path reads OpenAI batches back: its key, never another provider's
     assert set(openai_webhook) & provider_secrets == {registry.spec("openai").secret_arn_env}
+    assert c.ENV_BUCKET_NAME not in openai_webhook
 
 
 def test_every_function_knows_its_name_and_has_what_its_settings_require(synthesized):
@@ -107,3 +108,16 @@ def test_alarms_watch_every_dead_letter_queue_and_every_function(synthesized):
     assert watched_functions == {synthesized.logical_id(fn) for fn in stack.functions.functions.values()}
     assert all(a["Threshold"] == 0 and a["ComparisonOperator"] == "GreaterThanThreshold" for a in alarms)
     assert len(synthesized.of_type("AWS::CloudWatch::Dashboard")) == 1
+
+
+def test_the_functions_that_check_webhook_urls_are_told_the_allowed_destinations(synthesized):
+    # Given two extra destinations in the test context
+    for name in EXPECTED_FUNCTIONS:
+        variables = _function(synthesized, name)["Environment"]["Variables"]
+        if name in (c.FUNCTION_API, c.FUNCTION_WEBHOOK):
+            # Then registration (api) and every attempt (webhook) check against the same list
+            assert variables[c.ENV_WEBHOOK_ALLOWED_DESTINATIONS] == "hooks.example.com:8443,*:9443"
+        else:
+            assert c.ENV_WEBHOOK_ALLOWED_DESTINATIONS not in variables
+        # And no deployed function has local mode's exceptions
+        assert c.ENV_WEBHOOK_ALLOW_HTTP not in variables and c.ENV_WEBHOOK_ALLOW_LOOPBACK not in variables

@@ -52,6 +52,20 @@ def test_each_queue_is_wired_to_its_consumer_with_partial_batch_failures(synthes
         assert mapping["BatchSize"] == c.QUEUE_BATCH_SIZES[queue_name]
 
 
+def test_each_mapping_bounds_its_consumers_concurrency_from_settings(synthesized):
+    # Given jobs_max_concurrency=3 in the test context and the defaults for the others
+    stack = synthesized.stack
+    mappings = [m["Properties"] for m in synthesized.of_type("AWS::Lambda::EventSourceMapping").values()]
+    by_queue = {_queue_arn_id(m["EventSourceArn"]): m for m in mappings}
+    # Then every mapping has MaximumConcurrency, the one each setting names
+    expected = {c.JOBS_QUEUE: 3, c.COLLECT_QUEUE: 10, c.WEBHOOKS_QUEUE: 20}
+    assert synthesized.settings.jobs_max_concurrency == 3
+    for queue_name, bound in expected.items():
+        queue_id = stack.get_logical_id(stack.queues.by_name(queue_name).queue.node.default_child)
+        assert by_queue[queue_id]["ScalingConfig"] == {"MaximumConcurrency": bound}, queue_name
+        assert synthesized.settings.max_concurrency(queue_name) == bound
+
+
 def test_every_queue_is_encrypted(synthesized):
     for queue in synthesized.of_type("AWS::SQS::Queue").values():
         properties = queue["Properties"]

@@ -96,3 +96,10 @@ def test_table_has_the_tenant_jobs_and_due_chunks_indexes(synthesized):
         c.DUE_CHUNKS_PK: "S",
         c.DUE_CHUNKS_SK: "N",
     }
+
+
+def test_table_items_expire_by_the_ttl_attribute_the_functions_write(synthesized):
+    # Item TTLs (set when a job is final) only take effect on the attribute the table names.
+    (table,) = synthesized.of_type("AWS::DynamoDB::Table").values()
+    assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": c.TTL_ATTRIBUTE, "Enabled": True}
+    assert c.TTL_ATTRIBUTE == "expires_at"

@@ -13,7 +13,6 @@ from batchrelay.errors import Conflict, ValidationFailed
 from batchrelay.models.webhooks import Delivery, WebhookEndpoint
 from batchrelay.store import delivery_store, endpoint_store, job_store
 from batchrelay.webhooks import attempts, secrets, ssrf
-from batchrelay.webhooks.signing import new_secret
 
 router = Router()
 MAX_ENDPOINTS_PER_TENANT = 25
@@ -118,14 +117,10 @@ def create_webhook_endpoint(body: EndpointIn) -> EndpointCreatedOut:
             field="url", code="too_many_endpoints",
         )
     url = ssrf.validate_url(body.url.strip(), field="url")
-    endpoint = endpoint_store.create_endpoint(
-        tenant_id,
-        url=url,
-        event_types=list(body.event_types or EVENT_TYPES),
-        secret=new_secret(),
-        description=body.description,
+    endpoint, secret = secrets.register_endpoint(
+        tenant_id, url=url, event_types=list(body.event_types or EVENT_TYPES), description=body.description
     )
-    return EndpointCreatedOut(**_endpoint_out(endpoint).model_dump(), secret=endpoint.secret)
+    return EndpointCreatedOut(**_endpoint_out(endpoint).model_dump(), secret=secret)
 
 
 @router.get("/v1/webhook-endpoints", tags=["webhooks"], summary="List the tenant's webhook endpoints")

@@ -25,6 +25,10 @@ ENV_PRESIGN_EXPIRY_SECONDS = "PRESIGN_EXPIRY_SECONDS"
 DEFAULT_PRESIGN_EXPIRY_SECONDS = 900
 ENV_WEBHOOK_ALLOW_HTTP = "WEBHOOK_ALLOW_HTTP"
 ENV_WEBHOOK_ALLOW_LOOPBACK = "WEBHOOK_ALLOW_LOOPBACK"
+# Webhook destinations allowed besides https on port 443: "host:port" or "*:port", comma-separated.
+ENV_WEBHOOK_ALLOWED_DESTINATIONS = "WEBHOOK_ALLOWED_DESTINATIONS"
+# The KMS key (id or ARN) that encrypts webhook signing secrets before they are stored.
+ENV_SECRETS_KEY_ID = "SECRETS_KEY_ID"
 ENV_PRICES_FILE = "PRICES_FILE"
 # The shortest wait between two status checks of a batch (deployed: the schedule period).
 ENV_POLL_MIN_DELAY_SECONDS = "POLL_MIN_DELAY_SECONDS"

@@ -31,3 +31,15 @@ DUE_CHUNKS_SK = "due_at"
 QUEUED_JOBS_DUE_PK = "queued-jobs"
 QUEUED_JOB_RESEND_SECONDS = 300
 TTL_ATTRIBUTE = "expires_at"
+
+# Signing secrets (webhook endpoints, tenants) are stored encrypted with the secrets key under
+# an encryption context; its "purpose" tells the two kinds apart, and the key policy grants
+# each function the key only for the purposes it needs (webhooks.secret_box).
+SECRET_CONTEXT_PURPOSE = "purpose"
+SECRET_PURPOSE_ENDPOINT = "webhook-endpoint-secret"
+SECRET_PURPOSE_TENANT = "tenant-signing-secret"
+# The attributes an endpoint or tenant-secret item stores its secret in: the KMS ciphertext,
+# or, in items of the first version, the plain text (read until the secret is replaced).
+SECRET_SEALED_ATTRIBUTE = "secret_sealed"
+SECRET_PLAIN_ATTRIBUTE = "secret"
+SECRET_ATTRIBUTES = (SECRET_SEALED_ATTRIBUTE, SECRET_PLAIN_ATTRIBUTE)

@@ -41,6 +41,14 @@ def _check_webhook_url(url: str) -> None:
     validate_url(url, field="webhook_url")
 
 
+def _ensure_signing_secret(tenant_id: str) -> None:
+    # The job's own webhook_url is signed with the tenant's secret. It is created here, by
+    # the api function, so that the webhook function only ever decrypts secrets.
+    from batchrelay.webhooks.secrets import ensure_tenant_secret
+
+    ensure_tenant_secret(tenant_id)
+
+
 def _replay(tenant_id: str, job_id: str, request_hash: str | None, stored_hash: str | None) -> Job:
     if stored_hash and request_hash and stored_hash != request_hash:
         raise Conflict(
@@ -73,6 +81,7 @@ def create_job(
             return job_out(_replay(tenant_id, record["job_id"], request_hash, record.get("request_hash"))), True
     if request.webhook_url:
         _check_webhook_url(request.webhook_url)
+        _ensure_signing_secret(tenant_id)
     if request.requests is not None and body_bytes > c.MAX_INLINE_BODY_BYTES:
         raise PayloadTooLarge(
             f"inline jobs are limited to {c.MAX_INLINE_BODY_BYTES} bytes; upload larger inputs with POST /v1/uploads",

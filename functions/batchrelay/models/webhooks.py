@@ -20,7 +20,8 @@ class WebhookEndpoint(BaseModel):
     url: str
     event_types: list[str] = Field(default_factory=lambda: list(EVENT_TYPES))
     description: str | None = None
-    secret: str
+    # Only in the answer to its creation: the table keeps it encrypted (webhooks.secret_box).
+    secret: str | None = None
     enabled: bool = True
     disabled_reason: str | None = None
     created_at: str

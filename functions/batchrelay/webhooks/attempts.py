@@ -60,15 +60,16 @@ def send_signed(url: str, secret: str, msg_id: str, payload: str, *, attempt: in
 def _signing_secret(delivery: Delivery) -> tuple[str | None, str | None]:
     """(secret, reason the delivery cannot be made)."""
     if delivery.endpoint_id == JOB_URL_ENDPOINT_ID:
-        secret, _ = secrets.ensure_tenant_secret(delivery.tenant_id)
-        return secret, None
+        # Created by the api when the job was accepted; this function only reads secrets.
+        secret = secrets.get_tenant_secret(delivery.tenant_id)
+        return (secret, None) if secret else (None, "the tenant has no signing secret")
     try:
-        endpoint = endpoint_store.get_endpoint(delivery.tenant_id, delivery.endpoint_id)
+        endpoint, secret = secrets.endpoint_with_secret(delivery.tenant_id, delivery.endpoint_id)
     except NotFound:
         return None, "endpoint deleted"
     if not endpoint.enabled:
         return None, f"endpoint disabled ({endpoint.disabled_reason or 'by its owner'})"
-    return endpoint.secret, None
+    return secret, None
 
 
 def attempt_delivery(delivery: Delivery, attempt: int, *, time_left: TimeLeft) -> str:
@@ -144,11 +145,11 @@ def _message(delivery: Delivery, attempt: int, not_before: float) -> DeliverWebh
 
 def send_test_event(tenant_id: str, endpoint_id: str) -> SendResult:
     """Send one signed ``webhook.test`` event to an endpoint now; nothing is retried or logged."""
-    endpoint = endpoint_store.get_endpoint(tenant_id, endpoint_id)
+    endpoint, secret = secrets.endpoint_with_secret(tenant_id, endpoint_id)
     event = JobEvent(
         id=new_id("evt_test"),
         type=TEST_EVENT_TYPE,
         timestamp=now_iso(),
         data=TestEventData(tenant_id=tenant_id, endpoint_id=endpoint_id, message="a test event from batchrelay"),
     )
-    return send_signed(endpoint.url, endpoint.secret, event.id, event.model_dump_json())
+    return send_signed(endpoint.url, secret, event.id, event.model_dump_json())

@@ -1,9 +1,11 @@
 """SSRF guard: which webhook URLs may be called, resolved once to the addresses we connect to.
 
-A URL must be https (http only when ``webhook_allow_http``), carry no credentials, and
-every address its host resolves to must be public unicast. The caller connects to the
-checked address (``Target.address``), never resolves the name again, so a DNS answer that
-changes between check and connect (rebinding) cannot reach an internal address.
+A URL must be https (http only when ``webhook_allow_http``) on port 443, carry no
+credentials, and every address its host resolves to must be public unicast. Another port
+needs an entry in ``webhook_allowed_destinations`` (``host:port``, or ``*:port`` for any
+host); local mode (``webhook_allow_loopback``) may use any port on loopback. The caller
+connects to the checked address (``Target.address``), never resolves the name again, so a
+DNS answer that changes between check and connect (rebinding) cannot reach an internal address.
 """
 
 from __future__ import annotations
@@ -83,6 +85,38 @@ def address_refusal(ip: IPAddress, *, allow_loopback: bool = False) -> str | Non
     return None
 
 
+def parse_destination(entry: str) -> tuple[str, int]:
+    """``"host:port"`` / ``"*:port"`` / ``"[v6]:port"`` -> (lowercase host or "*", port)."""
+    host, sep, port = entry.strip().rpartition(":")
+    host = host.strip().lower().removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"a webhook destination must be host:port or *:port, not {entry!r}")
+    return host, int(port)
+
+
+def _is_loopback(ip: IPAddress) -> bool:
+    embedded = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return ip.is_loopback or (embedded is not None and embedded.is_loopback)
+
+
+def _default_port(scheme: str) -> int:
+    return 443 if scheme == "https" else 80
+
+
+def _port_allowed(scheme: str, host: str, port: int, allowed: tuple[str, ...]) -> bool:
+    if port == _default_port(scheme):
+        return True
+    return any(h in ("*", host) and p == port for h, p in map(parse_destination, allowed))
+
+
+def _port_refused(scheme: str, port: int, allowed: tuple[str, ...], field: str) -> UrlRefused:
+    also = f"; also allowed: {', '.join(allowed)}" if allowed else ""
+    return UrlRefused(
+        f"the URL's port {port} is not allowed: webhooks go to {scheme} on port {_default_port(scheme)}{also}",
+        field=field,
+    )
+
+
 def _split(url: str, *, allow_http: bool, field: str) -> tuple[str, str, int, str]:
     if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
         raise UrlRefused(f"the URL must be a string of 1 to {MAX_URL_LENGTH} characters", field=field)
@@ -124,6 +158,9 @@ def resolve_target(
     allow_http = settings.webhook_allow_http if allow_http is None else allow_http
     allow_loopback = settings.webhook_allow_loopback if allow_loopback is None else allow_loopback
     scheme, host, port, path = _split(url, allow_http=allow_http, field=field)
+    port_allowed = _port_allowed(scheme, host, port, settings.webhook_allowed_destinations)
+    if not port_allowed and not allow_loopback:
+        raise _port_refused(scheme, port, settings.webhook_allowed_destinations, field)
     resolve = resolver or socket.getaddrinfo
     try:
         literal: IPAddress | None = ipaddress.ip_address(host)
@@ -150,6 +187,9 @@ def resolve_target(
         if reason:
             # The class of address, not the address: answers must not map a private network.
             raise UrlRefused(f"the URL's host {host} resolves to a {reason} address", field=field)
+    if not port_allowed and not all(_is_loopback(address) for address in addresses):
+        # Local mode's receivers listen on loopback on any port; nothing else may.
+        raise _port_refused(scheme, port, settings.webhook_allowed_destinations, field)
     return Target(url=url, scheme=scheme, host=host, port=port, path=path, address=str(addresses[0]))
 
 

@@ -26,7 +26,7 @@ def test_completed_job_delivers_one_verified_event_to_each_matching_endpoint(rec
     all_types = register(receiver, "/all")
     completed_only = register(receiver, "/completed", ["job.completed"])
     failures_only = register(receiver, "/failures", ["job.failed"])
-    receiver.secrets["/job"], _ = secrets.ensure_tenant_secret("tenant-a")
+    receiver.secrets["/job"] = secrets.rotate_tenant_secret("tenant-a")
     job = store_job(make_job(webhook_url=receiver.url("/job")))
 
     # When the finalizer publishes the event and the queue is drained

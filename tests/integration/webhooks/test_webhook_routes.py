@@ -64,6 +64,28 @@ def test_http_is_refused_unless_the_setting_allows_it(aws, monkeypatch):
     assert call_api("POST", "/v1/webhook-endpoints", {"url": "http://[::1]:9/x"}).status == 201
 
 
+def test_a_url_on_another_port_than_443_is_refused_for_endpoints_and_jobs(aws, monkeypatch):
+    # Given a deployed setup (no local exceptions) with one extra destination allowed
+    monkeypatch.setenv("WEBHOOK_ALLOWED_DESTINATIONS", "93.184.216.34:9443")
+    get_settings.cache_clear()
+    # When an endpoint or a job names a public address on another port
+    endpoint = call_api("POST", "/v1/webhook-endpoints", {"url": "https://93.184.216.34:8443/hook"})
+    job = call_api("POST", "/v1/jobs", {
+        "provider": "openai", "endpoint": "/v1/chat/completions", "webhook_url": "https://93.184.216.34:8443/hook",
+        "requests": [{"custom_id": "a", "body": {"model": "gpt-4o-mini", "messages": []}}],
+    })
+    # Then both are refused, naming their field and what is allowed, and nothing is stored
+    assert endpoint.status == 400 and endpoint.body["error"]["field"] == "url"
+    assert job.status == 400 and job.body["error"]["field"] == "webhook_url"
+    for answer in (endpoint, job):
+        assert "https on port 443" in answer.body["error"]["message"]
+        assert "93.184.216.34:9443" in answer.body["error"]["message"]
+    assert call_api("GET", "/v1/webhook-endpoints").body == {"data": []}
+    assert call_api("GET", "/v1/jobs").body["data"] == []
+    # And the allowed destination is accepted
+    assert call_api("POST", "/v1/webhook-endpoints", {"url": "https://93.184.216.34:9443/hook"}).status == 201
+
+
 @pytest.mark.parametrize("event_types", [[], ["job.started"], "job.completed"])
 def test_bad_event_types_are_refused(webhook_env, receiver, event_types):
     answer = call_api("POST", "/v1/webhook-endpoints", {"url": receiver.url("/a"), "event_types": event_types})

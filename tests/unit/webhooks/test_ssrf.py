@@ -52,6 +52,7 @@ def no_sockets(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.delenv("WEBHOOK_ALLOW_HTTP", raising=False)
     monkeypatch.delenv("WEBHOOK_ALLOW_LOOPBACK", raising=False)
+    monkeypatch.delenv("WEBHOOK_ALLOWED_DESTINATIONS", raising=False)
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
@@ -93,10 +94,10 @@ def test_a_name_resolving_to_public_and_private_addresses_is_refused():
 
 def test_a_public_address_is_allowed_and_pinned():
     resolve = resolver_for("93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946")
-    target = ssrf.resolve_target("https://hooks.example.com:8443/in?x=1", resolver=resolve)
+    target = ssrf.resolve_target("https://hooks.example.com/in?x=1", resolver=resolve)
     assert (target.host, target.port, target.path, target.address) == (
         "hooks.example.com",
-        8443,
+        443,
         "/in?x=1",
         "93.184.216.34",
     )
@@ -148,3 +149,85 @@ def test_a_delivery_attempt_to_a_forbidden_address_is_refused_before_connecting(
     assert not result.ok
     assert result.entry.status_code is None
     assert "link-local" in result.entry.error
+
+
+# --- destinations: https on port 443, or an allow-listed host:port ---
+
+
+def _allow(monkeypatch, **env: str) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "url", ["https://hooks.example.com:8443/in", "https://hooks.example.com:80/", "https://93.184.216.34:22/"]
+)
+def test_another_port_than_443_is_refused_before_any_lookup(url):
+    # Given a resolver that records every lookup (and no allow-list)
+    resolve = resolver_for("93.184.216.34")
+    # When a URL names another port
+    with pytest.raises(ssrf.UrlRefused) as refused:
+        ssrf.resolve_target(url, resolver=resolve)
+    # Then it is refused by field, saying what is allowed, without resolving the name
+    assert refused.value.field == "url" and refused.value.http_status == 400
+    assert "https on port 443" in refused.value.message
+    assert resolve.calls == []
+
+
+def test_port_443_may_be_named_explicitly():
+    assert ssrf.resolve_target("https://hooks.example.com:443/", resolver=resolver_for("93.184.216.34")).port == 443
+
+
+def test_the_refusal_names_the_field_it_was_checked_for():
+    with pytest.raises(ssrf.UrlRefused) as refused:
+        ssrf.validate_url(
+            "https://hooks.example.com:8443/", field="webhook_url", resolver=resolver_for("93.184.216.34")
+        )
+    assert refused.value.field == "webhook_url"
+
+
+def test_an_allow_listed_host_and_port_is_allowed_and_nothing_more(monkeypatch):
+    # Given one host allowed on 8443 and any host on 9443
+    _allow(monkeypatch, WEBHOOK_ALLOWED_DESTINATIONS="Hooks.Example.com:8443, *:9443")
+    public = resolver_for("93.184.216.34")
+    # Then those pass
+    assert ssrf.resolve_target("https://hooks.example.com:8443/in", resolver=public).port == 8443
+    assert ssrf.resolve_target("https://other.example.com:9443/in", resolver=public).port == 9443
+    # But another host on 8443 is refused, and the answer lists what is allowed
+    with pytest.raises(ssrf.UrlRefused) as refused:
+        ssrf.resolve_target("https://other.example.com:8443/in", resolver=public)
+    assert "Hooks.Example.com:8443" in refused.value.message and "*:9443" in refused.value.message
+    # And an allowed port never opens a forbidden address
+    with pytest.raises(ssrf.UrlRefused, match="private"):
+        ssrf.resolve_target("https://other.example.com:9443/in", resolver=resolver_for("10.0.0.8"))
+
+
+def test_local_mode_allows_any_port_on_loopback_only(monkeypatch):
+    _allow(monkeypatch, WEBHOOK_ALLOW_HTTP="1", WEBHOOK_ALLOW_LOOPBACK="1")
+    assert ssrf.resolve_target("http://127.0.0.1:53123/hook").port == 53123
+    assert ssrf.resolve_target("http://localhost:8080/", resolver=resolver_for("127.0.0.1", "::1")).port == 8080
+    # A public receiver on another port is still refused, after the lookup that tells it apart
+    with pytest.raises(ssrf.UrlRefused, match="port 8080 is not allowed"):
+        ssrf.resolve_target("http://hooks.example.com:8080/", resolver=resolver_for("93.184.216.34"))
+    with pytest.raises(ssrf.UrlRefused, match="port 8080"):
+        ssrf.resolve_target("http://both.example.com:8080/", resolver=resolver_for("127.0.0.1", "93.184.216.34"))
+
+
+@pytest.mark.parametrize("entry", ["hooks.example.com", "hooks.example.com:", ":443", "*:0", "*:70000", "h:x"])
+def test_a_malformed_allow_list_entry_is_an_error(entry):
+    with pytest.raises(ValueError, match="host:port"):
+        ssrf.parse_destination(entry)
+
+
+def test_allow_list_entries_parse_to_host_and_port():
+    assert ssrf.parse_destination(" Hooks.Example.com:8443 ") == ("hooks.example.com", 8443)
+    assert ssrf.parse_destination("*:9443") == ("*", 9443)
+    assert ssrf.parse_destination("[2606:2800::1]:8443") == ("2606:2800::1", 8443)
+
+
+def test_a_delivery_attempt_to_another_port_is_refused_before_connecting(monkeypatch):
+    monkeypatch.setattr(socket, "getaddrinfo", resolver_for("93.184.216.34"))
+    result = attempts.send_signed("https://hooks.example.com:8443/in", "whsec_" + "a" * 44, "evt_1", "{}")
+    assert not result.ok and result.entry.status_code is None
+    assert "port 8443 is not allowed" in result.entry.error

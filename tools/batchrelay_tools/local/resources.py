@@ -12,7 +12,8 @@ from batchrelay import constants as c
 
 
 def create_resources(*, prefix: str = "batchrelay", region: str = "us-east-1") -> dict[str, str]:
-    """Table, bucket, queues (with DLQs and redrive), topic and the webhooks subscription.
+    """Table, bucket, queues (with DLQs and redrive), topic, the webhooks subscription and the
+    KMS key that encrypts signing secrets.
 
     Returns environment variables for the functions (TABLE_NAME, BUCKET_NAME, ...).
     """
@@ -92,6 +93,10 @@ def create_resources(*, prefix: str = "batchrelay", region: str = "us-east-1") -
         Attributes={"RawMessageDelivery": "true"},
     )
     env[c.ENV_EVENTS_TOPIC_ARN] = topic_arn
+
+    kms = boto3.client("kms", region_name=region)
+    key = kms.create_key(Description=f"{prefix}: encrypts webhook signing secrets")["KeyMetadata"]
+    env[c.ENV_SECRETS_KEY_ID] = key["KeyId"]
     return env
 
 

@@ -1,0 +1,309 @@
+"""Every AWS call the real handlers make is one the permission table lets that function make.
+
+The whole stack runs in this process (local mode: moto, the provider simulator, the Lambda
+runtime); each call a handler makes through botocore is recorded with the function that made
+it and turned into what IAM would check: the action, the resource and, for table items, the
+partition key; for the signing key, the encryption context's purpose. Each must match a row
+of ``infra/permissions.py`` for that function, or the deployed function would be refused.
+The scenario walks every route and lifecycle path a test can drive: endpoints, the tenant
+secret, an upload, idempotent replays, retry chunks, the OpenAI webhook fast path, a cancel,
+finalizing, signed deliveries.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import fnmatch
+import json
+import os
+import re
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import botocore.client
+import httpx
+import pytest
+from standardwebhooks import Webhook
+
+from batchrelay import constants as c
+from batchrelay.settings import get_settings
+from batchrelay.webhooks.signing import new_secret
+from batchrelay_tools.cli.client import ApiClient
+from batchrelay_tools.local.config import LocalConfig
+from batchrelay_tools.local.stack import HandlerCache, LocalStack
+from batchrelay_tools.local.webhook_receiver import WebhookReceiver
+from infra import permissions as p
+
+pytestmark = pytest.mark.slow
+
+FINAL = {"completed", "completed_with_errors", "failed", "cancelled", "expired"}
+_function: contextvars.ContextVar[str | None] = contextvars.ContextVar("function", default=None)
+
+
+@dataclass(frozen=True)
+class Call:
+    function: str
+    service: str
+    operation: str
+    params: dict[str, Any]
+
+
+@pytest.fixture
+def calls(monkeypatch) -> list[Call]:
+    """Record every botocore call made while a handler runs (after the SDK's own transforms)."""
+    recorded: list[Call] = []
+    original = botocore.client.BaseClient._emit_api_params
+
+    def emit(self, api_params, operation_model, context):
+        params = original(self, api_params=api_params, operation_model=operation_model, context=context)
+        function = _function.get()
+        if function is not None:
+            recorded.append(Call(function, self.meta.service_model.service_name, operation_model.name, params))
+        return params
+
+    submit = ThreadPoolExecutor.submit
+
+    def submit_in_context(self, fn, /, *args, **kwargs):
+        # Background uploads and pooled work belong to the function that queued them.
+        return submit(self, contextvars.copy_context().run, fn, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_emit_api_params", emit)
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", submit_in_context)
+    return recorded
+
+
+# --- what IAM checks for a call ---
+
+Need = tuple[str, str, str]  # (action, concrete resource, partition key or purpose)
+
+
+def _string(value: Any) -> str:
+    return value["S"] if isinstance(value, dict) else str(value)
+
+
+def _query_pk(params: dict[str, Any]) -> str:
+    names = params.get("ExpressionAttributeNames", {})
+    for name, placeholder in re.findall(r"(#?\w+)\s*=\s*(:\w+)", params["KeyConditionExpression"]):
+        if names.get(name, name) == c.PK:
+            return _string(params["ExpressionAttributeValues"][placeholder])
+    raise AssertionError(f"no partition key in {params['KeyConditionExpression']}")
+
+
+_TRANSACT_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+_S3_ACTIONS = {
+    "GetObject": "s3:GetObject",
+    "HeadObject": "s3:GetObject",
+    "PutObject": "s3:PutObject",
+    "CreateMultipartUpload": "s3:PutObject",
+    "UploadPart": "s3:PutObject",
+    "CompleteMultipartUpload": "s3:PutObject",
+    "AbortMultipartUpload": "s3:AbortMultipartUpload",
+    "DeleteObject": "s3:DeleteObject",
+}
+
+
+def needs(call: Call, env: dict[str, str]) -> list[Need]:
+    params, op = call.params, call.operation
+    if call.service == "dynamodb":
+        if op in ("GetItem", "PutItem", "UpdateItem", "DeleteItem"):
+            key = params.get("Key") or params["Item"]
+            return [(f"dynamodb:{op}", p.TABLE, _string(key[c.PK]))]
+        if op == "Query":
+            if "IndexName" in params:
+                return [("dynamodb:Query", f"index/{params['IndexName']}", "")]
+            return [("dynamodb:Query", p.TABLE, _query_pk(params))]
+        if op == "BatchGetItem":
+            return [
+                ("dynamodb:BatchGetItem", p.TABLE, _string(key[c.PK]))
+                for request in params["RequestItems"].values()
+                for key in request["Keys"]
+            ]
+        if op == "TransactWriteItems":
+            out = []
+            for item in params["TransactItems"]:
+                ((kind, body),) = item.items()
+                key = body.get("Key") or body["Item"]
+                out.append((f"dynamodb:{_TRANSACT_ACTIONS[kind]}", p.TABLE, _string(key[c.PK])))
+            return out
+    if call.service == "s3":
+        if op == "CopyObject":
+            source = params["CopySource"]  # "bucket/key" once the SDK has built it
+            source_key = source["Key"] if isinstance(source, dict) else source.split("/", 1)[1]
+            return [("s3:GetObject", f"bucket/{source_key}", ""), ("s3:PutObject", f"bucket/{params['Key']}", "")]
+        if op in _S3_ACTIONS:
+            return [(_S3_ACTIONS[op], f"bucket/{params['Key']}", "")]
+    if call.service == "sqs" and op == "SendMessage":
+        queues = {
+            env[c.ENV_JOBS_QUEUE_URL]: c.JOBS_QUEUE,
+            env[c.ENV_COLLECT_QUEUE_URL]: c.COLLECT_QUEUE,
+            env[c.ENV_WEBHOOKS_QUEUE_URL]: c.WEBHOOKS_QUEUE,
+        }
+        return [("sqs:SendMessage", f"queue/{queues[params['QueueUrl']]}", "")]
+    if call.service == "sns" and op == "Publish":
+        assert params["TopicArn"] == env[c.ENV_EVENTS_TOPIC_ARN]
+        return [("sns:Publish", p.EVENTS_TOPIC, "")]
+    if call.service == "kms" and op in ("Encrypt", "Decrypt"):
+        assert params["KeyId"] == env[c.ENV_SECRETS_KEY_ID]
+        return [(f"kms:{op}", p.SIGNING_KEY, params["EncryptionContext"][c.SECRET_CONTEXT_PURPOSE])]
+    raise AssertionError(f"{call.function} made a call this test cannot judge: {call.service}.{op}")
+
+
+def allows(allow: p.Allow, action: str, resource: str, scope: str) -> bool:
+    if action not in allow.actions or not fnmatch.fnmatchcase(resource, allow.resource):
+        return False
+    if allow.keys:
+        return any(fnmatch.fnmatchcase(scope, pattern) for pattern in allow.keys)
+    if allow.purposes:
+        return scope in allow.purposes
+    return True
+
+
+def refused(calls: list[Call], env: dict[str, str]) -> list[str]:
+    out = []
+    for call in calls:
+        for need in needs(call, env):
+            if not any(allows(allow, *need) for allow in p.PERMISSIONS[call.function]):
+                out.append(f"{call.function}: {call.service}.{call.operation} needs {need}")
+    return sorted(set(out))
+
+
+# --- the scenario ---
+
+
+OPENAI_WEBHOOK_SECRET = new_secret()
+
+
+def _openai_event(batch_id: str) -> tuple[str, dict[str, str]]:
+    """A batch.completed event signed as OpenAI signs it."""
+    body = json.dumps({"id": f"evt_{uuid.uuid4().hex}", "object": "event", "created_at": int(time.time()),
+                       "type": "batch.completed", "data": {"id": batch_id}})
+    msg_id, at = f"wh_{uuid.uuid4().hex}", datetime.now(UTC)
+    signature = Webhook(OPENAI_WEBHOOK_SECRET).sign(msg_id, at, body)
+    headers = {"webhook-id": msg_id, "webhook-timestamp": str(int(at.timestamp())), "webhook-signature": signature}
+    return body, {**headers, "content-type": "application/json"}
+
+
+def _requests(provider: str, count: int) -> list[dict[str, Any]]:
+    if provider == "openai":
+        body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    else:
+        body = {"model": "claude-3-5-haiku-latest", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
+    return [{"custom_id": f"{provider}-{i}", "body": body} for i in range(count)]
+
+
+def _wait(api: ApiClient, job_id: str, *, until: Any, timeout: float = 60.0, tick: Any = None) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = api.get_job(job_id)
+        if until(job):
+            return job
+        assert time.monotonic() < deadline, f"job {job_id} stuck at {job['status']}: {job.get('chunks')}"
+        if tick:
+            tick(job)
+        time.sleep(0.5)
+
+
+@pytest.fixture
+def no_provider_keys(monkeypatch):
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(c.ENV_OPENAI_WEBHOOK_SECRET, OPENAI_WEBHOOK_SECRET)
+
+
+def test_every_call_of_every_function_is_within_its_permissions(calls, no_provider_keys, tmp_path: Path):
+    cache = HandlerCache()
+
+    def invoke(function: str, event: dict[str, Any], context: Any) -> Any:
+        token = _function.set(function)
+        try:
+            return cache.invoke(function, event, context)
+        finally:
+            _function.reset(token)
+
+    config = LocalConfig(port=0, api_key="k-permissions", poll_seconds=1.0, sim_processing_seconds=1.0,
+                         sim_failure_fraction=0.3)
+    with LocalStack(config, invoke=invoke) as stack, WebhookReceiver() as receiver, \
+            ApiClient(stack.url, stack.api_key) as api:
+        # The poller leaves running batches alone for a while: OpenAI's webhook ends them.
+        # (Set after start, over local mode's own value; the stack restores it when it stops.)
+        os.environ[c.ENV_POLL_MIN_DELAY_SECONDS] = "120"
+        get_settings.cache_clear()
+        openai_webhook_url = stack.url + c.OPENAI_WEBHOOK_PATH
+
+        # Endpoints: register, list, test (decrypts), and one to remove
+        endpoint = api.add_webhook(receiver.url, None, "permissions test")
+        assert api.list_webhooks()["data"]
+        assert api.test_webhook(endpoint["id"])["delivered"] is True
+        api.remove_webhook(api.add_webhook(receiver.url + "/gone", None, None)["id"])
+
+        # An OpenAI job from an upload, with its own webhook_url (the api creates the tenant
+        # secret) and an Idempotency-Key that is replayed
+        path = tmp_path / "input.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in _requests("openai", 30)))
+        upload = api.create_upload()
+        api.put_upload(upload, path)
+        body = {"provider": "openai", "endpoint": "/v1/chat/completions", "upload_id": upload["upload_id"],
+                "webhook_url": f"{receiver.base_url}/job", "chunk_size": 10}
+        openai_job = api.create_job(body, idempotency_key="idem-1")
+        assert api.create_job(body, idempotency_key="idem-1")["id"] == openai_job["id"]
+
+        # An Anthropic job, cancelled once its batches run
+        anthropic_job = api.create_job(
+            {"provider": "anthropic", "endpoint": "/v1/messages", "requests": _requests("anthropic", 4)}
+        )
+
+        def nudge_openai(job: dict[str, Any]) -> None:
+            # OpenAI's fast path for every submitted batch (retry batches too)
+            for chunk in job.get("chunks") or []:
+                if chunk["status"] == "submitted" and chunk["batch_id"]:
+                    body, headers = _openai_event(chunk["batch_id"])
+                    assert httpx.post(openai_webhook_url, content=body, headers=headers).status_code == 200
+
+        _wait(api, anthropic_job["id"], until=lambda j: any(ch["batch_id"] for ch in j["chunks"] or []))
+        api.cancel_job(anthropic_job["id"])
+        done = _wait(api, openai_job["id"], until=lambda j: j["status"] in FINAL, tick=nudge_openai)
+        assert done["status"] in ("completed", "completed_with_errors")
+        assert any(ch["id"].endswith("-r2") for ch in done["chunks"]), "no retry chunk was made"
+        assert _wait(api, anthropic_job["id"], until=lambda j: j["status"] in FINAL)["status"] == "cancelled"
+
+        # Results, the delivery log, listing, the tenant secret
+        assert receiver.wait_for_jobs({openai_job["id"], anthropic_job["id"]}, timeout=30)
+        assert receiver.wait_for(lambda got: any(r.path == "/job" for r in got), timeout=30)
+        api.job_results(openai_job["id"])
+        assert api.deliveries(openai_job["id"])["data"]
+        assert api.list_jobs(limit=5)["data"]
+        api.request("POST", "/v1/webhook-endpoints/tenant-secret")
+        env = dict(stack.env)
+
+    # Then every function made calls, and each of them is one its permissions allow
+    assert {call.function for call in calls} == set(p.PERMISSIONS)
+    assert refused(calls, env) == []
+    # And the paths that matter most were taken
+    made = {(call.function, need[0], need[1]) for call in calls for need in needs(call, env)}
+    assert (c.FUNCTION_OPENAI_WEBHOOK, "dynamodb:UpdateItem", p.TABLE) in made
+    assert (c.FUNCTION_WEBHOOK, "kms:Decrypt", p.SIGNING_KEY) in made
+    assert (c.FUNCTION_API, "kms:Decrypt", p.SIGNING_KEY) in made
+    assert (c.FUNCTION_COLLECTOR, "dynamodb:PutItem", p.TABLE) in made  # a retry chunk
+
+
+def test_a_call_outside_the_table_is_refused():
+    # The judge itself: a Scan, another function's queue, a tenant item for the poller
+    env = {c.ENV_JOBS_QUEUE_URL: "j", c.ENV_COLLECT_QUEUE_URL: "col", c.ENV_WEBHOOKS_QUEUE_URL: "w"}
+    outside = [
+        Call(c.FUNCTION_OPENAI_WEBHOOK, "dynamodb", "GetItem", {"Key": {"pk": {"S": "TENANT#t"}, "sk": {"S": "x"}}}),
+        Call(c.FUNCTION_POLLER, "sqs", "SendMessage", {"QueueUrl": "w"}),
+        Call(c.FUNCTION_API, "s3", "PutObject", {"Key": "results/job_1/results.jsonl"}),
+    ]
+    assert len(refused(outside, env)) == 3
+    with pytest.raises(AssertionError, match="cannot judge"):
+        needs(Call(c.FUNCTION_API, "dynamodb", "Scan", {}), env)
