@@ -78,7 +78,7 @@ def _write_results(job: Job, *, now: float) -> Job:
     if not_collected:
         raise RuntimeError(f"job {job.job_id} is finalizing but chunks {not_collected} are not collected")
     assembled = assemble_results(job, [(chunk.chunk_id, chunk.part_key or "") for chunk in chunks])
-    cost = cost_of(assembled.usage_by_model)
+    cost = cost_of(job.provider, assembled.usage_by_model)
     cost_usd, sync_cost_usd = cost.as_strings()
     status = final_status(job.counts, cancel_requested=job.cancel_requested)
     finished_at = iso(now)

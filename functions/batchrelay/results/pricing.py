@@ -1,8 +1,10 @@
-"""What a job cost: token usage per model times the price table in ``prices.json``.
+"""What a job cost: token usage per model times its provider's rows in ``prices.json``.
 
-The table lists synchronous list prices (USD per million tokens); batch jobs pay
-``batch_discount`` of that. Operators edit the file or set PRICES_FILE to their own.
-Models missing from the table cost nothing here and are reported as unpriced.
+Each provider has its own section: synchronous list prices (USD per million tokens) and
+its own batch discount, or explicit batch prices per model where a provider publishes them
+(no global 50%). Operators edit the file or set PRICES_FILE to their own; a file in the
+first version's format (one ``batch_discount`` and ``models`` for all) still works. Models
+missing from the table cost nothing here and are reported as unpriced.
 """
 
 from __future__ import annotations
@@ -22,16 +24,19 @@ from batchrelay.settings import get_settings
 _DEFAULT_PRICES = Path(__file__).with_name("prices.json")
 _MILLION = Decimal(1_000_000)
 _CENT_FRACTION = Decimal("0.000001")
+_ANY_PROVIDER = "*"
 
 
 @dataclass(frozen=True)
 class ModelPrice:
     input_per_million: Decimal
     output_per_million: Decimal
+    batch_input_per_million: Decimal
+    batch_output_per_million: Decimal
 
 
 @dataclass(frozen=True)
-class PriceTable:
+class ProviderPrices:
     batch_discount: Decimal
     models: dict[str, ModelPrice]
 
@@ -44,6 +49,14 @@ class PriceTable:
             if model.startswith(name) and (best is None or len(name) > len(best)):
                 best = name
         return self.models[best] if best else None
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    providers: dict[str, ProviderPrices]
+
+    def for_provider(self, provider: str) -> ProviderPrices | None:
+        return self.providers.get(provider) or self.providers.get(_ANY_PROVIDER)
 
 
 @dataclass
@@ -60,12 +73,28 @@ def _usd(value: Decimal) -> str:
     return str(value.quantize(_CENT_FRACTION, rounding=ROUND_HALF_UP))
 
 
+def _decimal(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+def _provider_prices(section: dict[str, Any]) -> ProviderPrices:
+    discount = _decimal(section.get("batch_discount", "0.5"))
+    models = {}
+    for name, row in section.get("models", {}).items():
+        sync_in, sync_out = _decimal(row.get("input", 0)), _decimal(row.get("output", 0))
+        models[name] = ModelPrice(
+            input_per_million=sync_in,
+            output_per_million=sync_out,
+            batch_input_per_million=_decimal(row["batch_input"]) if "batch_input" in row else sync_in * discount,
+            batch_output_per_million=_decimal(row["batch_output"]) if "batch_output" in row else sync_out * discount,
+        )
+    return ProviderPrices(batch_discount=discount, models=models)
+
+
 def parse_price_table(data: dict[str, Any]) -> PriceTable:
-    models = {
-        name: ModelPrice(Decimal(str(p.get("input", 0))), Decimal(str(p.get("output", 0))))
-        for name, p in data.get("models", {}).items()
-    }
-    return PriceTable(batch_discount=Decimal(str(data.get("batch_discount", "0.5"))), models=models)
+    if "providers" in data:
+        return PriceTable({name: _provider_prices(section) for name, section in data["providers"].items()})
+    return PriceTable({_ANY_PROVIDER: _provider_prices(data)})  # the first version's format
 
 
 @lru_cache(maxsize=4)
@@ -77,22 +106,21 @@ def price_table() -> PriceTable:
     return _load(get_settings().prices_file or str(_DEFAULT_PRICES))
 
 
-def cost_of(usage_by_model: dict[str, dict[str, int]], table: PriceTable | None = None) -> Cost:
-    """Cost of usage given as {model: {"input_tokens", "output_tokens"}}."""
-    table = table or price_table()
+def cost_of(provider: str, usage_by_model: dict[str, dict[str, int]], table: PriceTable | None = None) -> Cost:
+    """Cost of usage given as {model: {"input_tokens", "output_tokens"}} at ``provider``'s prices."""
+    prices = (table or price_table()).for_provider(provider)
     cost = Cost()
     for model, usage in sorted(usage_by_model.items()):
-        price = table.price_for(model)
+        price = prices.price_for(model) if prices else None
         if price is None:
             if usage.get("input_tokens") or usage.get("output_tokens"):
                 cost.unpriced_models.append(model)
             continue
-        sync = (
-            Decimal(usage.get("input_tokens", 0)) * price.input_per_million
-            + Decimal(usage.get("output_tokens", 0)) * price.output_per_million
+        input_tokens, output_tokens = Decimal(usage.get("input_tokens", 0)), Decimal(usage.get("output_tokens", 0))
+        cost.sync_usd += (input_tokens * price.input_per_million + output_tokens * price.output_per_million) / _MILLION
+        cost.batch_usd += (
+            input_tokens * price.batch_input_per_million + output_tokens * price.batch_output_per_million
         ) / _MILLION
-        cost.sync_usd += sync
-        cost.batch_usd += sync * table.batch_discount
     return cost
 
 
