@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test test-fast lint synth permissions local demo bench clean
+.PHONY: setup test test-fast lint synth docs local demo bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,8 +27,8 @@ lint: setup
 synth: setup  ## synthesize the CDK app (bundles the Lambda asset) into cdk.out
 	$(PY) app.py
 
-permissions: setup  ## regenerate the README's permission table from infra/permissions.py
-	$(PY) -m infra.permissions
+docs: setup  ## regenerate the README's generated tables (providers, permissions)
+	$(PY) -m batchrelay_tools.readme
 
 local: setup  ## the whole system on loopback, in the foreground
 	$(PY) -m batchrelay_tools.local

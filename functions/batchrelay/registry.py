@@ -52,6 +52,7 @@ class ProviderSpec:
     body_rules: tuple[BodyRule, ...] = ()
     needs_api_key: bool = True  # False for providers reached with the stack's IAM role
     simulator_path: str = ""    # where the SDK's base URL points on the local simulator
+    recovery: str = ""          # how a batch of an interrupted create is found and proven ours
     docs: str = ""              # one line for the README's provider table
 
     @property
@@ -155,6 +156,7 @@ register(
         ),
         body_rules=(messages_list,),
         simulator_path="/v1",
+        recovery="its metadata (job, chunk)",
         docs="Files + Batches API; 24 h window; batch metadata; signed webhooks as a fast path",
     )
 )
@@ -171,6 +173,7 @@ register(
         ),
         body_rules=(messages_list, integer_max_tokens),
         simulator_path="",
+        recovery="creation time and size",
         docs="Message Batches API; 24 h window; custom_id mapped to ^[a-zA-Z0-9_-]{1,64}$",
     )
 )

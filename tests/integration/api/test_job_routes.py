@@ -10,7 +10,7 @@ import pytest
 
 from batchrelay import registry
 from batchrelay.models.job import JobStatus
-from tests.integration.api.conftest import ApiClient, chat_request, openai_job, stored_state
+from tests.support.api_client import ApiClient, chat_request, openai_job, stored_state
 
 
 def _jobs_messages(env) -> list[dict]:
@@ -185,7 +185,7 @@ def test_the_job_event_schema_is_published_and_describes_the_events_we_send(api)
 
     from batchrelay.models.api import CostOut
     from batchrelay.notifications.events import build_job_event
-    from tests.unit.lifecycle.factories import make_job
+    from tests.support.jobs import make_job
 
     # Given the published schema
     answer = api.call("GET", "/v1/schemas/job-event.json")

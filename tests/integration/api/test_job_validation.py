@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.api.conftest import chat_request, openai_job, stored_state
+from tests.support.api_client import chat_request, openai_job, stored_state
 
 
 def _with_requests(requests):

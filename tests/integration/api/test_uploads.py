@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 import boto3
 import pytest
 
-from tests.integration.api.conftest import ApiClient, chat_request, stored_state
+from tests.support.api_client import ApiClient, chat_request, stored_state
 
 
 def _put_upload(aws, url: str, payload: bytes) -> None:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.lifecycle.driver import Driver, VirtualClock
-from tests.unit.lifecycle.fake_provider import FakeProvider
+from tests.support.driver import Driver, VirtualClock
+from tests.support.fake_provider import FakeProvider
 
 
 @pytest.fixture

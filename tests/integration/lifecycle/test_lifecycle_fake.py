@@ -9,7 +9,7 @@ import pytest
 from batchrelay.models.job import ChunkStatus, JobStatus
 from batchrelay.models.messages import CreateChunkBatch, PlanJob
 from batchrelay.store import chunk_store, job_store
-from tests.integration.lifecycle.jobs import chat_requests, read_json, read_lines, submit_job
+from tests.support.stored_jobs import chat_requests, read_json, read_lines, submit_job
 
 
 def assert_one_line_per_request(job, requests):
@@ -277,7 +277,7 @@ def test_cancel_before_submission_cancels_every_request(fake, driver):
 
 
 def test_every_message_delivered_twice_gives_the_same_outcome(fake, aws, clock):
-    from tests.integration.lifecycle.driver import Driver
+    from tests.support.driver import Driver
 
     driver = Driver(aws, clock, duplicate=True)
     fake.outcome_for = lambda pcid, seen: "retryable" if pcid.endswith("3") and seen == 1 else "succeeded"

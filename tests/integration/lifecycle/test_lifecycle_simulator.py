@@ -14,8 +14,8 @@ import pytest
 from batchrelay.models.job import ChunkStatus, JobStatus
 from batchrelay.store import chunk_store
 from batchrelay_tools.simulator import SimulatorServer, SimulatorSettings
-from tests.integration.lifecycle.driver import Driver
-from tests.integration.lifecycle.jobs import anthropic_requests, chat_requests, read_lines, submit_job
+from tests.support.driver import Driver
+from tests.support.stored_jobs import anthropic_requests, chat_requests, read_lines, submit_job
 
 PROVIDERS = ["openai", "anthropic"]
 

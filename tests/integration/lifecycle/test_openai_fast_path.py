@@ -17,7 +17,7 @@ from batchrelay.models.job import Chunk, ChunkStatus
 from batchrelay.providers.base import BatchInfo, ProviderError
 from batchrelay.store import chunk_store
 from batchrelay.webhooks.signing import new_secret
-from tests.factories import FakeLambdaContext, api_event
+from tests.support.lambda_events import FakeLambdaContext, api_event
 
 SECRET = new_secret()
 BATCH_ID = "batch_abc123"

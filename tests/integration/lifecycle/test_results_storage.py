@@ -10,7 +10,7 @@ import pytest
 from batchrelay.aws.s3_objects import object_blocks, object_lines
 from batchrelay.jsonl import iter_lines
 from batchrelay.results.multipart_writer import MIN_PART_BYTES, MultipartWriter
-from tests.integration.lifecycle.jobs import read_bytes
+from tests.support.stored_jobs import read_bytes
 
 
 def test_a_large_object_is_written_in_parts_and_read_back_line_by_line(aws):
@@ -54,7 +54,7 @@ def test_an_aborted_writer_leaves_no_object(aws):
 
 
 def test_the_raw_copy_is_the_providers_output_byte_for_byte_gzipped(fake, driver):
-    from tests.integration.lifecycle.jobs import chat_requests, submit_job
+    from tests.support.stored_jobs import chat_requests, submit_job
 
     fake.raw_carriage_return = True
     job = submit_job(chat_requests(50))

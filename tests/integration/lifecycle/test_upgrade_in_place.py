@@ -13,7 +13,7 @@ from batchrelay.settings import get_settings
 from batchrelay.store import chunk_store, delivery_store, endpoint_store, job_store
 from batchrelay.store.table import table, to_dynamo
 from batchrelay.webhooks.fanout import parse_webhooks_message
-from tests.integration.lifecycle.jobs import chat_requests, read_lines, submit_job
+from tests.support.stored_jobs import chat_requests, read_lines, submit_job
 
 # As the previous version's lifecycle/messages.py sent them.
 PREVIOUS_JOBS_BODIES = ('{"kind":"job","job_id":"%s"}', '{"kind":"chunk","job_id":"%s","chunk_id":"c00001"}')

@@ -7,12 +7,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
-from provider_sim_helpers import FakeClock, chat_body, make_anthropic, make_openai, message_body
 
 from batchrelay.providers.anthropic_provider import AnthropicProvider
 from batchrelay.providers.base import BatchProvider
 from batchrelay.providers.openai_provider import OpenAIProvider
 from batchrelay_tools.simulator import SimulatorServer, SimulatorSettings
+from tests.support.simulator import FakeClock, chat_body, make_anthropic, make_openai, message_body
 
 
 @pytest.fixture

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from provider_sim_helpers import collect, make_anthropic, raw_bytes, wait_until_ended
 
 from batchrelay.jsonl import iter_lines
 from batchrelay.providers.base import ProviderError
 from batchrelay.providers.custom_ids import ANTHROPIC_CUSTOM_ID
 from batchrelay_tools.simulator import FailureRule
+from tests.support.simulator import collect, make_anthropic, raw_bytes, wait_until_ended
 
 IDS = [f"req-{i}" for i in range(5)]
 

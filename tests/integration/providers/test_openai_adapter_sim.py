@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from provider_sim_helpers import collect, make_openai, raw_bytes, wait_until_ended
 
 from batchrelay.jsonl import iter_lines
 from batchrelay.providers.base import ProviderError
 from batchrelay_tools.simulator import FailureRule
+from tests.support.simulator import collect, make_openai, raw_bytes, wait_until_ended
 
 IDS = [f"req-{i}" for i in range(6)]
 

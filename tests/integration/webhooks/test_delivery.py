@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from batchrelay.webhooks import secrets
-from tests.integration.webhooks.conftest import (
+from tests.support.webhooks import (
     Reply,
     call_api,
     make_job,

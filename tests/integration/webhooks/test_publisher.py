@@ -11,7 +11,7 @@ from batchrelay.models.api import CostOut
 from batchrelay.notifications.events import build_job_event
 from batchrelay.notifications.publisher import publish_job_event
 from batchrelay.settings import get_settings
-from tests.integration.webhooks.conftest import make_job
+from tests.support.webhooks import make_job
 
 
 def test_published_event_reaches_the_webhooks_queue_as_the_exact_json(aws):

@@ -14,7 +14,7 @@ from batchrelay.store import endpoint_store, keys
 from batchrelay.store.table import table
 from batchrelay.webhooks import secret_box, secrets
 from batchrelay.webhooks.signing import new_secret
-from tests.integration.webhooks.conftest import call_api, make_job, publish_final_event, register, store_job
+from tests.support.webhooks import call_api, make_job, publish_final_event, register, store_job
 
 
 def _item(key: dict[str, str]) -> dict:

@@ -12,7 +12,7 @@ import pytest
 
 from batchrelay.webhooks import attempts, ssrf, transport
 from batchrelay.webhooks.signing import new_secret
-from tests.integration.webhooks.conftest import Reply
+from tests.support.webhooks import Reply
 
 
 def resolver(*answers: str):

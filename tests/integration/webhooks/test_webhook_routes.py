@@ -7,7 +7,7 @@ from standardwebhooks import Webhook
 
 from batchrelay.settings import get_settings
 from batchrelay.store import delivery_store
-from tests.integration.webhooks.conftest import Reply, call_api, make_job, publish_final_event, register, store_job
+from tests.support.webhooks import Reply, call_api, make_job, publish_final_event, register, store_job
 
 
 def test_register_answers_the_secret_once_and_list_never_shows_it(webhook_env, receiver):

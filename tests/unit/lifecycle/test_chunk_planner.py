@@ -35,7 +35,7 @@ def test_chunk_ids_sort_in_plan_order():
 def test_limits_take_the_smaller_of_job_chunk_size_and_provider_limit(aws, monkeypatch):
     from batchrelay.lifecycle.chunk_planner import chunk_limits
     from batchrelay.settings import get_settings
-    from tests.unit.lifecycle.factories import make_job
+    from tests.support.jobs import make_job
 
     monkeypatch.setenv("OPENAI_MAX_REQUESTS_PER_BATCH", "50")
     get_settings.cache_clear()

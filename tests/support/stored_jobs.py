@@ -11,7 +11,7 @@ from batchrelay.lifecycle.messages import send_job_message
 from batchrelay.models.job import Job
 from batchrelay.settings import get_settings
 from batchrelay.store import job_store
-from tests.unit.lifecycle.factories import make_job
+from tests.support.jobs import make_job
 
 
 def chat_requests(n: int, *, prefix: str = "req") -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Line splitting and the orjson-first JSON line parser."""
+"""batchrelay.jsonl: line splitting (both splitters) and the orjson-first JSON line parser."""
 
 from __future__ import annotations
 
@@ -59,3 +59,43 @@ def test_lines_split_on_newline_only_across_any_block_boundaries():
 def test_a_line_spanning_many_blocks_and_blank_or_empty_blocks():
     assert list(iter_lines([b"ab", b"", b"cd", b"ef\ngh", b"", b"\n", b"  ", b"\n"])) == [b"abcdef", b"gh"]
     assert list(iter_lines([b"\n\n", b"\r\n"])) == []
+
+
+def test_splits_on_newline_only_keeping_carriage_returns_inside_lines():
+    blocks = [b'{"a": "x\ry"}\n{"b"', b': 1}\r\n', b"\n", b'{"c": "\x85\x0b"}']
+
+    lines = list(iter_lines(blocks))
+
+    assert lines == [b'{"a": "x\ry"}', b'{"b": 1}\r', b'{"c": "\x85\x0b"}']
+
+
+def test_lines_spanning_many_blocks_and_blank_lines():
+    data = b"one\n\n  \ntwo-long-line\nthree\n"
+    blocks = [data[i : i + 3] for i in range(0, len(data), 3)]
+
+    assert list(iter_lines(blocks)) == [b"one", b"two-long-line", b"three"]
+
+
+def test_empty_input():
+    assert list(iter_lines([])) == []
+    assert list(iter_lines([b"", b"\n"])) == []
+
+
+def test_split_lines_keeps_blank_lines_so_callers_can_number_them():
+    from batchrelay.jsonl import split_lines
+
+    blocks = [b"a\n\nb", b"c\n", b"\n", b"d"]
+    assert list(split_lines(blocks)) == [b"a", b"", b"bc", b"", b"d"]
+
+
+def test_split_lines_stops_a_line_past_the_cap_before_it_is_whole():
+    import pytest
+
+    from batchrelay.jsonl import LineTooLong, split_lines
+
+    blocks = iter([b"ok\n", b"x" * 10, b"x" * 10, b"never read\n"])
+    lines = split_lines(blocks, max_line_bytes=15)
+    assert next(lines) == b"ok"
+    with pytest.raises(LineTooLong) as too_long:
+        next(lines)
+    assert too_long.value.line == 2
