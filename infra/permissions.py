@@ -96,104 +96,113 @@ def _objects(resource: str, actions: tuple[str, ...], why: str) -> Allow:
 
 
 _TRACING = Allow(ANY, XRAY, "X-Ray trace segments (tracing is active); the actions take no resource")
-_PROVIDER_KEYS = tuple(
-    Allow(provider_api_key(spec.name), SECRET_READ, f"the {spec.title} API key (through Powertools parameters)")
-    for spec in registry.specs()
-    if spec.needs_api_key
-)
 
-PERMISSIONS: dict[str, tuple[Allow, ...]] = {
-    c.FUNCTION_API: (
-        _items(("GetItem",), (JOB_ITEMS, IDEMPOTENCY_ITEMS, UPLOAD_ITEMS, TENANT_ITEMS),
-               "read a job, an Idempotency-Key, an upload, an endpoint (to test it), the tenant secret's existence"),
-        _items(("PutItem",), (JOB_ITEMS, IDEMPOTENCY_ITEMS, UPLOAD_ITEMS, TENANT_ITEMS),
-               "create a job with its Idempotency-Key (one transaction), an upload, an endpoint, a tenant secret"),
-        _items(("UpdateItem",), (JOB_ITEMS,), "cancel a job"),
-        _items(("DeleteItem",), (TENANT_ITEMS,), "remove a webhook endpoint"),
-        _items(("Query",), (JOB_ITEMS, TENANT_ITEMS), "a job's chunks and deliveries; a tenant's endpoints"),
-        Allow(TENANT_JOBS_INDEX, ("dynamodb:Query",), "list a tenant's jobs, newest first"),
-        _objects(INPUTS, ("PutObject", "GetObject", "DeleteObject"),
-                 "write an inline input or copy an upload here, validate it, drop it if the job is not stored"),
-        _objects(UPLOADS, ("GetObject", "PutObject"),
-                 "check and copy an uploaded input; sign presigned PUT URLs (they act with this role)"),
-        _objects(RESULTS, ("GetObject",), "sign presigned GET URLs of results and manifests"),
-        Allow(JOBS_QUEUE, SQS_SEND, "queue a new job or a cancel for the submitter"),
-        Allow(SIGNING_KEY, ("kms:Encrypt",), "seal new endpoint secrets and tenant secrets",
-              purposes=(c.SECRET_PURPOSE_ENDPOINT, c.SECRET_PURPOSE_TENANT)),
-        Allow(SIGNING_KEY, ("kms:Decrypt",), "open an endpoint's secret to sign a test event",
-              purposes=(c.SECRET_PURPOSE_ENDPOINT,)),
-        _TRACING,
-    ),
-    c.FUNCTION_SUBMITTER: (
-        _items(("GetItem",), (JOB_ITEMS, BATCH_CLAIMS), "read jobs and chunks; who owns a batch found by search"),
-        _items(("PutItem",), (JOB_ITEMS, BATCH_CLAIMS), "store planned chunks; claim a created batch for its chunk"),
-        _items(("UpdateItem",), (JOB_ITEMS,), "job and chunk transitions, chunk counters"),
-        _items(("Query",), (JOB_ITEMS,), "a job's chunks"),
-        _objects(INPUTS, ("GetObject",), "stream the job's input while planning"),
-        _objects(CHUNKS, ("GetObject", "PutObject", "AbortMultipartUpload"),
-                 "write each chunk's files (multipart), read one back to create its batch"),
-        Allow(JOBS_QUEUE, SQS_CONSUME, "its trigger (event source mapping)"),
-        Allow(JOBS_QUEUE, SQS_SEND, "one creation message per chunk"),
-        Allow(COLLECT_QUEUE, SQS_SEND, "hand ended chunks to the collector; ask it to finalize"),
-        *_PROVIDER_KEYS,
-        _TRACING,
-    ),
-    c.FUNCTION_POLLER: (
-        _items(("GetItem",), (JOB_ITEMS,), "read a chunk (capacity hold, refused transitions)"),
-        _items(("UpdateItem",), (JOB_ITEMS,), "reschedule, end or hold chunks; postpone a stalled job's resend"),
-        Allow(DUE_CHUNKS_INDEX, ("dynamodb:Query",), "chunks due for a check; jobs whose queue message was lost"),
-        Allow(JOBS_QUEUE, SQS_SEND, "re-send lost job and chunk messages"),
-        Allow(COLLECT_QUEUE, SQS_SEND, "hand ended chunks to the collector"),
-        *_PROVIDER_KEYS,
-        _TRACING,
-    ),
-    c.FUNCTION_COLLECTOR: (
-        _items(("GetItem",), (JOB_ITEMS,), "read jobs and chunks"),
-        _items(("PutItem",), (JOB_ITEMS,), "store a retry chunk"),
-        _items(("UpdateItem",), (JOB_ITEMS,), "mark chunks collected and count them; finalize the job"),
-        _items(("Query",), (JOB_ITEMS,), "a job's chunks"),
-        _objects(CHUNKS, ("GetObject", "PutObject", "AbortMultipartUpload"),
-                 "read a chunk's input; write a retry chunk's input"),
-        _objects(RAW, ("PutObject", "AbortMultipartUpload"), "keep the provider's raw files (gzip)"),
-        _objects(RESULTS, ("GetObject", "PutObject", "AbortMultipartUpload"),
-                 "write parts and their summaries, results.jsonl and manifest.json; read parts back; "
-                 "sign the results link of the event"),
-        Allow(COLLECT_QUEUE, SQS_CONSUME, "its trigger (event source mapping)"),
-        Allow(JOBS_QUEUE, SQS_SEND, "queue the creation of a retry chunk"),
-        Allow(EVENTS_TOPIC, ("sns:Publish",), "publish the job's final event"),
-        Allow(EVENTS_KEY, TOPIC_KEY_USE, "publish to the KMS-encrypted topic"),
-        *_PROVIDER_KEYS,
-        _TRACING,
-    ),
-    c.FUNCTION_WEBHOOK: (
-        _items(("GetItem",), (JOB_ITEMS, TENANT_ITEMS),
-               "read a delivery; an endpoint and its secret, the tenant secret"),
-        _items(("PutItem",), (JOB_ITEMS,), "create a delivery record"),
-        _items(("UpdateItem",), (JOB_ITEMS, TENANT_ITEMS),
-               "claim and record delivery attempts; disable an endpoint that answered 410"),
-        _items(("Query",), (TENANT_ITEMS,), "the tenant's endpoints matching an event"),
-        Allow(WEBHOOKS_QUEUE, SQS_CONSUME, "its trigger (event source mapping)"),
-        Allow(WEBHOOKS_QUEUE, SQS_SEND, "schedule the next attempt of a delivery"),
-        Allow(SIGNING_KEY, ("kms:Decrypt",), "open endpoint and tenant secrets to sign deliveries",
-              purposes=(c.SECRET_PURPOSE_ENDPOINT, c.SECRET_PURPOSE_TENANT)),
-        _TRACING,
-    ),
-    c.FUNCTION_OPENAI_WEBHOOK: (
-        _items(("GetItem",), (OPENAI_BATCH_CLAIMS, JOB_ITEMS), "which chunk owns the batch; read that chunk"),
-        _items(("UpdateItem",), (JOB_ITEMS,), "end (or hold) the chunk"),
-        Allow(COLLECT_QUEUE, SQS_SEND, "hand the ended chunk to the collector"),
-        Allow(OPENAI_WEBHOOK_SECRET, SECRET_READ, "verify OpenAI's webhook signature"),
-        Allow(OPENAI_API_KEY, SECRET_READ, "read the batch back from OpenAI before handing it over"),
-        _TRACING,
-    ),
-}
+
+def _provider_keys() -> tuple[Allow, ...]:
+    """Each registered provider's API key (read when asked: a provider may be registered later)."""
+    return tuple(
+        Allow(provider_api_key(spec.name), SECRET_READ, f"the {spec.title} API key (through Powertools parameters)")
+        for spec in registry.specs()
+        if spec.needs_api_key
+    )
+
+
+def permissions() -> dict[str, tuple[Allow, ...]]:
+    """What each function may do: the table the template and the handlers are held to."""
+    return {
+        c.FUNCTION_API: (
+            _items(("GetItem",), (JOB_ITEMS, IDEMPOTENCY_ITEMS, UPLOAD_ITEMS, TENANT_ITEMS),
+                   "read a job, an Idempotency-Key, an upload, an endpoint (to test it), "
+                   "the tenant secret's existence"),
+            _items(("PutItem",), (JOB_ITEMS, IDEMPOTENCY_ITEMS, UPLOAD_ITEMS, TENANT_ITEMS),
+                   "create a job with its Idempotency-Key (one transaction), an upload, an endpoint, a tenant secret"),
+            _items(("UpdateItem",), (JOB_ITEMS,), "cancel a job"),
+            _items(("DeleteItem",), (TENANT_ITEMS,), "remove a webhook endpoint"),
+            _items(("Query",), (JOB_ITEMS, TENANT_ITEMS), "a job's chunks and deliveries; a tenant's endpoints"),
+            Allow(TENANT_JOBS_INDEX, ("dynamodb:Query",), "list a tenant's jobs, newest first"),
+            _objects(INPUTS, ("PutObject", "GetObject", "DeleteObject"),
+                     "write an inline input or copy an upload here, validate it, drop it if the job is not stored"),
+            _objects(UPLOADS, ("GetObject", "PutObject"),
+                     "check and copy an uploaded input; sign presigned PUT URLs (they act with this role)"),
+            _objects(RESULTS, ("GetObject",), "sign presigned GET URLs of results and manifests"),
+            Allow(JOBS_QUEUE, SQS_SEND, "queue a new job or a cancel for the submitter"),
+            Allow(SIGNING_KEY, ("kms:Encrypt",), "seal new endpoint secrets and tenant secrets",
+                  purposes=(c.SECRET_PURPOSE_ENDPOINT, c.SECRET_PURPOSE_TENANT)),
+            Allow(SIGNING_KEY, ("kms:Decrypt",), "open an endpoint's secret to sign a test event",
+                  purposes=(c.SECRET_PURPOSE_ENDPOINT,)),
+            _TRACING,
+        ),
+        c.FUNCTION_SUBMITTER: (
+            _items(("GetItem",), (JOB_ITEMS, BATCH_CLAIMS), "read jobs and chunks; who owns a batch found by search"),
+            _items(("PutItem",), (JOB_ITEMS, BATCH_CLAIMS),
+                   "store planned chunks; claim a created batch for its chunk"),
+            _items(("UpdateItem",), (JOB_ITEMS,), "job and chunk transitions, chunk counters"),
+            _items(("Query",), (JOB_ITEMS,), "a job's chunks"),
+            _objects(INPUTS, ("GetObject",), "stream the job's input while planning"),
+            _objects(CHUNKS, ("GetObject", "PutObject", "AbortMultipartUpload"),
+                     "write each chunk's files (multipart), read one back to create its batch"),
+            Allow(JOBS_QUEUE, SQS_CONSUME, "its trigger (event source mapping)"),
+            Allow(JOBS_QUEUE, SQS_SEND, "one creation message per chunk"),
+            Allow(COLLECT_QUEUE, SQS_SEND, "hand ended chunks to the collector; ask it to finalize"),
+            *_provider_keys(),
+            _TRACING,
+        ),
+        c.FUNCTION_POLLER: (
+            _items(("GetItem",), (JOB_ITEMS,), "read a chunk (capacity hold, refused transitions)"),
+            _items(("UpdateItem",), (JOB_ITEMS,), "reschedule, end or hold chunks; postpone a stalled job's resend"),
+            Allow(DUE_CHUNKS_INDEX, ("dynamodb:Query",), "chunks due for a check; jobs whose queue message was lost"),
+            Allow(JOBS_QUEUE, SQS_SEND, "re-send lost job and chunk messages"),
+            Allow(COLLECT_QUEUE, SQS_SEND, "hand ended chunks to the collector"),
+            *_provider_keys(),
+            _TRACING,
+        ),
+        c.FUNCTION_COLLECTOR: (
+            _items(("GetItem",), (JOB_ITEMS,), "read jobs and chunks"),
+            _items(("PutItem",), (JOB_ITEMS,), "store a retry chunk"),
+            _items(("UpdateItem",), (JOB_ITEMS,), "mark chunks collected and count them; finalize the job"),
+            _items(("Query",), (JOB_ITEMS,), "a job's chunks"),
+            _objects(CHUNKS, ("GetObject", "PutObject", "AbortMultipartUpload"),
+                     "read a chunk's input; write a retry chunk's input"),
+            _objects(RAW, ("PutObject", "AbortMultipartUpload"), "keep the provider's raw files (gzip)"),
+            _objects(RESULTS, ("GetObject", "PutObject", "AbortMultipartUpload"),
+                     "write parts and their summaries, results.jsonl and manifest.json; read parts back; "
+                     "sign the results link of the event"),
+            Allow(COLLECT_QUEUE, SQS_CONSUME, "its trigger (event source mapping)"),
+            Allow(JOBS_QUEUE, SQS_SEND, "queue the creation of a retry chunk"),
+            Allow(EVENTS_TOPIC, ("sns:Publish",), "publish the job's final event"),
+            Allow(EVENTS_KEY, TOPIC_KEY_USE, "publish to the KMS-encrypted topic"),
+            *_provider_keys(),
+            _TRACING,
+        ),
+        c.FUNCTION_WEBHOOK: (
+            _items(("GetItem",), (JOB_ITEMS, TENANT_ITEMS),
+                   "read a delivery; an endpoint and its secret, the tenant secret"),
+            _items(("PutItem",), (JOB_ITEMS,), "create a delivery record"),
+            _items(("UpdateItem",), (JOB_ITEMS, TENANT_ITEMS),
+                   "claim and record delivery attempts; disable an endpoint that answered 410"),
+            _items(("Query",), (TENANT_ITEMS,), "the tenant's endpoints matching an event"),
+            Allow(WEBHOOKS_QUEUE, SQS_CONSUME, "its trigger (event source mapping)"),
+            Allow(WEBHOOKS_QUEUE, SQS_SEND, "schedule the next attempt of a delivery"),
+            Allow(SIGNING_KEY, ("kms:Decrypt",), "open endpoint and tenant secrets to sign deliveries",
+                  purposes=(c.SECRET_PURPOSE_ENDPOINT, c.SECRET_PURPOSE_TENANT)),
+            _TRACING,
+        ),
+        c.FUNCTION_OPENAI_WEBHOOK: (
+            _items(("GetItem",), (OPENAI_BATCH_CLAIMS, JOB_ITEMS), "which chunk owns the batch; read that chunk"),
+            _items(("UpdateItem",), (JOB_ITEMS,), "end (or hold) the chunk"),
+            Allow(COLLECT_QUEUE, SQS_SEND, "hand the ended chunk to the collector"),
+            Allow(OPENAI_WEBHOOK_SECRET, SECRET_READ, "verify OpenAI's webhook signature"),
+            Allow(OPENAI_API_KEY, SECRET_READ, "read the batch back from OpenAI before handing it over"),
+            _TRACING,
+        ),
+    }
 
 # Every role also has the AWS managed AWSLambdaBasicExecutionRole (its own log streams).
 MANAGED_POLICY = "AWSLambdaBasicExecutionRole"
 
 
 def grants(function_name: str) -> set[tuple[str, str, str]]:
-    return set().union(*(allow.grants() for allow in PERMISSIONS[function_name]))
+    return set().union(*(allow.grants() for allow in permissions()[function_name]))
 
 
 # --- the README's security section (a generated block: batchrelay_tools.readme) ---
@@ -209,7 +218,7 @@ def _scope(allow: Allow) -> str:
 
 def render_markdown() -> str:
     lines: list[str] = []
-    for function_name, allows in PERMISSIONS.items():
+    for function_name, allows in permissions().items():
         lines += [f"**`{function_name}`**", "", "| resource | actions | only for | why |", "| --- | --- | --- | --- |"]
         for allow in allows:
             actions = ", ".join(f"`{a}`" for a in allow.actions)

@@ -107,10 +107,10 @@ def reader(synthesized) -> TemplateReader:
 
 
 def test_the_table_covers_every_function(synthesized):
-    assert set(p.PERMISSIONS) == set(synthesized.stack.functions.functions)
+    assert set(p.permissions()) == set(synthesized.stack.functions.functions)
 
 
-@pytest.mark.parametrize("function_name", list(p.PERMISSIONS))
+@pytest.mark.parametrize("function_name", list(p.permissions()))
 def test_each_function_may_do_exactly_what_the_table_says(reader, function_name):
     # Given what the template grants the function's role and what the signing key allows it
     granted = reader.role_grants(function_name) | reader.signing_key_grants().get(function_name, set())
@@ -121,12 +121,12 @@ def test_each_function_may_do_exactly_what_the_table_says(reader, function_name)
 
 def test_no_function_may_scan_batch_write_or_read_streams(reader):
     forbidden = {"dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:GetRecords", "dynamodb:DescribeTable"}
-    for name in p.PERMISSIONS:
+    for name in p.permissions():
         assert not {a for a, _, _ in reader.role_grants(name)} & forbidden, name
 
 
 def test_every_item_grant_is_narrowed_to_partition_keys(reader):
-    for name in p.PERMISSIONS:
+    for name in p.permissions():
         for action, resource, scope in reader.role_grants(name):
             if resource == p.TABLE:
                 assert scope, (name, action)
@@ -197,7 +197,7 @@ def test_roles_carry_only_the_basic_execution_managed_policy(synthesized):
 
 
 def test_no_role_grants_full_service_wildcards(reader):
-    for name in p.PERMISSIONS:
+    for name in p.permissions():
         for action, _, _ in reader.role_grants(name):
             assert not action.endswith(":*") and action != "*", (name, action)
 
