@@ -1,8 +1,35 @@
-"""The one interface both provider adapters implement.
+"""The provider adapter contract: what every provider brings, in one place.
 
-Domain code (submitter, poller, collector) talks to providers only through this module's
-types, so the lifecycle can be tested with the simulator and reasoned about without the
-SDKs. Adapters live beside it: ``openai_provider.py`` and ``anthropic_provider.py``.
+Domain code (submitter, poller, collector, fast paths) talks to providers only through this
+module's types, so the lifecycle can be tested with the simulator and reasoned about
+without the SDKs. A provider is one adapter module beside this one
+(``<name>_provider.py``, a ``BatchProvider``) and one entry in ``batchrelay.registry``
+(endpoints, per-batch limits, ``Capabilities``, request body rules, environment names).
+
+What an adapter implements, and what the lifecycle relies on:
+
+- **Request format** (``provider_custom_id``, ``request_line``): one line of the provider's
+  batch input per request; ids the provider cannot take are mapped deterministically
+  (the chunk input keeps both ids, so results map back).
+- **Create** (``create_batch``): from a local JSONL file of request lines, with our
+  metadata where the provider keeps it. Never retried by the SDK: a retried POST could
+  make a second batch. Raise ``ProviderError`` with ``status_code``: a 4xx/429 proves
+  nothing was made; a timeout or 5xx is ambiguous, and recovery runs ``find_batch``.
+- **Find** (``find_batch``): the batch an interrupted create made, proven to be this
+  chunk's (metadata, a name, an idempotency token; the registry entry's ``recovery`` says
+  which); a candidate that cannot be proven is not adopted.
+- **List sweep** (``list_batches``): newest first, paging back only to ``created_after``;
+  the poller's one call per page for every batch in flight.
+- **Retrieve / cancel** (``retrieve_batch``, ``cancel_batch``): ``BatchInfo`` normalized:
+  running or ended, the end reason (completed, expired, cancelled, failed; capacity
+  refusals as ``token_limit_exceeded`` errors), progress counts where the provider has them.
+- **Results** (``raw_result_files``, ``parse_result_line``): byte streams (never a whole
+  file in memory) and one ``ProviderResult`` per line, outcome and retryability decided
+  here (5xx, 429, overload: worth a new batch; 4xx: final).
+- **Cleanup** (``delete_files``): files the provider keeps for a batch (input, output,
+  errors) once the chunk is collected; failures are logged and retried, never fatal.
+
+``ProviderError`` is the only exception an adapter lets out of a provider call.
 """
 
 from __future__ import annotations
@@ -122,3 +149,10 @@ class BatchProvider(ABC):
     @abstractmethod
     def parse_result_line(self, file_name: str, line: bytes) -> ProviderResult:
         """Turn one line of a raw result file into a ProviderResult."""
+
+    def delete_files(self, batch: BatchInfo) -> list[str]:
+        """Delete what the provider keeps for an ended batch; returns what was deleted.
+
+        Providers without files (Anthropic: results expire on their own) keep nothing.
+        """
+        return []
