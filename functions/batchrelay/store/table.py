@@ -154,6 +154,25 @@ def get(key: dict[str, str]) -> dict[str, Any] | None:
     return from_dynamo(item) if item else None
 
 
+def _update(
+    key: dict[str, str], *, expression: str, condition: str, names: dict[str, str], values: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The item after the update, or None when ``condition`` refused it."""
+    kwargs: dict[str, Any] = {"Key": key, "UpdateExpression": expression, "ReturnValues": "ALL_NEW"}
+    if names:
+        kwargs["ExpressionAttributeNames"] = names
+    if values:
+        kwargs["ExpressionAttributeValues"] = to_dynamo(values)
+    if condition:
+        kwargs["ConditionExpression"] = condition
+    try:
+        return from_dynamo(table().update_item(**kwargs)["Attributes"])
+    except ClientError as exc:
+        if not is_condition_failure(exc):
+            raise
+        return None
+
+
 def conditional_update(
     key: dict[str, str],
     *,
@@ -170,50 +189,24 @@ def conditional_update(
     A refused condition reads the item back and raises NotFound (no item) or
     TransitionRefused naming the status found, so callers never guess what happened.
     """
-    kwargs: dict[str, Any] = {
-        "Key": key,
-        "UpdateExpression": expression,
-        "ExpressionAttributeNames": names,
-        "ReturnValues": "ALL_NEW",
-    }
-    if values:
-        kwargs["ExpressionAttributeValues"] = to_dynamo(values)
-    if condition:
-        kwargs["ConditionExpression"] = condition
-    try:
-        return from_dynamo(table().update_item(**kwargs)["Attributes"])
-    except ClientError as exc:
-        if not is_condition_failure(exc):
-            raise
-        current = get(key)
-        if current is None:
-            raise NotFound(f"{what} not found", field=field) from exc
-        raise TransitionRefused(
-            f"{what} is {current.get('status')}, expected one of {list(expected)}",
-            current=current.get("status"),
-            expected=expected,
-        ) from exc
+    item = _update(key, expression=expression, condition=condition, names=names, values=values)
+    if item is not None:
+        return item
+    current = get(key)
+    if current is None:
+        raise NotFound(f"{what} not found", field=field)
+    raise TransitionRefused(
+        f"{what} is {current.get('status')}, expected one of {list(expected)}",
+        current=current.get("status"),
+        expected=expected,
+    )
 
 
-def update_if(key: dict[str, str], *, expression: str, condition: str, names: dict[str, str],
-              values: dict[str, Any]) -> dict[str, Any] | None:
+def update_if(
+    key: dict[str, str], *, expression: str, condition: str, names: dict[str, str], values: dict[str, Any]
+) -> dict[str, Any] | None:
     """Update the item if ``condition`` holds: the item after the change, or None if refused."""
-    kwargs: dict[str, Any] = {
-        "Key": key,
-        "UpdateExpression": expression,
-        "ConditionExpression": condition,
-        "ReturnValues": "ALL_NEW",
-    }
-    if names:
-        kwargs["ExpressionAttributeNames"] = names
-    if values:
-        kwargs["ExpressionAttributeValues"] = to_dynamo(values)
-    try:
-        return from_dynamo(table().update_item(**kwargs)["Attributes"])
-    except ClientError as exc:
-        if not is_condition_failure(exc):
-            raise
-        return None
+    return _update(key, expression=expression, condition=condition, names=names, values=values)
 
 
 def query_items(**query: Any) -> Iterator[dict[str, Any]]:
