@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from batchrelay.json_lines import escape_line_breaks_text
 from batchrelay.models.events import JobEvent
 from batchrelay.models.job import Job
 from batchrelay.settings import get_settings
@@ -47,3 +48,9 @@ def build_job_event(job: Job, *, results_url: str | None, cost: dict[str, Any] |
         timestamp=job.finished_at or job.updated_at or now_iso(),
         data=job_summary(job, results_url=results_url, cost=cost),
     )
+
+
+def event_json(event: JobEvent) -> str:
+    """The event as sent (SNS message, webhook body): U+2028/U+2029/U+0085 escaped, so a
+    receiver that splits text into lines still sees one JSON document."""
+    return escape_line_breaks_text(event.model_dump_json())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from batchrelay.aws import clients
 from batchrelay.models.events import JobEvent
+from batchrelay.notifications.events import event_json
 from batchrelay.settings import get_settings
 
 
@@ -11,7 +12,7 @@ def publish_job_event(event: JobEvent) -> str:
     """Publish the event; returns SNS's MessageId. Errors propagate so finalizing is retried."""
     response = clients.sns().publish(
         TopicArn=get_settings().events_topic_arn,
-        Message=event.model_dump_json(),
+        Message=event_json(event),
         MessageAttributes=event.message_attributes(),
     )
     return str(response["MessageId"])

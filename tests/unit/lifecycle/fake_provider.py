@@ -58,6 +58,7 @@ class FakeProvider(BatchProvider):
         self.expire_next: float | None = None     # next batch expires after this fraction
         self.cut_downloads_next = 0
         self.raw_carriage_return = False
+        self.answer_suffix = ""                   # appended to every answer's text
         self.model = "gpt-4o-mini-2024-07-18"
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -193,7 +194,7 @@ class FakeProvider(BatchProvider):
             yield data[start : start + size]
 
     def _result_line(self, pcid: str, body: Any, outcome: str) -> bytes:
-        text = f"answer to {pcid}"
+        text = f"answer to {pcid}{self.answer_suffix}"
         if self.raw_carriage_return:
             text += "\r with a raw carriage return"
         record: dict[str, Any] = {"custom_id": pcid, "outcome": "succeeded", "model": self.model}
