@@ -67,6 +67,7 @@ def _write_create_body(requests_path: str, body_path: str) -> int:
 
 class AnthropicProvider(SdkProvider):
     name = "anthropic"
+    one_model_per_batch = False   # Message Batches take requests for several models
 
     def _new_client(self, api_key: str, **client_args: Any) -> anthropic.Anthropic:
         return anthropic.Anthropic(api_key=api_key, **client_args)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 # Normalized lifecycle of a provider batch.
 BatchState = Literal["running", "ended"]
@@ -76,6 +76,10 @@ class ProviderError(Exception):
 
 class BatchProvider(ABC):
     name: str
+    # Whether a batch may hold requests for one model only (OpenAI; Azure OpenAI, Gemini,
+    # Mistral and Bedrock too). The planner then cuts chunks per model. True is the safe
+    # default: a provider that takes mixed models only gets more, smaller batches.
+    one_model_per_batch: ClassVar[bool] = True
 
     @abstractmethod
     def provider_custom_id(self, custom_id: str) -> str:
