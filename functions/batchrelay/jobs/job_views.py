@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from batchrelay.models.api import ChunkOut, CostOut, CountsOut, JobOut, ResultLinks, UsageOut
+from batchrelay.models.api import ChunkOut, CostOut, CountsOut, JobOut, ModelCountOut, ResultLinks, UsageOut
 from batchrelay.models.job import Chunk, ChunkStatus, Job
 
 
@@ -41,6 +41,7 @@ def job_out(job: Job, *, chunks: list[Chunk] | None = None, results: ResultLinks
             cancelled=job.counts.cancelled,
             pending=max(0, job.request_count - final),
         ),
+        models=[ModelCountOut(model=model, request_count=count) for model, count in sorted(job.models.items())],
         progress=round(progress, 4),
         chunks=None
         if chunks is None
@@ -50,6 +51,7 @@ def job_out(job: Job, *, chunks: list[Chunk] | None = None, results: ResultLinks
                 status=str(ch.status),
                 attempt=ch.attempt,
                 request_count=ch.request_count,
+                model=ch.model,
                 batch_id=ch.batch_id,
                 provider_status=ch.provider_status,
                 completed=ch.counts.completed,
