@@ -33,14 +33,15 @@ def _request_hash(request: CreateJobRequest) -> str:
     """SHA-256 of the request as sorted-key JSON, built one request at a time.
 
     The bytes are those of ``orjson.dumps(request.model_dump(mode="json"), OPT_SORT_KEYS)``
-    (so hashes stored before stay valid) without nesting each body three levels deeper
-    than orjson can write, and without pydantic's own serialization depth limit.
+    (so hashes stored before stay valid), but each request is encoded on its own: inside
+    the whole request a body sits three levels deeper, past what orjson writes for bodies
+    near the depth limit, and pydantic's serializer has a depth limit of its own.
     Call it on validated requests only (every body writable).
     """
     fields = request.model_dump(mode="json", exclude={"requests"})
     before = orjson.dumps({k: v for k, v in fields.items() if k < "requests"}, option=orjson.OPT_SORT_KEYS)
     after = orjson.dumps({k: v for k, v in fields.items() if k > "requests"}, option=orjson.OPT_SORT_KEYS)
-    digest = hashlib.sha256(before[:-1] + b',"requests":')
+    digest = hashlib.sha256(b'{"requests":' if before == b"{}" else before[:-1] + b',"requests":')
     if request.requests is None:
         digest.update(b"null")
     else:
@@ -48,7 +49,7 @@ def _request_hash(request: CreateJobRequest) -> str:
             digest.update(b"[" if index == 0 else b",")
             digest.update(orjson.dumps({"body": item.body, "custom_id": item.custom_id}, option=orjson.OPT_SORT_KEYS))
         digest.update(b"]" if request.requests else b"[]")
-    digest.update(b"," + after[1:])
+    digest.update(b"}" if after == b"{}" else b"," + after[1:])
     return digest.hexdigest()
 
 

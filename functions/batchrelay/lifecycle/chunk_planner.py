@@ -22,7 +22,11 @@ model (the common case) is read once, as before. Besides the open chunks, planni
 only the names of the models already planned.
 
 Chunk ids are numbered in the order chunks open; with several models open at once,
-chunks are yielded in the order they fill up, not by id.
+chunks are yielded in the order they fill up, not by id. results.jsonl follows chunk ids,
+so a mixed-model job's results come grouped by chunk, not in input order. Planning finds
+the models in the input itself (job.models, counted by the API, is for display), so jobs
+stored before that count existed plan the same way. Like the limits, MAX_OPEN_CHUNK_WRITERS
+is part of what makes planning deterministic: change it only between jobs.
 """
 
 from __future__ import annotations
@@ -182,7 +186,7 @@ def plan_chunks(job: Job, provider: BatchProvider, *, now: float | None = None) 
             for raw in object_lines(job.input_key):
                 request = parse_json_line(raw)
                 body = request["body"]
-                model = model_of(body) if per_model else None
+                model = model_of(body) if per_model else None   # None: one group for every request
                 group = groups.get(model)
                 if group is None:
                     if model in planned:
@@ -196,7 +200,7 @@ def plan_chunks(job: Job, provider: BatchProvider, *, now: float | None = None) 
                 line = ChunkInputWriter.provider_line(provider, provider_custom_id, body, job.endpoint)
                 if group.boundaries.starts_new_chunk(len(line)):
                     if group.writer is not None:
-                        yield _close(job, group.writer, model, per_model, now)
+                        yield _close(job, group.writer, model, now)
                     index += 1
                     group.writer = ChunkInputWriter(job.job_id, base_chunk_id(index), provider, job.endpoint)
                 assert group.writer is not None
@@ -205,7 +209,7 @@ def plan_chunks(job: Job, provider: BatchProvider, *, now: float | None = None) 
             for model, group in groups.items():
                 if group.writer is not None:
                     writer, group.writer = group.writer, None
-                    yield _close(job, writer, model, per_model, now)
+                    yield _close(job, writer, model, now)
         except BaseException:
             for group in groups.values():
                 if group.writer is not None:
@@ -216,6 +220,6 @@ def plan_chunks(job: Job, provider: BatchProvider, *, now: float | None = None) 
             return
 
 
-def _close(job: Job, writer: ChunkInputWriter, model: str | None, per_model: bool, now: float | None) -> Chunk:
+def _close(job: Job, writer: ChunkInputWriter, model: str | None, now: float | None) -> Chunk:
     writer.close()
-    return new_chunk(job, writer.chunk_id, request_count=writer.requests, model=model if per_model else None, now=now)
+    return new_chunk(job, writer.chunk_id, request_count=writer.requests, model=model, now=now)
