@@ -3,7 +3,9 @@
 Batches end ``processing_s`` after creation on the injected clock. Each request's outcome
 comes from ``outcome_for(provider_custom_id, attempt_seen)`` (attempt_seen counts how
 many batches carried this id so far): "succeeded", "retryable", "permanent", "expired"
-(not run: left out of the output), "missing" (never reported).
+(not run: left out of the output), "missing" (never reported). Like OpenAI, a batch
+whose requests name several models fails validation whole, unless the provider registry
+says the provider of this name takes mixed models (Anthropic).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from batchrelay import registry
 from batchrelay.providers.base import BatchInfo, BatchProvider, ProviderError, ProviderResult, RawFile
 
 _SAFE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -58,6 +61,7 @@ class FakeProvider(BatchProvider):
         self.expire_next: float | None = None     # next batch expires after this fraction
         self.cut_downloads_next = 0
         self.raw_carriage_return = False
+        self.answer_suffix = ""                   # appended to every answer's text
         self.model = "gpt-4o-mini-2024-07-18"
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -87,7 +91,11 @@ class FakeProvider(BatchProvider):
                 batch_id=f"batch_{next(self._ids):04d}", created_at=now, ends_at=now + self.processing_s,
                 requests=requests, metadata=dict(metadata),
             )
-            if self.token_limit_next:
+            models = {body.get("model") for _pcid, body in requests}
+            if len(models) > 1 and registry.spec(self.name).capabilities.one_model_per_batch:
+                # As OpenAI does: the whole batch fails validation.
+                batch.fail_with = [{"code": "mismatched_model", "message": f"one model per batch, got {models}"}]
+            elif self.token_limit_next:
                 self.token_limit_next -= 1
                 batch.fail_with = [{"code": "token_limit_exceeded", "message": "Enqueued token limit reached"}]
             elif self.validation_failures_next:
@@ -193,7 +201,7 @@ class FakeProvider(BatchProvider):
             yield data[start : start + size]
 
     def _result_line(self, pcid: str, body: Any, outcome: str) -> bytes:
-        text = f"answer to {pcid}"
+        text = f"answer to {pcid}{self.answer_suffix}"
         if self.raw_carriage_return:
             text += "\r with a raw carriage return"
         record: dict[str, Any] = {"custom_id": pcid, "outcome": "succeeded", "model": self.model}

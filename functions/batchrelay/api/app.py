@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import orjson
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -11,11 +14,34 @@ from batchrelay import __version__
 from batchrelay.api import job_routes
 from batchrelay.api.schemas import job_event_schema, with_event_webhook
 from batchrelay.errors import BatchRelayError
+from batchrelay.jobs.writable_json import loads_marking_non_finite
 from batchrelay.models.api import Health
 
 logger = Logger(child=True)
 
-app = APIGatewayRestResolver(enable_validation=True, serializer=lambda obj: orjson.dumps(obj).decode())
+
+
+def read_request_json(text: str) -> Any:
+    """The request body: Python's json (it reads what orjson would refuse without saying
+    where, so validation can name the field), with NaN, Infinity and 1e400 kept as markers
+    (jobs.writable_json.NonFiniteNumber) instead of floats that would be written as null.
+    Input that nests too deeply or holds an integer of thousands of digits is not valid
+    JSON here (a 400), where Python's parser would raise something else (a 500)."""
+    try:
+        return loads_marking_non_finite(text)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError as exc:
+        raise json.JSONDecodeError("it nests too deeply to be read", text, 0) from exc
+    except ValueError as exc:
+        raise json.JSONDecodeError(str(exc), text, 0) from exc
+
+
+app = APIGatewayRestResolver(
+    enable_validation=True,
+    serializer=lambda obj: orjson.dumps(obj).decode(),
+    json_body_deserializer=read_request_json,
+)
 
 
 app.include_router(job_routes.router)
@@ -33,7 +59,11 @@ def _error(status: int, code: str, message: str, field: str | None = None, line:
         body["field"] = field
     if line is not None:
         body["line"] = line
-    return Response(status_code=status, content_type="application/json", body=orjson.dumps({"error": body}).decode())
+    try:
+        text = orjson.dumps({"error": body}).decode()
+    except TypeError:  # a lone surrogate from the input in a message: escaped, never a 500
+        text = json.dumps({"error": body})
+    return Response(status_code=status, content_type="application/json", body=text)
 
 
 def _field_path(loc: tuple | list) -> tuple[str | None, int | None]:
@@ -60,7 +90,9 @@ def handle_validation(exc: RequestValidationError) -> Response:
     field, line = _field_path(first.get("loc", ()))
     message = first.get("msg", "invalid request")
     if first.get("type") == "json_invalid":
-        message, field, line = "request body is not valid JSON", "body", None
+        reason = (first.get("ctx") or {}).get("error")
+        message = f"request body is not valid JSON: {reason}" if reason else "request body is not valid JSON"
+        field, line = "body", None
     elif field:
         message = f"{field}: {message}"
     return _error(400, "invalid_request", message, field, line)

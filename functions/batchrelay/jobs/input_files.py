@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -13,7 +13,8 @@ from batchrelay.aws import clients
 from batchrelay.aws.s3_objects import numbered_object_lines
 from batchrelay.errors import ValidationFailed
 from batchrelay.jobs.duplicate_ids import DuplicateIdFinder, first_duplicate
-from batchrelay.jobs.request_validation import validate_request
+from batchrelay.jobs.request_validation import CheckedRequest, ModelTally, validate_request
+from batchrelay.jobs.writable_json import loads_marking_non_finite
 from batchrelay.jsonl import LineTooLong
 from batchrelay.models.api import JobRequestItem
 
@@ -24,9 +25,17 @@ _ALLOWED_LINE_KEYS = {"custom_id", "body", "method", "url"}
 class InputSummary:
     request_count: int
     size_bytes: int
+    models: dict[str, int] = field(default_factory=dict)   # requests per body.model
 
 
-def validate_inline_requests(requests: list[JobRequestItem], *, provider: str, endpoint: str) -> None:
+@dataclass
+class InlineInput:
+    payload: bytes   # the job input as it will be stored: one {"custom_id", "body"} line per request
+    summary: InputSummary
+
+
+def validate_inline_requests(requests: list[JobRequestItem], *, provider: str, endpoint: str) -> InlineInput:
+    """Check every request as it will be written, and write them (in memory: at most ~9 MB)."""
     if not requests:
         raise ValidationFailed("a job needs at least one request", field="requests")
     if len(requests) > c.MAX_INLINE_REQUESTS:
@@ -35,8 +44,10 @@ def validate_inline_requests(requests: list[JobRequestItem], *, provider: str, e
             field="requests",
         )
     first_line: dict[str, int] = {}
+    models = ModelTally()
+    lines: list[bytes] = []
     for index, item in enumerate(requests):
-        validate_request(
+        checked = validate_request(
             item.custom_id, item.body, provider=provider, endpoint=endpoint, line=index + 1,
             field_prefix=f"requests[{index}].",
         )
@@ -47,24 +58,35 @@ def validate_inline_requests(requests: list[JobRequestItem], *, provider: str, e
                 line=index + 1,
             )
         first_line[item.custom_id] = index + 1
+        models.add(checked.model, line=index + 1, field=f"requests[{index}].body.model")
+        lines.append(checked.line)
+    payload = b"".join(lines)
+    summary = InputSummary(request_count=len(requests), size_bytes=len(payload), models=models.counts)
+    return InlineInput(payload, summary)
 
 
-def write_inline_input(bucket: str, key: str, requests: list[JobRequestItem]) -> InputSummary:
+def write_inline_input(bucket: str, key: str, inline: InlineInput) -> InputSummary:
     """Inline input is at most ~9 MB (API Gateway's limit), so one put is fine."""
-    payload = b"".join(
-        orjson.dumps({"custom_id": r.custom_id, "body": r.body}) + b"\n" for r in requests
-    )
-    clients.s3().put_object(Bucket=bucket, Key=key, Body=payload, ContentType="application/jsonl")
-    return InputSummary(request_count=len(requests), size_bytes=len(payload))
+    clients.s3().put_object(Bucket=bucket, Key=key, Body=inline.payload, ContentType="application/jsonl")
+    return inline.summary
 
 
-def _parse_line(raw: bytes, line: int, *, provider: str, endpoint: str) -> str:
-    if len(raw) > c.MAX_REQUEST_LINE_BYTES:
-        raise ValidationFailed(f"line is longer than {c.MAX_REQUEST_LINE_BYTES} bytes", field="upload", line=line)
+def _read_line(raw: bytes, line: int, *, provider: str, endpoint: str) -> Any:
     try:
-        obj: Any = orjson.loads(raw)
+        return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise ValidationFailed(f"line is not valid JSON: {exc}", field="upload", line=line) from exc
+        unreadable = ValidationFailed(f"line is not valid JSON: {exc}", field="upload", line=line)
+        # orjson refuses lone surrogates, NaN and 1e400 without saying where; Python's json
+        # reads them, and the request's own checks then name the field.
+        try:
+            obj = loads_marking_non_finite(raw)
+        except (ValueError, RecursionError):
+            raise unreadable from exc
+        _check_line(obj, raw, line, provider=provider, endpoint=endpoint)
+        raise unreadable from exc
+
+
+def _check_line(obj: Any, raw: bytes, line: int, *, provider: str, endpoint: str) -> CheckedRequest:
     if not isinstance(obj, dict):
         raise ValidationFailed("line must be a JSON object {custom_id, body}", field="upload", line=line)
     unknown = set(obj) - _ALLOWED_LINE_KEYS
@@ -77,7 +99,14 @@ def _parse_line(raw: bytes, line: int, *, provider: str, endpoint: str) -> str:
     if "method" in obj and obj["method"] != "POST":
         raise ValidationFailed("method must be POST", field="method", line=line)
     return validate_request(obj.get("custom_id"), obj.get("body"), provider=provider, endpoint=endpoint,
-                            line=line, field_prefix="")
+                            line=line, field_prefix="", raw_line=raw)
+
+
+def _parse_line(raw: bytes, line: int, *, provider: str, endpoint: str) -> CheckedRequest:
+    if len(raw) > c.MAX_REQUEST_LINE_BYTES:
+        raise ValidationFailed(f"line is longer than {c.MAX_REQUEST_LINE_BYTES} bytes", field="upload", line=line)
+    obj = _read_line(raw, line, provider=provider, endpoint=endpoint)
+    return _check_line(obj, raw, line, provider=provider, endpoint=endpoint)
 
 
 def _numbered_ids(bucket: str, key: str) -> Iterator[tuple[str, int]]:
@@ -90,8 +119,10 @@ def validate_uploaded_input(bucket: str, key: str, *, provider: str, endpoint: s
     """Stream the JSONL, line by line; raise at the first bad line with its number.
 
     Memory: one line at a time plus 8 bytes per request for the duplicate check.
+    Each line is checked as the lifecycle will write it (request_validation.validate_request).
     """
     finder = DuplicateIdFinder()
+    models = ModelTally()
     count = 0
     size = 0
     lines = numbered_object_lines(key, bucket=bucket, max_line_bytes=c.MAX_REQUEST_LINE_BYTES)
@@ -100,7 +131,9 @@ def validate_uploaded_input(bucket: str, key: str, *, provider: str, endpoint: s
             size += len(raw) + 1
             if not raw.strip():
                 continue  # blank lines (a trailing newline) carry no request
-            finder.add(_parse_line(raw, line_no, provider=provider, endpoint=endpoint))
+            checked = _parse_line(raw, line_no, provider=provider, endpoint=endpoint)
+            finder.add(checked.custom_id)
+            models.add(checked.model, line=line_no, field="body.model")
             count += 1
     except LineTooLong as too_long:
         raise ValidationFailed(
@@ -115,4 +148,4 @@ def validate_uploaded_input(bucket: str, key: str, *, provider: str, endpoint: s
             raise ValidationFailed(
                 f"custom_id {duplicate[0]!r} appears on an earlier line", field="custom_id", line=duplicate[1]
             )
-    return InputSummary(request_count=count, size_bytes=size)
+    return InputSummary(request_count=count, size_bytes=size, models=models.counts)

@@ -16,7 +16,7 @@ from batchrelay.errors import Conflict, PayloadTooLarge, TransitionRefused, Vali
 from batchrelay.ids import new_id
 from batchrelay.jobs import input_files
 from batchrelay.jobs.job_views import job_out
-from batchrelay.jobs.request_validation import check_provider_endpoint, validate_metadata
+from batchrelay.jobs.request_validation import check_chunk_size, check_provider_endpoint, validate_metadata
 from batchrelay.jobs.uploads import uploaded_object_key
 from batchrelay.lifecycle.messages import send_cancel_message, send_job_message
 from batchrelay.models.api import CreateJobRequest, JobList, JobOut, JobResults, ResultLinks
@@ -30,7 +30,27 @@ class NotFinal(Conflict):
 
 
 def _request_hash(request: CreateJobRequest) -> str:
-    return hashlib.sha256(orjson.dumps(request.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)).hexdigest()
+    """SHA-256 of the request as sorted-key JSON, built one request at a time.
+
+    The bytes are those of ``orjson.dumps(request.model_dump(mode="json"), OPT_SORT_KEYS)``
+    (so hashes stored before stay valid), but each request is encoded on its own: inside
+    the whole request a body sits three levels deeper, past what orjson writes for bodies
+    near the depth limit, and pydantic's serializer has a depth limit of its own.
+    Call it on validated requests only (every body writable).
+    """
+    fields = request.model_dump(mode="json", exclude={"requests"})
+    before = orjson.dumps({k: v for k, v in fields.items() if k < "requests"}, option=orjson.OPT_SORT_KEYS)
+    after = orjson.dumps({k: v for k, v in fields.items() if k > "requests"}, option=orjson.OPT_SORT_KEYS)
+    digest = hashlib.sha256(b'{"requests":' if before == b"{}" else before[:-1] + b',"requests":')
+    if request.requests is None:
+        digest.update(b"null")
+    else:
+        for index, item in enumerate(request.requests):
+            digest.update(b"[" if index == 0 else b",")
+            digest.update(orjson.dumps({"body": item.body, "custom_id": item.custom_id}, option=orjson.OPT_SORT_KEYS))
+        digest.update(b"]" if request.requests else b"[]")
+    digest.update(b"}" if after == b"{}" else b"," + after[1:])
+    return digest.hexdigest()
 
 
 def _check_webhook_url(url: str) -> None:
@@ -74,6 +94,19 @@ def create_job(
         raise ValidationFailed("give exactly one of requests and upload_id", field="requests")
     if idempotency_key is not None and not (1 <= len(idempotency_key) <= 255):
         raise ValidationFailed("Idempotency-Key must be 1 to 255 characters", field="Idempotency-Key")
+    inline = None
+    if request.requests is not None:
+        if body_bytes > c.MAX_INLINE_BODY_BYTES:
+            raise PayloadTooLarge(
+                f"inline jobs are limited to {c.MAX_INLINE_BODY_BYTES} bytes; upload larger inputs with "
+                "POST /v1/uploads",
+                field="requests",
+            )
+        # Before hashing: the hash writes every body, which only a checked body survives.
+        inline = input_files.validate_inline_requests(
+            request.requests, provider=request.provider, endpoint=request.endpoint
+        )
+        check_chunk_size(request.chunk_size, inline.summary.request_count)
     request_hash = _request_hash(request)
     if idempotency_key:
         record = job_store.get_idempotency_record(tenant_id, idempotency_key)
@@ -82,19 +115,12 @@ def create_job(
     if request.webhook_url:
         _check_webhook_url(request.webhook_url)
         _ensure_signing_secret(tenant_id)
-    if request.requests is not None and body_bytes > c.MAX_INLINE_BODY_BYTES:
-        raise PayloadTooLarge(
-            f"inline jobs are limited to {c.MAX_INLINE_BODY_BYTES} bytes; upload larger inputs with POST /v1/uploads",
-            field="requests",
-        )
-    if request.requests is not None:
-        input_files.validate_inline_requests(request.requests, provider=request.provider, endpoint=request.endpoint)
 
     job_id = new_id("job")
     key = s3_keys.input_key(tenant_id, job_id)
     bucket = settings.bucket_name
-    if request.requests is not None:
-        summary = input_files.write_inline_input(bucket, key, request.requests)
+    if inline is not None:
+        summary = input_files.write_inline_input(bucket, key, inline)
     else:
         source = uploaded_object_key(tenant_id, request.upload_id or "")
         # Validate our own copy, so what was checked is exactly what the submitter reads.
@@ -103,6 +129,7 @@ def create_job(
             summary = input_files.validate_uploaded_input(
                 bucket, key, provider=request.provider, endpoint=request.endpoint
             )
+            check_chunk_size(request.chunk_size, summary.request_count)
         except Exception:
             clients.s3().delete_object(Bucket=bucket, Key=key)
             raise
@@ -115,6 +142,7 @@ def create_job(
         provider=request.provider,
         endpoint=request.endpoint,
         request_count=summary.request_count,
+        models=summary.models,
         input_key=key,
         created_at=now,
         updated_at=now,

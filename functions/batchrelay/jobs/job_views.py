@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from batchrelay.models.api import ChunkOut, CountsOut, JobOut, ResultLinks, UsageOut
+from batchrelay.models.api import ChunkOut, CountsOut, JobOut, ModelCountOut, ResultLinks, UsageOut
 from batchrelay.models.job import Chunk, ChunkStatus, Job
 from batchrelay.results.pricing import job_cost
 
@@ -33,6 +33,7 @@ def job_out(job: Job, *, chunks: list[Chunk] | None = None, results: ResultLinks
             cancelled=job.counts.cancelled,
             pending=max(0, job.request_count - final),
         ),
+        models=[ModelCountOut(model=model, request_count=count) for model, count in sorted(job.models.items())],
         progress=round(progress, 4),
         chunks=None
         if chunks is None
@@ -42,6 +43,7 @@ def job_out(job: Job, *, chunks: list[Chunk] | None = None, results: ResultLinks
                 status=str(ch.status),
                 attempt=ch.attempt,
                 request_count=ch.request_count,
+                model=ch.model,
                 batch_id=ch.batch_id,
                 provider_status=ch.provider_status,
                 completed=ch.counts.completed,

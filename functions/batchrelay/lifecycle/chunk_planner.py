@@ -3,6 +3,30 @@
 Planning is deterministic: the same input, chunk size and limits give the same chunks
 with the same ids and contents, so a submitter that crashed half-way plans again and
 finds the chunks it already stored.
+
+One model per batch. Providers that declare ``one_model_per_batch`` (read through the
+provider registry) get chunks cut per model: each model's requests, in input order, fill
+that model's own chunks, each within the limits, so a mixed-model job makes one batch
+per model per chunk. Other providers (Anthropic) get chunks in input order, as if every
+request named the same model.
+
+Memory stays bounded whatever the job's size or its number of models. An open chunk is
+a ChunkInputWriter: two multipart writers, each at most ``max_in_flight + 1`` part
+buffers of 5 MiB (15 MiB; 30 MiB a chunk), whatever the chunk's length. A pass over the
+input keeps at most ``MAX_OPEN_CHUNK_WRITERS`` (8) chunks open, one per model it
+plans, so planning holds at most ~240 MiB of buffers (the submitter has 1 GiB). A pass
+plans the first 8 models it meets that no earlier pass planned and skips the lines of
+the rest; passes repeat until a pass skips nothing. Validation caps a job at
+``MAX_MODELS_PER_JOB`` (32) models, so a job is read at most 4 times; a job of a single
+model (the common case) is read once, as before. Besides the open chunks, planning keeps
+only the names of the models already planned.
+
+Chunk ids are numbered in the order chunks open; with several models open at once,
+chunks are yielded in the order they fill up, not by id. results.jsonl follows chunk ids,
+so a mixed-model job's results come grouped by chunk, not in input order. Planning finds
+the models in the input itself (job.models, counted by the API, is for display), so jobs
+stored before that count existed plan the same way. Like the limits, MAX_OPEN_CHUNK_WRITERS
+is part of what makes planning deterministic: change it only between jobs.
 """
 
 from __future__ import annotations
@@ -14,6 +38,8 @@ from typing import Any
 
 import orjson
 
+from batchrelay import constants as c
+from batchrelay import registry
 from batchrelay.aws.s3_keys import chunk_input_key, chunk_provider_key
 from batchrelay.aws.s3_objects import object_lines
 from batchrelay.jsonl import loads_line
@@ -98,7 +124,10 @@ class ChunkInputWriter:
         self._provider.abort()
 
 
-def new_chunk(job: Job, chunk_id: str, *, request_count: int, attempt: int = 1, now: float | None = None) -> Chunk:
+def new_chunk(
+    job: Job, chunk_id: str, *, request_count: int, attempt: int = 1, model: str | None = None,
+    now: float | None = None,
+) -> Chunk:
     """A planned chunk; it sits in the due index as a safety net until a batch is recorded."""
     now = time.time() if now is None else now
     return Chunk(
@@ -110,34 +139,72 @@ def new_chunk(job: Job, chunk_id: str, *, request_count: int, attempt: int = 1, 
         attempt=attempt,
         request_count=request_count,
         input_key=chunk_input_key(job.job_id, chunk_id),
+        model=model,
         tenant_id=job.tenant_id,
         due_at=int(now) + SAFETY_NET_S,
     )
 
 
+def model_of(body: Any) -> str | None:
+    model = body.get("model") if isinstance(body, dict) else None
+    return model if isinstance(model, str) else None
+
+
+@dataclass
+class _OpenGroup:
+    """One model's place in a pass: where its chunks end, and its chunk being written."""
+
+    boundaries: ChunkBoundaries
+    writer: ChunkInputWriter | None = None
+
+
 def plan_chunks(job: Job, provider: BatchProvider, *, now: float | None = None) -> Iterator[Chunk]:
     """Stream the job input; write each chunk's files, then yield the chunk (not yet stored)."""
-    boundaries = ChunkBoundaries(chunk_limits(job))
-    writer: ChunkInputWriter | None = None
+    per_model = registry.spec(job.provider).capabilities.one_model_per_batch
+    limits = chunk_limits(job)
+    planned: set[str | None] = set()   # models whose chunks earlier passes wrote
     index = 0
-    try:
-        for raw in object_lines(job.input_key):
-            request = loads_line(raw)
-            custom_id = request["custom_id"]
-            provider_custom_id = provider.provider_custom_id(custom_id)
-            line = ChunkInputWriter.provider_line(provider, provider_custom_id, request["body"], job.endpoint)
-            if boundaries.starts_new_chunk(len(line)):
-                if writer is not None:
-                    writer.close()
-                    yield new_chunk(job, writer.chunk_id, request_count=writer.requests, now=now)
-                index += 1
-                writer = ChunkInputWriter(job.job_id, base_chunk_id(index), provider, job.endpoint)
-            assert writer is not None
-            writer.add(custom_id, provider_custom_id, request["body"], line)
-        if writer is not None:
-            writer.close()
-            yield new_chunk(job, writer.chunk_id, request_count=writer.requests, now=now)
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
+    while True:
+        groups: dict[str | None, _OpenGroup] = {}
+        skipped = False
+        try:
+            for raw in object_lines(job.input_key):
+                request = loads_line(raw)
+                body = request["body"]
+                model = model_of(body) if per_model else None   # None: one group for every request
+                group = groups.get(model)
+                if group is None:
+                    if model in planned:
+                        continue
+                    if len(groups) >= c.MAX_OPEN_CHUNK_WRITERS:
+                        skipped = True   # a later pass plans this model
+                        continue
+                    group = groups[model] = _OpenGroup(ChunkBoundaries(limits))
+                custom_id = request["custom_id"]
+                provider_custom_id = provider.provider_custom_id(custom_id)
+                line = ChunkInputWriter.provider_line(provider, provider_custom_id, body, job.endpoint)
+                if group.boundaries.starts_new_chunk(len(line)):
+                    if group.writer is not None:
+                        yield _close(job, group.writer, model, now)
+                    index += 1
+                    group.writer = ChunkInputWriter(job.job_id, base_chunk_id(index), provider, job.endpoint)
+                assert group.writer is not None
+                group.writer.add(custom_id, provider_custom_id, body, line)
+            # The last chunk of each model, in the order the models were met.
+            for model, group in groups.items():
+                if group.writer is not None:
+                    writer, group.writer = group.writer, None
+                    yield _close(job, writer, model, now)
+        except BaseException:
+            for group in groups.values():
+                if group.writer is not None:
+                    group.writer.abort()
+            raise
+        planned.update(groups)
+        if not skipped:
+            return
+
+
+def _close(job: Job, writer: ChunkInputWriter, model: str | None, now: float | None) -> Chunk:
+    writer.close()
+    return new_chunk(job, writer.chunk_id, request_count=writer.requests, model=model, now=now)

@@ -181,7 +181,10 @@ def collect_chunk(job_id: str, chunk_id: str, *, now: float | None = None) -> st
     })
 
     if retried:
-        retry_chunk = new_chunk(job, retry_id, request_count=retried, attempt=next_attempt, now=now)
+        # A subset of this chunk's requests: one model still, where the provider needs that.
+        retry_chunk = new_chunk(
+            job, retry_id, request_count=retried, attempt=next_attempt, model=chunk.model, now=now
+        )
         # Counted in chunks_total before this chunk counts as final: the job cannot look done
         # while its retry chunk is still to come.
         chunk_store.put_chunk_and_count(retry_chunk)

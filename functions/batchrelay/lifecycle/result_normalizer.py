@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
+from batchrelay.jsonl import dumps_line
 from batchrelay.providers.base import ProviderResult
 
 _NOT_RUN_ERRORS = {
@@ -80,4 +79,5 @@ def line_for_unreported(
 
 
 def _encode(line: dict[str, Any]) -> bytes:
-    return orjson.dumps(line) + b"\n"
+    # U+2028/U+2029/U+0085 escaped: results.jsonl splits into one line per id everywhere.
+    return dumps_line(line)

@@ -29,12 +29,27 @@ class CreateJobRequest(BaseModel):
     )
     endpoint: str = Field(description="OpenAI endpoint path, or /v1/messages for Anthropic")
     requests: list[JobRequestItem] | None = Field(
-        default=None, description="Inline requests (at most 10,000 and 9 MB); use upload_id beyond that"
+        default=None,
+        description=(
+            "Inline requests (at most 10,000 and 9 MB; each at most 1 MiB as JSON, bodies nested at most "
+            f"{c.MAX_BODY_DEPTH} levels, integers within 64 bits, at most {c.MAX_MODELS_PER_JOB} distinct models); "
+            "use upload_id beyond that"
+        ),
     )
     upload_id: str | None = Field(default=None, description="An upload from POST /v1/uploads (JSONL)")
     webhook_url: str | None = Field(default=None, max_length=2048)
     metadata: dict[str, str] = Field(default_factory=dict, description="At most 16 pairs, keys ≤64, values ≤512 chars")
-    chunk_size: int | None = Field(default=None, ge=1, le=c.MAX_CHUNK_SIZE, strict=True)
+    chunk_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=c.MAX_CHUNK_SIZE,
+        strict=True,
+        description=(
+            f"Requests per provider batch (default {c.DEFAULT_CHUNK_SIZE:,}, never more than the provider's own "
+            f"limit). At least {c.MIN_CHUNK_SIZE}, or the job's request count when that is smaller. Providers "
+            "that take one model per batch (OpenAI) get one batch per model per chunk."
+        ),
+    )
     max_attempts: int | None = Field(default=None, ge=1, le=c.MAX_ATTEMPTS_LIMIT, strict=True)
 
 
@@ -52,10 +67,16 @@ class ChunkOut(BaseModel):
     status: str
     attempt: int
     request_count: int
+    model: str | None = Field(default=None, description="The chunk's one model, where the provider needs one per batch")
     batch_id: str | None
     provider_status: str | None
     completed: int
     failed: int
+
+
+class ModelCountOut(BaseModel):
+    model: str
+    request_count: int
 
 
 class UsageOut(BaseModel):
@@ -90,6 +111,10 @@ class JobOut(BaseModel):
     metadata: dict[str, str]
     webhook_url: str | None
     counts: CountsOut
+    models: list[ModelCountOut] = Field(
+        default_factory=list,
+        description=f"Requests per body.model (at most {c.MAX_MODELS_PER_JOB} models per job), by model name",
+    )
     progress: float
     chunks: list[ChunkOut] | None = None
     usage: UsageOut

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from batchrelay.jsonl import escape_line_breaks_text
 from batchrelay.models.api import CostOut
 from batchrelay.models.job import RequestCounts, Usage
 
@@ -70,6 +71,11 @@ class JobEvent(_EventModel):
     @property
     def job_id(self) -> str | None:
         return self.data.job_id if isinstance(self.data, JobEventData) else None
+
+    def wire_json(self) -> str:
+        """The event as sent (SNS message, webhook body): U+2028/U+2029/U+0085 escaped, so a
+        receiver that splits text into lines still sees one JSON document."""
+        return escape_line_breaks_text(self.model_dump_json())
 
     def message_attributes(self) -> dict[str, dict[str, str]]:
         """SNS message attributes subscribers filter on."""

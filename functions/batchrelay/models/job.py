@@ -98,6 +98,8 @@ class Job(BaseModel):
     created_at: str
     updated_at: str
     chunk_size: int
+    # Requests per body.model, counted at validation (empty for jobs created before that).
+    models: dict[str, int] = Field(default_factory=dict)
     max_attempts: int
     metadata: dict[str, str] = Field(default_factory=dict)
     webhook_url: str | None = None
@@ -140,6 +142,7 @@ class Chunk(BaseModel):
     attempt: int = 1           # 1 for the first submission of these requests, 2 for a retry...
     request_count: int
     input_key: str             # normalized lines {"custom_id", "provider_custom_id", "body"}
+    model: str | None = None   # the one model of its requests, for providers that need one per batch
     tenant_id: str = ""
     create_seq: int = 0        # how many times a batch creation was started for this chunk
     intent_at: float | None = None       # epoch seconds when the current creation began

@@ -11,7 +11,7 @@ def publish_job_event(event: JobEvent) -> str:
     """Publish the event; returns SNS's MessageId. Errors propagate so finalizing is retried."""
     response = clients.sns().publish(
         TopicArn=get_settings().events_topic_arn,
-        Message=event.model_dump_json(),
+        Message=event.wire_json(),
         MessageAttributes=event.message_attributes(),
     )
     return str(response["MessageId"])

@@ -152,4 +152,4 @@ def send_test_event(tenant_id: str, endpoint_id: str) -> SendResult:
         timestamp=now_iso(),
         data=TestEventData(tenant_id=tenant_id, endpoint_id=endpoint_id, message="a test event from batchrelay"),
     )
-    return send_signed(endpoint.url, secret, event.id, event.model_dump_json())
+    return send_signed(endpoint.url, secret, event.id, event.wire_json())

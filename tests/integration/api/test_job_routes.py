@@ -213,13 +213,13 @@ def test_unexpected_errors_never_leak_a_stack_trace(api, monkeypatch):
     assert answer.body["error"]["code"] == "internal_error"
 
 
-@pytest.mark.parametrize("request_count", [1, 50])
-def test_chunk_size_and_max_attempts_are_kept(api, request_count):
-    job = api.call("POST", "/v1/jobs", openai_job(request_count, chunk_size=10, max_attempts=2)).body
+@pytest.mark.parametrize(("request_count", "chunk_size"), [(1, 1), (50, 50), (150, 100), (150, 1000)])
+def test_chunk_size_and_max_attempts_are_kept(api, request_count, chunk_size):
+    job = api.call("POST", "/v1/jobs", openai_job(request_count, chunk_size=chunk_size, max_attempts=2)).body
     from batchrelay.store import job_store
 
     stored = job_store.get_job(job["id"])
-    assert (stored.chunk_size, stored.max_attempts, stored.request_count) == (10, 2, request_count)
+    assert (stored.chunk_size, stored.max_attempts, stored.request_count) == (chunk_size, 2, request_count)
 
 
 def test_anthropic_job_is_accepted(api):

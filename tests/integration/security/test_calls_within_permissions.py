@@ -249,11 +249,11 @@ def test_every_call_of_every_function_is_within_its_permissions(calls, no_provid
         # An OpenAI job from an upload, with its own webhook_url (the api creates the tenant
         # secret) and an Idempotency-Key that is replayed
         path = tmp_path / "input.jsonl"
-        path.write_text("".join(json.dumps(r) + "\n" for r in _requests("openai", 30)))
+        path.write_text("".join(json.dumps(r) + "\n" for r in _requests("openai", 200)))
         upload = api.create_upload()
         api.put_upload(upload, path)
         body = {"provider": "openai", "endpoint": "/v1/chat/completions", "upload_id": upload["upload_id"],
-                "webhook_url": f"{receiver.base_url}/job", "chunk_size": 10}
+                "webhook_url": f"{receiver.base_url}/job", "chunk_size": 100}
         openai_job = api.create_job(body, idempotency_key="idem-1")
         assert api.create_job(body, idempotency_key="idem-1")["id"] == openai_job["id"]
 

@@ -58,3 +58,17 @@ def test_model_from_result_or_response():
     assert model_of(ProviderResult(custom_id="a", outcome="succeeded", response={"model": "m2"})) == "m2"
     assert model_of(ProviderResult(custom_id="a", outcome="succeeded", response={"body": {"model": "m3"}})) == "m3"
     assert model_of(ProviderResult(custom_id="a", outcome="errored")) is None
+
+
+def test_line_separators_in_answers_are_written_escaped_so_the_line_stays_one():
+    text = "a\u2028b\u2029c\x85d"
+    result = ProviderResult(custom_id="a", outcome="succeeded", response={"content": text})
+
+    line = line_for_result(result, custom_id="id\u2028x", status="succeeded", provider="openai",
+                           batch_id="b", attempts=1)
+
+    assert len(line.decode().splitlines()) == 1
+    assert orjson.loads(line)["response"]["content"] == text and orjson.loads(line)["custom_id"] == "id\u2028x"
+    unreported = line_for_unreported(custom_id="id\u2029", status="expired", provider="openai", batch_id=None,
+                                     attempts=1)
+    assert len(unreported.decode().splitlines()) == 1
