@@ -304,7 +304,11 @@ def postpone_stalled_resend(job_id: str, status: JobStatus, *, seen_due_at: int,
         expression="SET #due = :next",
         condition="#status = :status AND #due = :seen",
         names={"#due": c.DUE_CHUNKS_SK, "#status": "status"},
-        values={":next": now + _RESEND_SECONDS[status], ":seen": seen_due_at, ":status": str(status)},
+        values={
+            ":next": now + _RESEND_SECONDS.get(status, c.QUEUED_JOB_RESEND_SECONDS),
+            ":seen": seen_due_at,
+            ":status": str(status),
+        },
     ) is not None
 
 
