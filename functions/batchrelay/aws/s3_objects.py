@@ -6,7 +6,7 @@ URLs (single PUT and the parts of a multipart upload).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import orjson
@@ -48,7 +48,7 @@ def object_lines(key: str, *, bucket: str | None = None) -> Iterator[bytes]:
 
 def numbered_object_lines(
     key: str, *, bucket: str | None = None, max_line_bytes: int | None = None, start: int = 0
-) -> Iterator[bytes]:
+) -> Generator[bytes, None, None]:
     """Every line from byte ``start`` (a line's start) on, blank ones included, each capped
     while it streams (``jsonl.split_lines``)."""
     blocks = object_blocks(key, bucket=bucket, start=start)

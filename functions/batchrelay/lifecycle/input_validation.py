@@ -123,17 +123,16 @@ def _check_lines(job: Job, progress: InputValidation) -> str:
             for raw in lines:
                 line += 1
                 start, offset = offset, offset + len(raw) + 1
-                if not raw.strip():
-                    continue   # blank lines (a trailing newline) carry no request
-                checked = check_upload_line(raw, line, provider=job.provider, endpoint=job.endpoint)
-                models.add(checked.model, line=line, field="body.model")
-                requests += 1
-                if requests > c.MAX_JOB_REQUESTS:
-                    raise ValidationFailed(
-                        f"a job holds at most {c.MAX_JOB_REQUESTS:,} requests; split the file into several jobs",
-                        field="upload", line=line,
-                    )
-                ids.add(checked.custom_id, line, start)
+                if raw.strip():   # blank lines (a trailing newline) carry no request
+                    checked = check_upload_line(raw, line, provider=job.provider, endpoint=job.endpoint)
+                    models.add(checked.model, line=line, field="body.model")
+                    requests += 1
+                    if requests > c.MAX_JOB_REQUESTS:
+                        raise ValidationFailed(
+                            f"a job holds at most {c.MAX_JOB_REQUESTS:,} requests; split the file into several jobs",
+                            field="upload", line=line,
+                        )
+                    ids.add(checked.custom_id, line, start)
                 if offset - progress.offset >= settings.validation_step_bytes or (
                     len(ids) >= settings.validation_step_requests
                 ):

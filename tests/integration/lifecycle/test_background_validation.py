@@ -202,3 +202,15 @@ def test_jobs_are_listed_and_filtered_as_validating(api, aws, fake):
     listed = api.call("GET", "/v1/jobs", query={"status": "validating"}).body["data"]
     assert [job["id"] for job in listed] == [created.body["id"]]
     assert api.call("GET", "/v1/jobs", query={"status": "queued"}).body["data"] == []
+
+
+def test_a_step_ends_at_its_byte_budget_even_among_blank_lines(api, aws, fake, driver, monkeypatch):
+    # Given steps of 1,000 bytes and an upload with 5,000 blank lines between two requests
+    monkeypatch.setenv(c.ENV_VALIDATION_STEP_BYTES, "1000")
+    get_settings.cache_clear()
+    requests = chat_requests(2)
+    payload = jsonl(requests[:1]) + b"\n" * 5_000 + jsonl(requests[1:])
+    job = driver.run_until_final(upload_job(api, aws, payload).body["id"])
+    # Then the blank lines took several steps, and the second request is on line 5,002
+    assert job.status == JobStatus.COMPLETED and job.request_count == 2
+    assert job.validation is not None and job.validation.lines == 5_002 and job.validation.step > 6
