@@ -11,7 +11,15 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from batchrelay.api.tenancy import tenant_id_of
 from batchrelay.jobs import job_service
 from batchrelay.jobs.uploads import create_upload
-from batchrelay.models.api import CreateJobRequest, CreateUploadRequest, JobList, JobOut, JobResults, UploadOut
+from batchrelay.models.api import (
+    CreateJobRequest,
+    CreateUploadRequest,
+    JobDeletionOut,
+    JobList,
+    JobOut,
+    JobResults,
+    UploadOut,
+)
 
 router = Router()
 
@@ -43,6 +51,21 @@ def list_jobs(
 @router.get("/v1/jobs/<job_id>", summary="A job's status, counts, chunks, usage, cost and results", tags=["jobs"])
 def get_job(job_id: str) -> JobOut:
     return job_service.get_job(_tenant(), job_id)
+
+
+@router.delete(
+    "/v1/jobs/<job_id>",
+    summary="Delete a final job's data: input, chunk files, raw provider files, results, table items",
+    description=(
+        "200 with what was removed when everything is gone (a later GET is 404 and result links stop "
+        "working); 202 when the rest goes on behind the queue (GET shows the progress, then 404). "
+        "409 unless the job is final."
+    ),
+    tags=["jobs"],
+)
+def delete_job(job_id: str) -> Response[JobDeletionOut]:
+    deletion, done = job_service.delete_job(_tenant(), job_id)
+    return Response(status_code=200 if done else 202, body=deletion, content_type="application/json")
 
 
 @router.post("/v1/jobs/<job_id>/cancel", summary="Cancel what has not finished", tags=["jobs"])

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from batchrelay.models.api import ChunkOut, CountsOut, JobOut, ModelCountOut, ResultLinks, UsageOut
+from batchrelay.clock import iso
+from batchrelay.models.api import (
+    ChunkOut,
+    CountsOut,
+    DeletionCountsOut,
+    DeletionProgressOut,
+    JobOut,
+    ModelCountOut,
+    ResultLinks,
+    UsageOut,
+)
 from batchrelay.models.job import Chunk, ChunkStatus, Job
 from batchrelay.results.pricing import job_cost
 
@@ -55,4 +65,9 @@ def job_out(job: Job, *, chunks: list[Chunk] | None = None, results: ResultLinks
         cost=job_cost(job),
         results=results,
         error=job.error,
+        expires_at=iso(job.expires_at, timespec="seconds") if job.expires_at is not None else None,
+        deletion=None if job.deletion is None else DeletionProgressOut(
+            requested_at=job.deletion.requested_at,
+            removed=DeletionCountsOut(**job.deletion.removed.model_dump()),
+        ),
     )
