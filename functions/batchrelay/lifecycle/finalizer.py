@@ -45,7 +45,9 @@ def _presigned_results_url(job: Job) -> str | None:
 
 
 def finalize_if_complete(job_id: str, *, now: float | None = None) -> str:
-    job = job_store.get_job(job_id)
+    job = job_store.find_job(job_id)
+    if job is None:
+        return "job is gone (its data was deleted)"
     if job.is_final and job.event_published:
         item_expiry.begin_expiry(job, now=now)  # a job made final by the previous version
         return f"job is {job.status}"
@@ -56,7 +58,9 @@ def finalize_if_complete(job_id: str, *, now: float | None = None) -> str:
 
 def finalize_job(job_id: str, *, now: float | None = None) -> str:
     now = time.time() if now is None else now
-    job = job_store.get_job(job_id)
+    job = job_store.find_job(job_id)
+    if job is None:
+        return "job is gone (its data was deleted)"
     if job.status in (JobStatus.IN_PROGRESS, JobStatus.CANCELLING):
         if not job.submission_done or job.chunks_final < job.chunks_total:
             return f"{job.chunks_final}/{job.chunks_total} chunks final"

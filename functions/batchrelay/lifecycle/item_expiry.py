@@ -78,7 +78,33 @@ def expire_job_items(job_id: str, *, after: str | None = None, now: float | None
         return "job had no TTL (previous version): steps queued"
     if job.items_ttl_set:
         return "every item has its TTL"
-    page, next_after = job_items.partition_page(job_id, after=after, limit=EXPIRY_STEP_ITEMS)
+    written, next_after = _expire_page(job, after=after, now=now)
+    if next_after is not None:
+        job_store.postpone_due_job(
+            job_id, c.EXPIRING_JOBS_DUE_PK, seen_due_at=None, next_due_at=int(now) + SAFETY_NET_S
+        )
+        send_expire_message(job_id, after=next_after)
+        return f"{written} TTLs set; next page queued"
+    written += _finish(job)
+    return f"{written} TTLs set; every item of the job expires at {job.expires_at}"
+
+
+def expire_every_item(job: Job, *, now: float | None = None) -> int:
+    """Every step of a job at once, without the queue (the one-off sweep of old jobs); returns
+    how many TTLs it set. The job must be final and have its own TTL."""
+    now = time.time() if now is None else now
+    assert job.is_final and job.expires_at is not None, job
+    written, after = _expire_page(job, after=None, now=now)
+    while after is not None:
+        more, after = _expire_page(job, after=after, now=now)
+        written += more
+    return written + _finish(job)
+
+
+def _expire_page(job: Job, *, after: str | None, now: float) -> tuple[int, str | None]:
+    """TTLs for one page of the job's partition: (how many set, where the next page starts)."""
+    assert job.expires_at is not None
+    page, next_after = job_items.partition_page(job.job_id, after=after, limit=EXPIRY_STEP_ITEMS)
     written = 0
     for item in page:
         if item.kind == "job" or item.expires_at is not None:
@@ -87,18 +113,20 @@ def expire_job_items(job_id: str, *, after: str | None = None, now: float | None
         if item.kind == "delivery":
             # A delivery of the previous version may still be retrying: keep it until done.
             expires_at = max(expires_at, int(now) + LONGEST_DELIVERY_SECONDS)
+        # The claims first: a chunk with a TTL has claims with one (a step starting over skips it).
         for claim in item.claim_keys():
-            written += job_items.set_expiry(claim, job_id=job_id, expires_at=job.expires_at)
-        written += job_items.set_expiry(item.key, job_id=job_id, expires_at=expires_at)
-    if next_after is not None:
-        job_store.postpone_due_job(
-            job_id, c.EXPIRING_JOBS_DUE_PK, seen_due_at=None, next_due_at=int(now) + SAFETY_NET_S
-        )
-        send_expire_message(job_id, after=next_after)
-        return f"{written} TTLs set; next page queued"
+            written += job_items.set_expiry(claim, job_id=job.job_id, expires_at=job.expires_at)
+        written += job_items.set_expiry(item.key, job_id=job.job_id, expires_at=expires_at)
+    return written, next_after
+
+
+def _finish(job: Job) -> int:
+    """The idempotency key, then the job leaves the safety net."""
+    assert job.expires_at is not None
+    written = 0
     if job.idempotency_key:
         written += job_items.set_expiry(
-            keys.idempotency_key(job.tenant_id, job.idempotency_key), job_id=job_id, expires_at=job.expires_at
+            keys.idempotency_key(job.tenant_id, job.idempotency_key), job_id=job.job_id, expires_at=job.expires_at
         )
-    job_store.finish_item_expiry(job_id)
-    return f"{written} TTLs set; every item of the job expires at {job.expires_at}"
+    job_store.finish_item_expiry(job.job_id)
+    return written

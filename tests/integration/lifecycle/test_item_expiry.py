@@ -115,7 +115,7 @@ def _store_previous_version_final_job(job_id: str = "job_old") -> None:
         "provider": "openai", "endpoint": "/v1/chat/completions", "request_count": 1,
         "input_key": f"inputs/tenant-a/{job_id}/input.jsonl", "created_at": "2026-01-01T00:00:00.000Z",
         "updated_at": FINISHED_AT, "chunk_size": 5000, "max_attempts": 3, "metadata": {},
-        "idempotency_key": "old-key",
+        "idempotency_key": f"key-{job_id}",
         "counts": {"succeeded": 1, "errored": 0, "expired": 0, "cancelled": 0},
         "usage": {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2}, "chunks_total": 1,
         "chunks_final": 1, "submission_done": True, "cancel_requested": False, "event_published": True,
@@ -127,14 +127,15 @@ def _store_previous_version_final_job(job_id: str = "job_old") -> None:
         "pk": f"JOB#{job_id}", "sk": "CHUNK#c00001", "job_id": job_id, "chunk_id": "c00001",
         "provider": "openai", "endpoint": "/v1/chat/completions", "status": "collected", "attempt": 1,
         "request_count": 1, "input_key": f"chunks/{job_id}/c00001/input.jsonl", "tenant_id": "tenant-a",
-        "create_seq": 1, "batch_id": "batch_old", "batch_ids": ["batch_old"], "batch_created_at": 1767225601.0,
+        "create_seq": 1, "batch_id": f"batch_{job_id}", "batch_ids": [f"batch_{job_id}"],
+        "batch_created_at": 1767225601.0,
         "provider_status": "completed", "counts": {"total": 1, "completed": 1, "failed": 0}, "checks": 2,
         "batch_errors": [], "part_key": f"results/{job_id}/parts/c00001.jsonl",
         "created_at": "2026-01-01T00:00:00.000Z", "updated_at": FINISHED_AT,
     }))
-    put(Item=to_dynamo({"pk": "BATCH#openai#batch_old", "sk": "BATCH", "job_id": job_id, "chunk_id": "c00001",
+    put(Item=to_dynamo({"pk": f"BATCH#openai#batch_{job_id}", "sk": "BATCH", "job_id": job_id, "chunk_id": "c00001",
                         "tenant_id": "tenant-a", "created_at": "2026-01-01T00:00:00.000Z"}))
-    put(Item=to_dynamo({"pk": "IDEMPOTENCY#tenant-a#old-key", "sk": "IDEMPOTENCY", "job_id": job_id,
+    put(Item=to_dynamo({"pk": f"IDEMPOTENCY#tenant-a#key-{job_id}", "sk": "IDEMPOTENCY", "job_id": job_id,
                         "request_hash": "h", "created_at": "2026-01-01T00:00:00.000Z"}))
     put(Item=to_dynamo({
         "pk": f"JOB#{job_id}", "sk": f"DELIVERY#evt_{job_id}_completed#whe_1", "job_id": job_id,
@@ -179,3 +180,32 @@ def test_a_tenant_no_longer_sees_a_job_past_its_ttl(aws):
     api = ApiClient()
     assert api.call("GET", "/v1/jobs/job_old").status == 404
     assert api.call("GET", "/v1/jobs").body["data"] == []
+
+
+def test_the_one_off_sweep_gives_old_final_jobs_their_ttls(aws, monkeypatch, capsys):
+    # Given two final jobs of the previous version, and one of it still running
+    from batchrelay_tools import expire_old_jobs
+
+    _store_previous_version_final_job("job_old")
+    _store_previous_version_final_job("job_old2")
+    table().update_item(Key={"pk": "JOB#job_old2", "sk": "JOB"}, UpdateExpression="SET #s = :s",
+                        ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":s": "in_progress"})
+    monkeypatch.setenv(c.ENV_RETENTION_DAYS, "7")
+
+    # When the sweep runs without --apply, it only counts
+    assert expire_old_jobs.main(["--retention-days", "7"]) == 0
+    assert "1 final jobs without a TTL; 1 jobs not final yet" in capsys.readouterr().out
+    assert all(c.TTL_ATTRIBUTE not in i for i in items_of_job("job_old"))
+
+    # Then with --apply every item of the final one expires 7 days after it finished
+    assert expire_old_jobs.main(["--retention-days", "7", "--apply"]) == 0
+    expected = int(parse_iso(FINISHED_AT)) + 7 * DAY
+    ttls = {(i["sk"].split("#")[0], i[c.TTL_ATTRIBUTE]) for i in items_of_job("job_old")}
+    assert {sk for sk, _ in ttls} == {"JOB", "CHUNK", "BATCH", "IDEMPOTENCY", "DELIVERY"}
+    assert all(ttl == expected for sk, ttl in ttls if sk != "DELIVERY")
+    assert job_store.get_job("job_old").items_ttl_set
+    assert job_store.query_due_jobs(c.EXPIRING_JOBS_DUE_PK, 2**40) == []
+    # And the running one is left for its own end; a second run finds nothing to do
+    assert all(c.TTL_ATTRIBUTE not in i for i in items_of_job("job_old2") if i["pk"] == "JOB#job_old2")
+    assert expire_old_jobs.main(["--retention-days", "7", "--apply"]) == 0
+    assert "0 final jobs without a TTL" in capsys.readouterr().out.splitlines()[-2]

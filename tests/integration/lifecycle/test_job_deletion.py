@@ -220,3 +220,23 @@ def test_a_step_that_died_holding_the_lease_is_taken_over_after_it(fake, driver,
     assert driver.poll(901)["resent"] == 1
     driver.drain(c.COLLECT_QUEUE)
     _assert_nothing_left(api, job)
+
+
+def test_late_messages_about_a_deleted_job_change_nothing_and_fail_nothing(fake, driver):
+    # Given a deleted job
+    job = _final_job(driver, fake, 20)
+    assert ApiClient().call("DELETE", f"/v1/jobs/{job.job_id}").status == 200
+
+    # When messages about it arrive late (a redelivery, a stale safety-net send)
+    from batchrelay.lifecycle import messages
+
+    messages.send_collect_message(job.job_id, "c00001")
+    messages.send_finalize_message(job.job_id)
+    messages.send_cleanup_message(job.job_id, "c00001")
+    messages.send_expire_message(job.job_id)
+    messages.send_delete_message(job.job_id)
+    driver.drain(c.COLLECT_QUEUE)
+
+    # Then each is consumed without an error, and nothing comes back
+    assert driver.failures[c.COLLECT_QUEUE] == 0
+    assert items_of_job(job.job_id) == [] and objects_of_job(TENANT, job.job_id) == []

@@ -147,3 +147,15 @@ def test_an_unwritable_output_is_one_line_and_exit_1(tmp_path: Path, capsys, mon
     err = capsys.readouterr().err.strip()
     assert code == cli.EXIT_API_ERROR
     assert err.startswith("error: No such file or directory") and "\n" not in err
+
+
+def test_delete_prints_what_was_removed(capsys):
+    class FakeClient:
+        def delete_job(self, job_id):
+            return {"id": job_id, "status": "deleting", "removed": {"results": 2, "table_items": 0}}
+
+    args = cli.build_parser().parse_args(["delete", "job_1"])
+    assert cli.cmd_delete(FakeClient(), args) == 0
+    out, err = capsys.readouterr()
+    assert out == "job_1  deleting  removed: results 2, table_items 0\n"
+    assert "batchrelay status job_1" in err
