@@ -261,29 +261,30 @@ def delete_job(tenant_id: str, job_id: str, *, now: float | None = None) -> tupl
     """
     now = time.time() if now is None else now
     job = job_store.get_job(job_id, tenant_id=tenant_id)
-    if job.status != JobStatus.DELETING:
-        if not job.is_final:
-            raise NotFinal(f"job is {job.status}; only a final job's data can be deleted", field="status")
-        try:
-            job = job_deletion.start_deletion(job, now=now)
-        except TransitionRefused as refused:
-            if refused.current != JobStatus.DELETING:
-                raise NotFinal(
-                    f"job is {refused.current}; only a final job's data can be deleted", field="status"
-                ) from refused
-            job = job_store.get_job(job_id, tenant_id=tenant_id)
-        else:
-            plan = job_deletion.plan_deletion(job)
-            if plan.fits_inline:
-                outcome = job_deletion.run_step(
-                    job_id, budget_s=job_deletion.INLINE_BUDGET_S, provider_calls=False, now=now
-                )
-                if outcome.done:
-                    return _deletion_out(job, outcome.removed, done=True), True
-            send_delete_message(job_id)
-            job = job_store.find_job(job_id) or job
+    if job.status == JobStatus.DELETING:
+        # Asked again: the progress. A lost message is the poller's to resend, not ours.
+        assert job.deletion is not None
+        return _deletion_out(job, job.deletion.removed, plan=job_deletion.plan_deletion(job)), False
+    if not job.is_final:
+        raise NotFinal(f"job is {job.status}; only a final job's data can be deleted", field="status")
+    try:
+        job = job_deletion.start_deletion(job, now=now)
+    except TransitionRefused as refused:
+        if refused.current != JobStatus.DELETING:
+            raise NotFinal(
+                f"job is {refused.current}; only a final job's data can be deleted", field="status"
+            ) from refused
+        return delete_job(tenant_id, job_id, now=now)  # a concurrent DELETE started it: its progress
+    plan = job_deletion.plan_deletion(job)
+    if plan.fits_inline:
+        outcome = job_deletion.run_step(job_id, budget_s=job_deletion.INLINE_BUDGET_S, provider_calls=False, now=now)
+        if outcome.done:
+            return _deletion_out(job, outcome.removed, done=True), True
+        job = job_store.find_job(job_id) or job
+        plan = job_deletion.plan_deletion(job)
+    send_delete_message(job_id)
     assert job.deletion is not None
-    return _deletion_out(job, job.deletion.removed, plan=job_deletion.plan_deletion(job)), False
+    return _deletion_out(job, job.deletion.removed, plan=plan), False
 
 
 def _deletion_out(
