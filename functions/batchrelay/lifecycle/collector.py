@@ -10,8 +10,9 @@ For one ENDED chunk:
 4. store and count the retry chunk (one transaction) and queue its creation;
 5. mark the chunk COLLECTED and add its counts to the job (one transaction), flagged
    files_pending_cleanup where the provider keeps files;
-6. delete the provider's files (lifecycle/provider_files.py: never blocks; the poller retries);
-7. finalize the job if this was its last chunk.
+6. finalize the job if this was its last chunk;
+7. delete the provider's files (lifecycle/provider_files.py: after finalizing, so a slow
+   provider never delays a job's end; a failure is left to the poller's safety net).
 
 A redelivered message redoes 1-4 identically (same provider output, same decisions;
 the retry chunk is stored only once) and finds step 5 done, then resumes at 6.
@@ -134,10 +135,11 @@ def collect_chunk(job_id: str, chunk_id: str, *, now: float | None = None) -> st
     if chunk is None:
         return "chunk is gone (its job's data was deleted)"
     if chunk.status == ChunkStatus.COLLECTED:
-        # Counted already; a crash may have come before the cleanup or finalizing: resume them.
+        # Counted already; a crash may have come before finalizing or the cleanup: resume them.
+        outcome = finalize_if_complete(job_id, now=now)
         if chunk.files_pending_cleanup:
-            provider_files.clean_up_quietly(job_id, chunk_id, now=now)
-        return finalize_if_complete(job_id, now=now)
+            outcome += f"; {provider_files.clean_up_quietly(job_id, chunk_id, now=now)}"
+        return outcome
     if chunk.status != ChunkStatus.ENDED:
         return f"chunk is {chunk.status}; nothing to collect yet"
     job = job_store.get_job(job_id)
@@ -219,12 +221,11 @@ def collect_chunk(job_id: str, chunk_id: str, *, now: float | None = None) -> st
         chunk, part_key=key, job_deltas=tally.job_deltas(),
         cleanup_due_at=int(now) + SAFETY_NET_S if cleanup else None,
     )
-    outcome = f"collected {tally.lines} lines, {retried} to retry"
-    if not counted:
-        outcome = "already counted"
-    elif cleanup:
+    outcome = f"collected {tally.lines} lines, {retried} to retry" if counted else "already counted"
+    outcome += f"; {finalize_if_complete(job_id, now=now)}"
+    if counted and cleanup:
         outcome += f"; {provider_files.clean_up_quietly(job_id, chunk_id, known=known_batches, now=now)}"
-    return f"{outcome}; {finalize_if_complete(job_id, now=now)}"
+    return outcome
 
 
 def _tee(blocks: Iterator[bytes], copy: MultipartWriter) -> Iterator[bytes]:

@@ -32,6 +32,7 @@ from batchrelay.store.table import (
     get,
     is_condition_failure,
     serialize_item,
+    serialize_value,
     status_in,
     table,
     table_name,
@@ -104,7 +105,10 @@ def create_job(job: Job, *, idempotency_key: str | None = None, request_hash: st
                             "created_at": job.created_at,
                         }
                     ),
-                    "ConditionExpression": "attribute_not_exists(pk)",
+                    # A key whose job has expired (TTL past, item not yet removed) is free again.
+                    "ConditionExpression": "attribute_not_exists(pk) OR #ttl < :now",
+                    "ExpressionAttributeNames": {"#ttl": c.TTL_ATTRIBUTE},
+                    "ExpressionAttributeValues": {":now": serialize_value(int(time.time()))},
                 }
             }
         )
@@ -123,7 +127,9 @@ def create_job(job: Job, *, idempotency_key: str | None = None, request_hash: st
 
 
 def get_idempotency_record(tenant_id: str, key: str) -> dict[str, Any] | None:
-    return get(keys.idempotency_key(tenant_id, key))
+    """The job an Idempotency-Key names; None if unused, or expired with its job."""
+    item = get(keys.idempotency_key(tenant_id, key))
+    return None if item is None or _expired(item) else item
 
 
 def get_job(job_id: str, *, tenant_id: str | None = None) -> Job:

@@ -209,3 +209,17 @@ def test_the_one_off_sweep_gives_old_final_jobs_their_ttls(aws, monkeypatch, cap
     assert all(c.TTL_ATTRIBUTE not in i for i in items_of_job("job_old2") if i["pk"] == "JOB#job_old2")
     assert expire_old_jobs.main(["--retention-days", "7", "--apply"]) == 0
     assert "0 final jobs without a TTL" in capsys.readouterr().out.splitlines()[-2]
+
+
+def test_an_idempotency_key_whose_job_expired_is_free_again(aws):
+    # Given a job made with an Idempotency-Key, both past their TTL (not yet removed by DynamoDB)
+    api = ApiClient()
+    body = {"provider": "openai", "endpoint": "/v1/chat/completions", "requests": chat_requests(2)}
+    first = api.call("POST", "/v1/jobs", body, headers={"Idempotency-Key": "k-old"}).body["id"]
+    for key in ({"pk": f"JOB#{first}", "sk": "JOB"}, {"pk": "IDEMPOTENCY#tenant-a#k-old", "sk": "IDEMPOTENCY"}):
+        table().update_item(Key=key, UpdateExpression="SET expires_at = :t", ExpressionAttributeValues={":t": 1_000})
+
+    # When the key is used again, it makes a new job (not a replay of a job that is gone)
+    again = api.call("POST", "/v1/jobs", body, headers={"Idempotency-Key": "k-old"})
+    assert again.status == 202 and again.body["id"] != first
+    assert api.call("POST", "/v1/jobs", body, headers={"Idempotency-Key": "k-old"}).body["id"] == again.body["id"]
