@@ -69,6 +69,8 @@ class TemplateReader:
         purpose = f"kms:EncryptionContext:{c.SECRET_CONTEXT_PURPOSE}"
         if set(condition) == {"StringEquals"} and set(condition["StringEquals"]) == {purpose}:
             return _as_list(condition["StringEquals"][purpose])
+        if set(condition) == {"StringLike"} and set(condition["StringLike"]) == {"s3:prefix"}:
+            return _as_list(condition["StringLike"]["s3:prefix"])
         raise AssertionError(f"a condition the table cannot express: {condition}")
 
     def triples(self, statement: dict[str, Any], resources: list[str]) -> set[Grant]:
@@ -130,6 +132,21 @@ def test_every_item_grant_is_narrowed_to_partition_keys(reader):
         for action, resource, scope in reader.role_grants(name):
             if resource == p.TABLE:
                 assert scope, (name, action)
+
+
+def test_only_the_functions_that_delete_jobs_data_list_the_bucket_and_only_under_its_prefixes(reader):
+    # DELETE /v1/jobs/{id}: the api (a small job, in the request) and the collector (the rest)
+    listers, deleters = set(), set()
+    for name in p.permissions():
+        for action, resource, scope in reader.role_grants(name):
+            if action == "s3:ListBucket":
+                listers.add(name)
+                assert resource == p.BUCKET and scope in p.JOB_DATA_PREFIXES, (name, scope)
+            if action == "dynamodb:DeleteItem" and scope != p.TENANT_ITEMS:
+                deleters.add(name)
+                assert scope in p.JOB_DATA_ITEMS, (name, scope)
+    assert listers == deleters == {c.FUNCTION_API, c.FUNCTION_COLLECTOR}
+    assert f"{c.UPLOADS_PREFIX}*" not in p.JOB_DATA_PREFIXES  # a tenant's uploads are not a job's
 
 
 def test_the_unauthenticated_openai_webhook_reads_claims_and_updates_chunks_only(reader):

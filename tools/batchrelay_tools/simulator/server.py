@@ -43,6 +43,7 @@ ROUTES: list[tuple[str, re.Pattern[str], str, str]] = [
         ("GET", r"^/v1/messages/batches/(?P<id>[^/]+)/results$", "/v1/messages/batches/{id}/results",
          "anthropic_results"),
         ("GET", r"^/_sim/stats$", "/_sim/stats", "sim_stats"),
+        ("GET", r"^/_sim/files$", "/_sim/files", "sim_files"),
         ("POST", r"^/_sim/stats/reset$", "/_sim/stats/reset", "sim_stats_reset"),
         ("GET", r"^/_sim/config$", "/_sim/config", "sim_get_config"),
         ("POST", r"^/_sim/config$", "/_sim/config", "sim_config"),
@@ -242,6 +243,9 @@ class _Handler(BaseHTTPRequestHandler):
     def sim_stats(self, body: bytes) -> None:
         self._send_json(200, self.sim.stats())
 
+    def sim_files(self, body: bytes) -> None:
+        self._send_json(200, self.sim.file_ledger())
+
     def sim_stats_reset(self, body: bytes) -> None:
         self.sim.reset_stats()
         self._send_json(200, self.sim.stats())
@@ -354,6 +358,10 @@ class SimulatorServer:
 
     def stats(self) -> dict[str, Any]:
         return self.simulator.stats()
+
+    def file_ledger(self) -> dict[str, list[dict[str, Any]]]:
+        """Live and deleted files (same as GET /_sim/files)."""
+        return self.simulator.file_ledger()
 
     def calls(self, route: str) -> int:
         """Calls so far to a route, e.g. ``calls("GET /v1/batches")``."""

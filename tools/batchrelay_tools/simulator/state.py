@@ -7,6 +7,7 @@ same. Result files are generated once, when a batch is first seen in a final sta
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import threading
@@ -58,6 +59,18 @@ class StoredFile:
             "status": "processed",
             "status_details": None,
         }
+
+
+@dataclass(frozen=True)
+class DeletedFile:
+    """A file some client deleted: the ledger shows what was cleaned up, and when."""
+
+    id: str
+    filename: str
+    purpose: str
+    bytes: int
+    created_at: int
+    deleted_at: float
 
 
 @dataclass
@@ -146,6 +159,8 @@ class Simulator:
         self.clock = self.clock or time.time
         self.lock = threading.RLock()
         self.files: dict[str, StoredFile] = {}
+        self.deleted_files: dict[str, DeletedFile] = {}
+        self.files_created = 0
         self.openai_batches: dict[str, OpenAIBatch] = {}
         self.anthropic_batches: dict[str, AnthropicBatch] = {}
         self.calls: Counter[str] = Counter()
@@ -166,9 +181,20 @@ class Simulator:
             return {
                 "routes": dict(self.calls),
                 "files": len(self.files),
+                "files_created": self.files_created,
+                "files_deleted": len(self.deleted_files),
+                "files_by_purpose": dict(Counter(f.purpose for f in self.files.values())),
                 "openai_batches": len(self.openai_batches),
                 "anthropic_batches": len(self.anthropic_batches),
             }
+
+    def file_ledger(self) -> dict[str, list[dict[str, Any]]]:
+        """Every file that exists (``live``) and every file deleted so far (``deleted``)."""
+        with self.lock:
+            live = [{"id": f.id, "filename": f.filename, "purpose": f.purpose, "bytes": len(f.data),
+                     "created_at": f.created_at} for f in self.files.values()]
+            deleted = [dataclasses.asdict(f) for f in self.deleted_files.values()]
+        return {"live": live, "deleted": deleted}
 
     def reset_stats(self) -> None:
         with self.lock:
@@ -217,6 +243,7 @@ class Simulator:
         with self.lock:
             stored = StoredFile(f"file-{uuid.uuid4().hex[:24]}", filename, purpose, data, int(self.clock()))
             self.files[stored.id] = stored
+            self.files_created += 1
             return stored
 
     def get_file(self, file_id: str) -> StoredFile:
@@ -227,9 +254,15 @@ class Simulator:
         return stored
 
     def delete_file(self, file_id: str) -> dict[str, Any]:
+        if self.consume("delete_file_errors_next"):
+            raise ApiError(500, "Simulated HTTP 500 on file delete.")
         with self.lock:
-            if self.files.pop(file_id, None) is None:
+            stored = self.files.pop(file_id, None)
+            if stored is None:
                 raise ApiError(404, f"No such File object: {file_id}", param="id")
+            self.deleted_files[file_id] = DeletedFile(
+                stored.id, stored.filename, stored.purpose, len(stored.data), stored.created_at, self.clock()
+            )
         return {"id": file_id, "object": "file", "deleted": True}
 
     # ------------------------------------------------------------------ OpenAI batches
