@@ -1,4 +1,4 @@
-"""An in-memory S3 for the REST-XML wire protocol (path-style addressing, as the functions use).
+"""An in-memory S3 for the REST-XML wire protocol (path-style and virtual-hosted addressing).
 
 Supported: CreateBucket, HeadBucket, PutObject (plain or aws-chunked bodies with a checksum
 trailer, as botocore sends them), GetObject (with Range), HeadObject, CopyObject,
@@ -87,8 +87,12 @@ class FakeS3:
     ) -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(url)
         path = parts.path.lstrip("/")
-        bucket, _, key = path.partition("/")
-        bucket, key = unquote(bucket), unquote(key)
+        host = parts.hostname or ""
+        if ".s3." in host and not host.startswith("s3."):     # virtual-hosted style: bucket.s3.amazonaws.com
+            bucket, key = host.split(".s3.", 1)[0], unquote(path)
+        else:                                                   # path style: s3.amazonaws.com/bucket/key
+            bucket, _, key = path.partition("/")
+            bucket, key = unquote(bucket), unquote(key)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         handler = getattr(self, f"op_{operation}", None)
         if handler is None:

@@ -192,6 +192,8 @@ class Simulator:
         self._seq = 0
         self.new_id: Callable[[str], str] = _uuid_id
         self.batch_planner: Callable[[str, int], BatchPlan | None] | None = None
+        # Told of every batch created: (provider, batch id, when it will end if left alone).
+        self.on_created: Callable[[str, str, float], None] | None = None
         self.vanished: set[str] = set()
 
     def reset(self, settings: SimulatorSettings | None = None) -> None:
@@ -206,6 +208,7 @@ class Simulator:
             self._seq = 0
             self.new_id = _uuid_id
             self.batch_planner = None
+            self.on_created = None
             self.vanished.clear()
 
     def vanish(self, batch_id: str) -> None:
@@ -354,6 +357,10 @@ class Simulator:
                 sent=[(cid, answers.body_digest(body)) for cid, body in requests],
             )
             self.openai_batches[batch.id] = batch
+            if self.on_created:
+                t = batch.timeline
+                self.on_created("openai", batch.id, t.processing_start if errors else t.processing_end
+                                + t.finalizing_seconds)
             return self._openai_view(batch)
 
     @staticmethod
@@ -590,6 +597,8 @@ class Simulator:
             # Anthropic has no validating phase.
             batch.timeline.validating_seconds = 0.0
             self.anthropic_batches[batch.id] = batch
+            if self.on_created:
+                self.on_created("anthropic", batch.id, batch.timeline.processing_end)
             return self._anthropic_view(batch, base_url)
 
     def _anthropic_get(self, batch_id: str) -> AnthropicBatch:
