@@ -54,6 +54,7 @@ class FaultInjector:
         self.clock = clock
         self.rng = random.Random(f"faults-{scenario.seed}")
         self.forced_left = [forced.times for forced in self.faults.forced]
+        self.forced_provider_left = [forced.times for forced in self.faults.forced_provider]
         self.fired: list[str] = []                  # the run's log: faults fired, invocations
         self.counts: Counter[str] = Counter()
         self._pass_through_attempts: Counter[str] = Counter()
@@ -115,6 +116,10 @@ class FaultInjector:
         return None
 
     def provider_fault(self, provider: str, name: str) -> ProviderFault | None:
+        for i, forced in enumerate(self.faults.forced_provider):
+            if self.forced_provider_left[i] and fnmatch.fnmatchcase(name, forced.call):
+                self.forced_provider_left[i] -= 1
+                return ProviderFault(forced.kind, forced.status, forced.applied)
         outage = self.outage(provider)
         if outage is not None:
             return self._outage_fault(outage, self.rng.random())
@@ -176,6 +181,9 @@ class FaultInjector:
         if any(fnmatch.fnmatchcase(body, pattern) for pattern in self.faults.lost_sends):
             self.note(f"lost message {body}")
             return 0
+        if any(fnmatch.fnmatchcase(body, pattern) for pattern in self.faults.duplicated_sends):
+            self.note(f"duplicate message {body}")
+            return 2
         if not self.active:
             return 1
         draw = self.rng.random()

@@ -2,7 +2,7 @@
 table's job items, the events published, and the provider simulator's own ledger.
 
 Per job (every job a client created):
-- stranded_job: it reached a final status and published its event;
+- stranded_job / no_event: it reached a final status, and its event reached SNS;
 - missing_line / duplicate_line / foreign_line: results.jsonl has exactly one line per
   input custom_id of this job, and no other ids;
 - cross_tenant_line / cross_job_line / wrong_answer: a succeeded line's answer was built
@@ -17,7 +17,8 @@ Per job (every job a client created):
 - counts: the job's counts, its result lines and its manifest agree with its request count.
 
 Across the run, from the ledger alone (never from batchrelay's records):
-- paid_twice: a request billed (succeeded) in two batches;
+- paid_twice: a request billed (succeeded) in two batches -- except where the earlier batch
+  answered 404 and could not be found (counted apart, as ``paid_twice_excused``);
 - second_batch: a request sent in a new batch while an earlier batch holding it was still
   running or had already answered it -- except where the earlier batch could not be found
   (it answered 404), the one case a second batch is the right call.
@@ -140,6 +141,7 @@ def check(data: RunData) -> Report:
         "wall_seconds": data.wall_seconds,
         "calls": data.calls,
         "paid_twice": money["paid_twice"],
+        "paid_twice_excused": money["paid_twice_excused"],
         "second_batches": money["second_batches"],
         "cross_tenant_lines": sum(1 for v in violations if v.invariant == "cross_tenant_line"),
         "stranded_jobs": sum(1 for v in violations if v.invariant == "stranded_job"),
@@ -160,7 +162,7 @@ def _check_job(facts: Facts, plan: JobPlan, job_id: str | None, cancel_asked: bo
         return [Violation("stranded_job", f"{plan.label}: the client never got the job created", plan.label)]
     job = facts.jobs[job_id]
     where = f"{plan.label}/{job_id}"
-    if job.get("status") not in FINAL or not job.get("event_published"):
+    if job.get("status") not in FINAL:
         return [Violation("stranded_job", _stranded_detail(facts, job), where, diagnose_stranded(facts, plan, job))]
     violations: list[Violation] = []
     raw = facts.data.objects.get(job.get("results_key") or "")
@@ -271,7 +273,8 @@ def _check_counts(facts: Facts, job: dict[str, Any], where: str, statuses: Count
                                  f"{manifest.get('results', {}).get('lines')} disagree with the job", where))
     event_id = f"evt_{job['job_id']}_{job['status']}"
     if not any(event_id in published.message for published in facts.data.published):
-        out.append(Violation("counts", f"no {event_id} event was published", where))
+        # Final, but the event never reached SNS and nothing will publish it now.
+        out.append(Violation("no_event", f"{job['status']}, but its {event_id} event was never published", where, 4))
     return out
 
 
@@ -288,12 +291,15 @@ def _stranded_detail(facts: Facts, job: dict[str, Any]) -> str:
 def _check_money(facts: Facts) -> dict[str, Any]:
     violations: list[Violation] = []
     paid_twice = 0
+    excused = 0
     second: dict[str, set[str]] = {"openai": set(), "anthropic": set()}
     flagged_batches: set[str] = set()
     for digest, sends in facts.sends.items():
         body = facts.bodies.get(digest)
-        billed = [batch for batch, request in sends if request.billed]
-        if len(billed) > 1:
+        billed = sorted((batch for batch, request in sends if request.billed), key=lambda b: b.created_at)
+        if len(billed) > 1 and any(batch.vanished for batch in billed[:-1]):
+            excused += len(billed) - 1     # the first batch answered 404: it could not be found
+        elif len(billed) > 1:
             paid_twice += len(billed) - 1
             job = _job_of(facts, body)
             violations.append(Violation(
@@ -313,7 +319,7 @@ def _check_money(facts: Facts) -> dict[str, Any]:
                         f"{'was still running' if live else 'had answered it'} ({_chunk_of(facts, earlier)})",
                         _job_of(facts, body), diagnose_second(facts, earlier, later, body)))
                     break
-    return {"violations": violations, "paid_twice": paid_twice,
+    return {"violations": violations, "paid_twice": paid_twice, "paid_twice_excused": excused,
             "second_batches": {provider: len(ids) for provider, ids in second.items()}}
 
 
@@ -379,7 +385,11 @@ def diagnose_stranded(facts: Facts, plan: JobPlan, job: dict[str, Any]) -> int |
            and c.get("status") == "submitted" for c in chunks):
         return 8
     if status == "submitting":
-        return 5 if plan.chunk_size == 1 and plan.requests >= 200 else 4
+        planned = sum(1 for c in chunks if "-r" not in str(c.get("chunk_id")))
+        expected = -(-plan.requests // plan.chunk_size)
+        # Planning that got far but never finished: it restarts from chunk one each time (5);
+        # otherwise the `job` message was lost or dead-lettered (4).
+        return 5 if expected >= 50 and 0 < planned < expected else 4
     if status in ("cancelling", "queued"):
         return 4
     if status == "finalizing":

@@ -27,6 +27,7 @@ class JobPlan:
     max_attempts: int
     submit_at: float                # seconds after the start of the run
     cancel_at: float | None = None  # when the client cancels (None: never)
+    cancel_on_collect: bool = False  # cancel the moment the job's first chunk is being collected
     cancel_tries: int = 3           # how many times the client tries a cancel that failed (5xx)
     odd_ids: bool = False           # custom_ids Anthropic refuses (batchrelay maps them to hashed ids)
 
@@ -80,6 +81,18 @@ class ForcedCrash:
 
 
 @dataclass(frozen=True)
+class ForcedProviderFault:
+    """Answer the first ``times`` calls named ``call`` (fnmatch) with this fault, e.g. an
+    ambiguous create: ``ForcedProviderFault("anthropic.POST /v1/messages/batches", "status", 500, True)``."""
+
+    call: str
+    kind: str = "status"            # status | connect | timeout | lost_answer
+    status: int = 0
+    applied: bool = False           # the provider did the work before the answer was lost
+    times: int = 1
+
+
+@dataclass(frozen=True)
 class Faults:
     crash_per_call: float = 0.0         # killed before or after any call (AWS or provider)
     crash_after_create: float = 0.0     # killed right after the provider accepted a batch
@@ -94,7 +107,9 @@ class Faults:
     aws_throttle: float = 0.0           # DynamoDB throttling / 5xx (botocore retries)
     outages: tuple[Outage, ...] = ()
     forced: tuple[ForcedCrash, ...] = ()
+    forced_provider: tuple[ForcedProviderFault, ...] = ()
     lost_sends: tuple[str, ...] = ()    # fnmatch patterns over message bodies that are always lost
+    duplicated_sends: tuple[str, ...] = ()  # fnmatch patterns over message bodies always delivered twice
     slow_s3_put: float = 0.0            # extra seconds on every S3 put (a throttled bucket)
 
 
@@ -118,7 +133,9 @@ class Scenario:
     webhooks: bool = True               # OpenAI's webhook fast path beside polling
     faults_end: float = 6 * HOUR        # no new faults after this (outages and hidden batches stay)
     horizon: float = 4 * DAY            # the run stops here whatever happens
-    stall_window: float = 8 * HOUR      # after faults_end, this long without a write means stuck
+    # After faults_end, this long without progress (a status, a batch, a check of a running
+    # batch, a count) means stuck: longer than a capacity hold (2 h) or a visibility timeout (1 h).
+    stall_window: float = 3 * HOUR
     name: str = ""
 
     def queue_concurrency(self, queue: str) -> int:
@@ -138,13 +155,20 @@ def scenario_for_seed(seed: int) -> Scenario:
     rng = random.Random(f"batchrelay-simulation-{seed}")
     tenants = [f"tenant-{name}" for name in "abcd"[: rng.randint(2, 4)]]
     same_size = rng.random() < 0.4      # many same-size chunks (the Anthropic search's weak spot)
+    big_job = rng.random() < 0.02       # one job of hundreds of one-request chunks, on a slow bucket
     jobs: list[JobPlan] = []
     budget = 160                        # requests per seed, for speed
+    size = _pick(rng, 1, 2, 3, 5)       # the one chunk size of a same-size seed
+    if big_job:
+        jobs.append(JobPlan(tenant=tenants[0], label="big", provider=_pick(rng, "openai", "anthropic"),
+                            requests=rng.randint(200, 300), chunk_size=1, max_attempts=1,
+                            submit_at=rng.uniform(0, 600)))
     for index in range(rng.randint(2, 6)):
         provider = _pick(rng, "openai", "anthropic", "anthropic") if same_size else _pick(rng, "openai", "anthropic")
         if same_size:
-            chunk_size = _pick(rng, 1, 2, 3, 5)
-            requests = chunk_size * rng.randint(1, 10)
+            chunk_size = size
+            # Few-chunk jobs of one size: their chunks hold the same custom_ids across tenants.
+            requests = chunk_size * _pick(rng, 1, 1, 2, 3, rng.randint(4, 10))
         else:
             requests = _pick(rng, 1, 2, 3, 5, 8, 12, 20, 30, 48)
             chunk_size = _pick(rng, 1, 2, 3, 5, 10, 25, 5000)
@@ -152,6 +176,7 @@ def scenario_for_seed(seed: int) -> Scenario:
         chunk_size = max(chunk_size, -(-requests // 12))    # at most 12 chunks per job
         budget -= requests
         cancel_at = rng.uniform(0, 3 * HOUR) if rng.random() < 0.2 else None
+        cancel_on_collect = cancel_at is None and rng.random() < 0.3
         jobs.append(JobPlan(
             tenant=_pick(rng, *tenants),
             label=f"j{index + 1}",
@@ -161,6 +186,7 @@ def scenario_for_seed(seed: int) -> Scenario:
             max_attempts=_pick(rng, 1, 2, 3, 3),
             submit_at=rng.uniform(0, 120) if same_size else rng.uniform(0, 1800),
             cancel_at=cancel_at,
+            cancel_on_collect=cancel_on_collect,
             cancel_tries=_pick(rng, 1, 2, 5),
             odd_ids=provider == "anthropic" and rng.random() < 0.2,
         ))
@@ -173,11 +199,12 @@ def scenario_for_seed(seed: int) -> Scenario:
             start = rng.uniform(0, 4 * HOUR)
             outages.append(Outage(provider, start, start + rng.uniform(300, 2 * HOUR), "server"))
         if rng.random() < 0.08:
-            start = rng.uniform(0, 3 * HOUR)
+            # A revoked key, or the placeholder secret right after deploy (from the start).
+            start = _pick(rng, 0.0, rng.uniform(0, 1800), rng.uniform(0, 3 * HOUR))
             outages.append(Outage(provider, start, start + rng.uniform(300, 3600), _pick(rng, "auth", "forbidden")))
     faults = Faults(
         crash_per_call=_pick(rng, 0.0, 0.0, 0.002, 0.01, 0.03),
-        crash_after_create=_pick(rng, 0.0, 0.0, 0.05, 0.2, 0.4),
+        crash_after_create=_pick(rng, 0.2, 0.4, 0.6) if same_size else _pick(rng, 0.0, 0.0, 0.05, 0.2),
         slow_call=_pick(rng, 0.0, 0.0, 0.001, 0.005),
         sqs_duplicate=_pick(rng, 0.0, 0.02, 0.1, 0.3),
         sqs_lost=_pick(rng, 0.0, 0.0, 0.0, 0.01, 0.05),
@@ -188,6 +215,7 @@ def scenario_for_seed(seed: int) -> Scenario:
         webhook_duplicate=_pick(rng, 0.0, 0.1, 0.3),
         aws_throttle=_pick(rng, 0.0, 0.0, 0.01),
         outages=tuple(outages),
+        slow_s3_put=1.0 if big_job else 0.0,
     )
     batches = BatchBehaviour(
         processing=_pick(rng, (60.0, 600.0), (120.0, 3600.0), (600.0, 4 * HOUR)),

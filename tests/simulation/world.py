@@ -77,6 +77,7 @@ class ClientJob:
     create_attempts: int = 0
     cancel_attempts: int = 0
     cancel_outcome: str | None = None      # the API's answer to the cancel, if any came
+    cancel_pending: bool = False
 
 
 @dataclass
@@ -335,6 +336,8 @@ class World:
                 continue
             self.in_flight[url] += 1
             body = json.loads(message.body)
+            if body.get("kind") == "collect":
+                self._collect_started(body.get("job_id"))
             handler = ep.handle_jobs_message if consumer == "submitter" else ep.handle_collect_message
             receipt = message.receipt or ""
             self._spawn(consumer, _label(body), lambda h=handler, b=body: h(b),
@@ -343,6 +346,13 @@ class World:
         upcoming = self.fake.sqs.next_visible_at(queue)
         if upcoming is not None and upcoming > self.clock.now and upcoming != float("inf"):
             self._schedule_delivery(url, upcoming)
+
+    def _collect_started(self, job_id: str | None) -> None:
+        for client in self.clients.values():
+            if client.job_id == job_id and client.plan.cancel_on_collect and client.cancel_attempts == 0 \
+                    and not client.cancel_pending:
+                client.cancel_pending = True
+                self.agenda.add(self.clock.now + self.rng.uniform(0.0, 0.5), ("cancel", client.plan.label))
 
     def _message_done(self, queue: Any, receipt: str, inv: Invocation) -> None:
         self.in_flight[queue.url] -= 1
@@ -462,7 +472,8 @@ class World:
             table = self.fake.dynamodb.tables[self.env["TABLE_NAME"]]
             return hash(tuple(sorted(
                 (pk[0][1], pk[1][1], _s(item.get("status")), _s(item.get("batch_id")), _n(item.get("create_seq")),
-                 _n(item.get("chunks_final")), _n(item.get("chunks_total")), _b(item.get("event_published")))
+                 _n(item.get("checks")), _n(item.get("chunks_final")), _n(item.get("chunks_total")),
+                 _b(item.get("event_published")))
                 for pk, item in table.items.items()
             )))
 
