@@ -1,5 +1,8 @@
 """An in-memory DynamoDB that answers the JSON 1.0 wire protocol (one dict in, one dict out).
 
+Requests arrive freshly parsed from JSON and answers are serialized at once, so stored
+items are shared with requests and answers without copies; an update builds a new item.
+
 Supported: CreateTable / DescribeTable / DeleteTable / ListTables, GetItem, PutItem,
 UpdateItem, DeleteItem (conditions and ReturnValues), Query on the table and on global
 secondary indexes (sparse; KeyConditionExpression, FilterExpression, Limit,
@@ -243,7 +246,7 @@ class FakeDynamoDB:
         item = table.items.get(self._primary_key(table, request["Key"]))
         if item is None:
             return {}
-        return {"Item": project(item, projection) if projection else _copy(item)}
+        return {"Item": project(item, projection) if projection else item}
 
     def op_PutItem(self, request: dict[str, Any]) -> dict[str, Any]:
         table = self._table(request["TableName"])
@@ -256,7 +259,7 @@ class FakeDynamoDB:
         ph.check_all_used()
         if not passes:
             raise self._condition_failed(request, current)
-        self._store(table, pk, _copy(item))
+        self._store(table, pk, item)
         if request.get("ReturnValues") == "ALL_OLD" and current is not None:
             return {"Attributes": current}
         return {}
@@ -403,7 +406,7 @@ class FakeDynamoDB:
     @staticmethod
     def _index_projection(table: Table, index: Index | None, item: Item) -> Item:
         if index is None or index.projection.get("ProjectionType", "ALL") == "ALL":
-            return _copy(item)
+            return item
         keep = set(table.schema.names) | set(index.schema.names)
         if index.projection.get("ProjectionType") == "INCLUDE":
             keep |= set(index.projection.get("NonKeyAttributes", []))

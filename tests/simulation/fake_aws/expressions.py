@@ -18,6 +18,7 @@ import base64
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -108,13 +109,14 @@ RESERVED_WORDS = frozenset(
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Token:
     kind: str   # op | hash | value | num | name | kw | end
     text: str
 
 
-def tokenize(expression: str) -> list[Token]:
+@lru_cache(maxsize=4096)
+def tokenize(expression: str) -> tuple[Token, ...]:
     tokens: list[Token] = []
     position = 0
     text = expression.rstrip()
@@ -130,7 +132,7 @@ def tokenize(expression: str) -> list[Token]:
         else:
             tokens.append(Token(kind, value))
     tokens.append(Token("end", ""))
-    return tokens
+    return tuple(tokens)
 
 
 # ---------------------------------------------------------------------------- parsing

@@ -38,6 +38,14 @@ class S3Error(Exception):
         self.fields = fields
 
 
+def header(headers: Any, name: str, default: str = "") -> str:
+    """A request header as text (botocore keeps some as bytes)."""
+    value = headers.get(name)
+    if value is None:
+        return default
+    return value.decode("utf-8") if isinstance(value, bytes | bytearray) else str(value)
+
+
 def read_body(body: Any, headers: Any) -> bytes:
     """The payload of a request: bytes, a file-like object, or an aws-chunked stream."""
     if body is None:
@@ -45,7 +53,7 @@ def read_body(body: Any, headers: Any) -> bytes:
     raw = body if isinstance(body, bytes | bytearray) else body.read()
     if isinstance(raw, str):
         raw = raw.encode("utf-8")
-    if "aws-chunked" in str(headers.get("Content-Encoding", "")):
+    if "aws-chunked" in header(headers, "Content-Encoding"):
         return _decode_aws_chunked(bytes(raw))
     return bytes(raw)
 
@@ -130,16 +138,17 @@ class FakeS3:
         return 200, {}, b""
 
     def op_PutObject(self, bucket, key, query, headers, body):
-        stored = self._put(bucket, key, read_body(body, headers), headers.get("Content-Type", "binary/octet-stream"))
+        content_type = header(headers, "Content-Type", "binary/octet-stream")
+        stored = self._put(bucket, key, read_body(body, headers), content_type)
         return 200, {"ETag": stored.etag}, b""
 
     def op_GetObject(self, bucket, key, query, headers, body):
         stored = self._object(bucket, key)
         data = stored.data
         meta = self._meta_headers(stored)
-        requested = headers.get("Range")
+        requested = header(headers, "Range")
         if requested:
-            start_text, _, end_text = str(requested).removeprefix("bytes=").partition("-")
+            start_text, _, end_text = requested.removeprefix("bytes=").partition("-")
             start = int(start_text) if start_text else max(0, len(data) - int(end_text))
             end = min(len(data) - 1, int(end_text)) if end_text and start_text else len(data) - 1
             chunk = data[start:end + 1]
@@ -155,7 +164,7 @@ class FakeS3:
         return 200, {**self._meta_headers(stored), "Content-Length": str(len(stored.data))}, b""
 
     def op_CopyObject(self, bucket, key, query, headers, body):
-        source = unquote(str(headers["x-amz-copy-source"]).lstrip("/"))
+        source = unquote(header(headers, "x-amz-copy-source").lstrip("/"))
         source_bucket, _, source_key = source.partition("/")
         if source_bucket not in self.buckets:
             raise S3Error(404, "NoSuchBucket", "The specified bucket does not exist", BucketName=source_bucket)
@@ -190,7 +199,7 @@ class FakeS3:
     def op_CreateMultipartUpload(self, bucket, key, query, headers, body):
         upload_id = f"upload-{next(self._upload_ids)}"
         self.uploads[upload_id] = {"bucket": bucket, "key": key, "parts": {},
-                                   "content_type": headers.get("Content-Type", "binary/octet-stream")}
+                                   "content_type": header(headers, "Content-Type", "binary/octet-stream")}
         xml = (f'<InitiateMultipartUploadResult xmlns="{_XMLNS}"><Bucket>{escape(bucket)}</Bucket>'
                f"<Key>{escape(key)}</Key><UploadId>{upload_id}</UploadId></InitiateMultipartUploadResult>")
         return 200, {}, xml.encode()
