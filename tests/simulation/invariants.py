@@ -335,10 +335,17 @@ def _job_of(facts: Facts, body: Body | None) -> str | None:
 
 
 def _chunk_of(facts: Facts, batch: LedgerBatch) -> str:
+    """Which chunk a batch was created for: its metadata (OpenAI), else what its requests are
+    (Anthropic batches carry nothing else), and which chunk claims it now."""
     if batch.metadata.get("batchrelay_chunk"):
-        return f"created for chunk {batch.metadata['batchrelay_chunk']}"
+        made_for = f"created for chunk {batch.metadata['batchrelay_chunk']}"
+    else:
+        bodies = [facts.bodies.get(r.body_digest) for r in batch.requests]
+        labels = sorted({b.label for b in bodies if b})
+        ids = [b.custom_id for b in bodies if b]
+        made_for = f"created for {'/'.join(labels) or '?'} {ids[0]!r}..{ids[-1]!r}" if ids else "created for ?"
     claim = facts.claims.get(f"BATCH#{batch.provider}#{batch.batch_id}")
-    return f"claimed by chunk {claim['chunk_id']}" if claim else "claimed by no chunk"
+    return f"{made_for}, claimed by chunk {claim['chunk_id']}" if claim else f"{made_for}, claimed by no chunk"
 
 
 # ---------------------------------------------------------------------- which defect does it look like
@@ -389,7 +396,7 @@ def diagnose_stranded(facts: Facts, plan: JobPlan, job: dict[str, Any]) -> int |
         expected = -(-plan.requests // plan.chunk_size)
         # Planning that got far but never finished: it restarts from chunk one each time (5);
         # otherwise the `job` message was lost or dead-lettered (4).
-        return 5 if expected >= 50 and 0 < planned < expected else 4
+        return 5 if expected >= 30 and 0 < planned < expected else 4
     if status in ("cancelling", "queued"):
         return 4
     if status == "finalizing":

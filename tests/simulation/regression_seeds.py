@@ -37,8 +37,8 @@ REGRESSION: dict[int, Known | None] = {
     23: Known((7,), frozenset({"unjustified_error"}), "creates answered 401/403 right after deploy"),
     25: Known((1, 2, 3), MONEY, "same-size Anthropic siblings, takeovers and failed searches"),
     26: Known((1, 2), ADOPTION | {"cross_job_line"}, "a chunk adopted another job's batch of the same ids"),
-    27: Known((1, 3, 5), ADOPTION | {"stranded_job"}, "a 1-request-chunk job on a slow bucket never finishes "
-                                                      "planning; adoption among its chunks"),
+    27: Known((1, 5), MONEY | {"stranded_job"}, "a 1-request-chunk job on a slow bucket never finishes "
+                                                "planning; adoption among same-size Anthropic chunks"),
     28: Known((1,), MONEY, "a chunk adopted a same-size sibling's batch"),
     # --- found beyond it (bench/simulate.py --seeds 240) ---
     37: Known((4,), frozenset({"stranded_job"}), "the job message dead-lettered after planning; a cancel leaves "

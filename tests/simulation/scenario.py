@@ -155,14 +155,15 @@ def scenario_for_seed(seed: int) -> Scenario:
     rng = random.Random(f"batchrelay-simulation-{seed}")
     tenants = [f"tenant-{name}" for name in "abcd"[: rng.randint(2, 4)]]
     same_size = rng.random() < 0.4      # many same-size chunks (the Anthropic search's weak spot)
-    big_job = rng.random() < 0.02       # one job of hundreds of one-request chunks, on a slow bucket
+    big_job = rng.random() < 0.02       # one job of ~80 one-request chunks, on a slow bucket
     jobs: list[JobPlan] = []
     budget = 160                        # requests per seed, for speed
     size = _pick(rng, 1, 2, 3, 5)       # the one chunk size of a same-size seed
     if big_job:
         jobs.append(JobPlan(tenant=tenants[0], label="big", provider=_pick(rng, "openai", "anthropic"),
-                            requests=rng.randint(200, 300), chunk_size=1, max_attempts=1,
+                            requests=rng.randint(60, 100), chunk_size=1, max_attempts=1,
                             submit_at=rng.uniform(0, 600)))
+        budget -= jobs[0].requests
     for index in range(rng.randint(2, 6)):
         provider = _pick(rng, "openai", "anthropic", "anthropic") if same_size else _pick(rng, "openai", "anthropic")
         if same_size:
@@ -215,7 +216,7 @@ def scenario_for_seed(seed: int) -> Scenario:
         webhook_duplicate=_pick(rng, 0.0, 0.1, 0.3),
         aws_throttle=_pick(rng, 0.0, 0.0, 0.01),
         outages=tuple(outages),
-        slow_s3_put=1.0 if big_job else 0.0,
+        slow_s3_put=4.0 if big_job else 0.0,
     )
     batches = BatchBehaviour(
         processing=_pick(rng, (60.0, 600.0), (120.0, 3600.0), (600.0, 4 * HOUR)),
