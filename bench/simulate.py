@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import signal
 import sys
 import time
 import traceback
@@ -53,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    # A TERM ends the run like Ctrl-C: the pool's exit terminates its workers.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     seeds = range(args.start, args.start + args.seeds)
     started = time.perf_counter()
     totals = {"failures": 0, "paid_twice": 0, "cross_tenant_lines": 0, "stranded_jobs": 0}
