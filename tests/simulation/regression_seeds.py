@@ -49,4 +49,9 @@ REGRESSION: dict[int, Known | None] = {
     124: Known((1, 3), ADOPTION | {"cross_tenant_line"}, "a chunk adopted another tenant's batch"),
     221: Known((5,), frozenset({"stranded_job"}), "a 1-request-chunk job on a slow bucket: planning restarts "
                                                   "from chunk one at every delivery"),
+    # --- found by a search over the seeds whose mix has duplicates, retryable failures and a
+    #     cancel when collection starts (bench-style, 120 such seeds from 530 on) ---
+    1182: Known((2, 6), frozenset({"stranded_job", "second_batch"}), "two collectors on one chunk around a "
+                                                                      "cancel: the finalizer's count check fails "
+                                                                      "forever (50 lines for 48 requests)"),
 }

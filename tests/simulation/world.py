@@ -139,8 +139,11 @@ class World:
         with self._installed():
             for client in self.clients.values():
                 self._schedule_create(client, START + client.plan.submit_at)
-            stop = self._loop()
-            self.scheduler.kill_all("end of the run")
+            try:
+                stop = self._loop()
+            finally:
+                # Even when the harness itself fails: no invocation thread outlives its run.
+                self.scheduler.kill_all("end of the run")
             data = self._collect(stop)
         data.wall_seconds = time.perf_counter() - wall
         return data
