@@ -404,11 +404,13 @@ def test_batch_get_returns_the_items_that_exist(ddb):
 def test_the_chunk_store_on_both_backends(ddb):
     from batchrelay.errors import TransitionRefused
     from batchrelay.lifecycle.chunk_planner import new_chunk
-    from batchrelay.models.job import ChunkStatus
+    from batchrelay.models.job import ChunkStatus, Job, JobStatus
     from batchrelay.store import chunk_store, job_store
-    from tests.unit.lifecycle.factories import make_job
 
-    job = make_job(request_count=2)
+    job = Job(job_id="job_contract", tenant_id="t1", status=JobStatus.QUEUED, provider="openai",
+              endpoint="/v1/chat/completions", request_count=2, input_key="inputs/t1/job_contract/input.jsonl",
+              created_at="2026-01-01T00:00:00.000Z", updated_at="2026-01-01T00:00:00.000Z", chunk_size=5000,
+              max_attempts=3)
     job_store.create_job(job)
     chunk = new_chunk(job, "c00001", request_count=2, now=1000)
 

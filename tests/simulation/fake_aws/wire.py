@@ -19,6 +19,7 @@ import boto3
 from botocore.awsrequest import AWSResponse
 
 from tests.simulation.fake_aws.dynamodb import DynamoError, FakeDynamoDB
+from tests.simulation.fake_aws.kms import FakeKMS, KmsError
 from tests.simulation.fake_aws.s3 import FakeS3, S3Error, error_xml
 from tests.simulation.fake_aws.sns import FakeSNS, SnsError
 from tests.simulation.fake_aws.sqs import FakeSQS, SqsError
@@ -45,7 +46,7 @@ def split_event_name(event_name: str) -> tuple[str, str]:
 
 
 class FakeAWS:
-    """DynamoDB, S3, SQS and SNS in memory, sharing one clock."""
+    """DynamoDB, S3, SQS, SNS and KMS in memory, sharing one clock."""
 
     def __init__(self, clock: Callable[[], float]):
         self.clock = clock
@@ -53,6 +54,7 @@ class FakeAWS:
         self.s3 = FakeS3(clock)
         self.sqs = FakeSQS(clock)
         self.sns = FakeSNS()
+        self.kms = FakeKMS()
 
     def respond(self, event_name: str, request: Any) -> AWSResponse:
         service, operation = split_event_name(event_name)
@@ -84,6 +86,14 @@ class FakeAWS:
             except S3Error as exc:
                 body = b"" if request.method == "HEAD" else error_xml(exc)
                 return aws_response(url, exc.status, {"Content-Type": "application/xml"}, body)
+        if service == "kms":
+            try:
+                payload = self.kms.handle(operation, json.loads(_body(request) or b"{}"))
+                return aws_response(url, 200, {"Content-Type": "application/x-amz-json-1.1"},
+                                    json.dumps(payload).encode())
+            except KmsError as exc:
+                return aws_response(url, exc.status, {"Content-Type": "application/x-amz-json-1.1"},
+                                    json.dumps({"__type": exc.code, "message": exc.message}).encode())
         if service == "sns":
             try:
                 return aws_response(url, 200, {"Content-Type": "text/xml"}, self.sns.handle(operation, _body(request)))
