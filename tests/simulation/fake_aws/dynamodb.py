@@ -511,15 +511,15 @@ class FakeDynamoDB:
         with self.lock:
             return [_copy(item) for item in self._table(table_name).items.values()]
 
-    def min_index_value(self, table_name: str, index_name: str, hash_values: list[str]) -> Decimal | None:
-        """The smallest range key (a number) among these partitions of an index (the world
+    def min_index_value(self, table_name: str, index_name: str) -> Decimal | None:
+        """The smallest range key (a number) in an index, over all its partitions (the world
         uses it to skip poller ticks that would find nothing due)."""
         with self.lock:
             table = self._table(table_name)
             index = table.indexes[index_name]
             best: Decimal | None = None
-            for hash_value in hash_values:
-                for pk in index.partitions.get(("S", hash_value.encode("utf-8")), set()):
+            for members in index.partitions.values():
+                for pk in members:
                     value = Decimal(table.items[pk][index.schema.range_key or ""]["N"])
                     if best is None or value < best:
                         best = value
