@@ -26,16 +26,27 @@ MAX_RECEIVE_COUNT = c.MAX_RECEIVE_COUNT
 POLLER_DEADLINE_MARGIN_S = 10.0     # handlers/poller.py stops this long before its timeout
 
 
+def _typed(message: dict[str, Any], adapter_name: str) -> Any:
+    """The message as the consumer takes it: a typed model where the code has them (parsed as
+    the SQS consumer parses a record), else the plain dict of the first version."""
+    try:
+        from batchrelay.models import messages
+    except ImportError:
+        return message
+    adapter = getattr(messages, adapter_name, None)
+    return message if adapter is None else adapter.validate_python(message)
+
+
 def handle_jobs_message(message: dict[str, Any]) -> Any:
     from batchrelay.lifecycle.submitter import handle_jobs_message as handle
 
-    return handle(message)
+    return handle(_typed(message, "JOBS_QUEUE_MESSAGE"))
 
 
 def handle_collect_message(message: dict[str, Any]) -> Any:
     from batchrelay.lifecycle.collector import handle_collect_message as handle
 
-    return handle(message)
+    return handle(_typed(message, "COLLECT_QUEUE_MESSAGE"))
 
 
 def run_poller() -> Any:
@@ -48,7 +59,10 @@ def run_poller() -> Any:
 
 
 def handle_openai_webhook(body: str, headers: dict[str, str]) -> Any:
-    from batchrelay.providers.openai_webhook import handle_openai_webhook as handle
+    try:
+        from batchrelay.lifecycle.openai_fast_path import handle_openai_webhook as handle
+    except ImportError:   # before the fast path moved into the lifecycle
+        from batchrelay.providers.openai_webhook import handle_openai_webhook as handle
 
     return handle(body, headers)
 
