@@ -67,17 +67,33 @@ def handle_openai_webhook(body: str, headers: dict[str, str]) -> Any:
     return handle(body, headers)
 
 
+class Refused(Exception):
+    """The API answered 4xx: the request itself is wrong (the scenario asks for something this
+    version of the API does not accept), so retrying cannot help."""
+
+
+def chunk_size_floor() -> int:
+    """The smallest chunk_size the API accepts for a job of more requests than it (1 before the floor)."""
+    return int(getattr(c, "MIN_CHUNK_SIZE", 1))
+
+
 def create_job(tenant_id: str, payload: dict[str, Any], idempotency_key: str) -> str:
-    """POST /v1/jobs as the API does it; returns the job id."""
+    """POST /v1/jobs as the API does it; returns the job id (Refused for a 4xx answer)."""
     import orjson
 
+    from batchrelay.errors import BatchRelayError
     from batchrelay.jobs import job_service
     from batchrelay.models.api import CreateJobRequest
 
-    request = CreateJobRequest.model_validate(payload)
-    job, _replayed = job_service.create_job(
-        tenant_id, request, idempotency_key=idempotency_key, body_bytes=len(orjson.dumps(payload))
-    )
+    try:
+        request = CreateJobRequest.model_validate(payload)
+        job, _replayed = job_service.create_job(
+            tenant_id, request, idempotency_key=idempotency_key, body_bytes=len(orjson.dumps(payload))
+        )
+    except BatchRelayError as exc:
+        if exc.http_status < 500:
+            raise Refused(f"{type(exc).__name__}: {exc}") from exc
+        raise
     return job.id
 
 

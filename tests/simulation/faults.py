@@ -54,6 +54,7 @@ class FaultInjector:
         self.clock = clock
         self.rng = random.Random(f"faults-{scenario.seed}")
         self.forced_left = [forced.times for forced in self.faults.forced]
+        self.forced_skip = [forced.skip for forced in self.faults.forced]
         self.forced_provider_left = [forced.times for forced in self.faults.forced_provider]
         self.fired: list[str] = []                  # the run's log: faults fired, invocations
         self.counts: Counter[str] = Counter()
@@ -93,6 +94,9 @@ class FaultInjector:
         for i, forced in enumerate(self.faults.forced):
             if self.forced_left[i] and fnmatch.fnmatchcase(point, forced.point) \
                     and fnmatch.fnmatchcase(inv.label, forced.label):
+                if self.forced_skip[i]:
+                    self.forced_skip[i] -= 1
+                    continue
                 self.forced_left[i] -= 1
                 self.note(f"crash {point} ({inv.label}, forced)")
                 return f"crash at {point}"

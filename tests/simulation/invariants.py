@@ -1,7 +1,8 @@
 """What must hold after every run, checked from the outside: the bucket's results, the
 table's job items, the events published, and the provider simulator's own ledger.
 
-Per job (every job a client created):
+Per job (every job a client created; a job the API refuses is ``refused_job``, a fault of
+the scenario that no known defect excuses):
 - stranded_job / no_event: it reached a final status, and its event reached SNS;
 - missing_line / duplicate_line / foreign_line: results.jsonl has exactly one line per
   input custom_id of this job, and no other ids;
@@ -133,6 +134,10 @@ def check(data: RunData) -> Report:
     facts = Facts(data)
     violations: list[Violation] = []
     for label, client in data.clients.items():
+        if client.refused is not None:
+            # Not the lifecycle's fault: the scenario asked for a job this API refuses.
+            violations.append(Violation("refused_job", f"{label}: the API refused the job: {client.refused}", label))
+            continue
         violations += _check_job(facts, client.plan, client.job_id, client.cancel_attempts > 0)
     money = _check_money(facts)
     violations += money["violations"]
@@ -396,7 +401,7 @@ def diagnose_stranded(facts: Facts, plan: JobPlan, job: dict[str, Any]) -> int |
         expected = -(-plan.requests // plan.chunk_size)
         # Planning that got far but never finished: it restarts from chunk one each time (5);
         # otherwise the `job` message was lost or dead-lettered (4).
-        return 5 if expected >= 30 and 0 < planned < expected else 4
+        return 5 if expected >= 10 and 0 < planned < expected else 4
     if status in ("cancelling", "queued"):
         return 4
     if status == "finalizing":

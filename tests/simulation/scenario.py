@@ -72,12 +72,14 @@ class ForcedCrash:
 
     A crash point is ``<kind>#<call index>:<call>:<before|after>``, for example
     ``submitter#9:anthropic.POST /v1/messages/batches:after`` (killed just after the provider
-    accepted the batch). ``label`` filters on what the invocation works on (fnmatch too).
+    accepted the batch). ``label`` filters on what the invocation works on (fnmatch too);
+    ``skip`` lets the first matches pass (``skip=11``: the twelfth create is the one killed).
     """
 
     point: str
     times: int = 1
     label: str = "*"
+    skip: int = 0                   # let this many matching points pass first
 
 
 @dataclass(frozen=True)
@@ -149,9 +151,18 @@ def _pick(rng: random.Random, *options):
     return options[rng.randrange(len(options))]
 
 
-def scenario_for_seed(seed: int) -> Scenario:
+def fit_chunk_size(chunk_size: int, requests: int, floor: int) -> int:
+    """A chunk size the API accepts: at least ``floor``, or the whole job when it is smaller."""
+    return max(chunk_size, min(floor, requests))
+
+
+def scenario_for_seed(seed: int, *, chunk_size_floor: int | None = None) -> Scenario:
     """Everything about a run, drawn from the seed: a mix that makes every listed fault likely
     somewhere among a few hundred seeds and keeps one seed around a second of wall time."""
+    if chunk_size_floor is None:
+        from tests.simulation.entry_points import chunk_size_floor as api_floor
+
+        chunk_size_floor = api_floor()
     rng = random.Random(f"batchrelay-simulation-{seed}")
     tenants = [f"tenant-{name}" for name in "abcd"[: rng.randint(2, 4)]]
     same_size = rng.random() < 0.4      # many same-size chunks (the Anthropic search's weak spot)
@@ -160,10 +171,12 @@ def scenario_for_seed(seed: int) -> Scenario:
     budget = 160                        # requests per seed, for speed
     size = _pick(rng, 1, 2, 3, 5)       # the one chunk size of a same-size seed
     if big_job:
+        big = rng.randint(60, 100)
+        # ~80 chunks at the smallest chunk size the API accepts.
         jobs.append(JobPlan(tenant=tenants[0], label="big", provider=_pick(rng, "openai", "anthropic"),
-                            requests=rng.randint(60, 100), chunk_size=1, max_attempts=1,
+                            requests=big * chunk_size_floor, chunk_size=chunk_size_floor, max_attempts=1,
                             submit_at=rng.uniform(0, 600)))
-        budget -= jobs[0].requests
+        budget -= big
     for index in range(rng.randint(2, 6)):
         provider = _pick(rng, "openai", "anthropic", "anthropic") if same_size else _pick(rng, "openai", "anthropic")
         if same_size:
@@ -175,6 +188,7 @@ def scenario_for_seed(seed: int) -> Scenario:
             chunk_size = _pick(rng, 1, 2, 3, 5, 10, 25, 5000)
         requests = max(1, min(requests, budget))
         chunk_size = max(chunk_size, -(-requests // 12))    # at most 12 chunks per job
+        chunk_size = fit_chunk_size(chunk_size, requests, chunk_size_floor)
         budget -= requests
         cancel_at = rng.uniform(0, 3 * HOUR) if rng.random() < 0.2 else None
         cancel_on_collect = cancel_at is None and rng.random() < 0.3

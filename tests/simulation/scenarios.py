@@ -53,14 +53,16 @@ def d1_cross_tenant_adoption(seed: int = 5) -> Named:
 
 
 def d2_search_gives_up(seed: int = 0) -> Named:
-    jobs = (JobPlan("tenant-a", "a1", "anthropic", 24, 2, 1, submit_at=0.0),)
-    faults = Faults(forced=(ForcedCrash(f"submitter#*:{ANTHROPIC_CREATE}:after", label="chunk * c00012"),))
+    # Twelve one-chunk jobs of two requests (the chunks of a 30,000-request job would be the
+    # same for the search, at a thousand times the cost), the last submitted a few seconds later.
+    jobs = tuple(JobPlan("tenant-a", f"a{i:02d}", "anthropic", 2, 2, 1, submit_at=0.5 * i) for i in range(1, 13))
+    faults = Faults(forced=(ForcedCrash(f"submitter#*:{ANTHROPIC_CREATE}:after", skip=11),))
     return Named(
         "d2_search_gives_up", 2, frozenset({"second_batch", "paid_twice"}),
-        "Twelve same-size Anthropic chunks are created within seconds; the last is killed right after "
-        "its batch was accepted. Its retry finds the eleven claimed siblings first, oldest first, one "
-        "per round; after five rounds the search gives up and a second batch is made while the first "
-        "runs and bills.",
+        "Twelve same-size Anthropic chunks are created within seconds (one-chunk jobs of one tenant); "
+        "the last to create is killed right after its batch was accepted. Its retry finds the eleven "
+        "claimed siblings first, oldest first, one per round; after five rounds the search gives up "
+        "and a second batch is made while the first runs and bills.",
         _scenario("d2_search_gives_up", seed, jobs, faults=faults, concurrency=(("jobs", 8), ("collect", 4))))
 
 
@@ -79,7 +81,7 @@ def d3_takeover_forgets_window(seed: int = 0) -> Named:
 
 
 def d4_dead_lettered_job_message(seed: int = 0) -> Named:
-    jobs = (JobPlan("tenant-a", "a1", "openai", 3, 1, 1, submit_at=0.0),)
+    jobs = (JobPlan("tenant-a", "a1", "openai", 3, 3, 1, submit_at=0.0),)
     faults = Faults(forced=(ForcedCrash("submitter#2:*:after", label="job *", times=5),))
     return Named(
         "d4_dead_lettered_job_message", 4, frozenset({"stranded_job"}),
@@ -90,7 +92,7 @@ def d4_dead_lettered_job_message(seed: int = 0) -> Named:
 
 
 def d4_cancel_while_job_message_lost(seed: int = 0) -> Named:
-    jobs = (JobPlan("tenant-a", "a1", "openai", 3, 1, 1, submit_at=0.0, cancel_at=60.0),)
+    jobs = (JobPlan("tenant-a", "a1", "openai", 3, 3, 1, submit_at=0.0, cancel_at=60.0),)
     faults = Faults(lost_sends=('{"kind":"job"*',))
     return Named(
         "d4_cancel_while_job_message_lost", 4, frozenset({"stranded_job"}),
@@ -101,15 +103,15 @@ def d4_cancel_while_job_message_lost(seed: int = 0) -> Named:
 
 
 def d5_planning_restarts(seed: int = 0) -> Named:
-    jobs = (JobPlan("tenant-a", "big", "anthropic", 100, 1, 1, submit_at=0.0),)
-    faults = Faults(slow_s3_put=2.0)
+    jobs = (JobPlan("tenant-a", "big", "anthropic", 1200, 100, 1, submit_at=0.0),)
+    faults = Faults(slow_s3_put=20.0)
     return Named(
         "d5_planning_restarts", 5, frozenset({"stranded_job"}),
-        "A 100-request job at chunk_size=1 on a slow bucket (two seconds a put): planning one chunk "
-        "takes two puts, so the whole plan outlives the submitter's 300 s timeout. Each delivery "
-        "replans from chunk one, stores the same first ~70 chunks (whose batches are created and "
-        "collected) and times out; after five the message is dead-lettered and the job never leaves "
-        "submitting.",
+        "A 1,200-request job in 12 chunks on a throttled bucket (20 s a put): planning one chunk takes "
+        "two puts, so the whole plan outlives the submitter's 300 s timeout (the same as 10,000 "
+        "one-request chunks at normal speed). Each delivery replans from chunk one, stores the same "
+        "first ~7 chunks (whose batches are created and collected) and times out; after five the "
+        "message is dead-lettered and the job never leaves submitting.",
         _scenario("d5_planning_restarts", seed, jobs, faults=faults, concurrency=(("jobs", 8), ("collect", 8)),
                   webhooks=False))
 

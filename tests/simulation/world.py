@@ -78,6 +78,7 @@ class ClientJob:
     cancel_attempts: int = 0
     cancel_outcome: str | None = None      # the API's answer to the cancel, if any came
     cancel_pending: bool = False
+    refused: str | None = None             # the API refused the job (4xx): the scenario is wrong
 
 
 @dataclass
@@ -292,6 +293,9 @@ class World:
             if client.plan.cancel_at is not None:
                 self.agenda.add(max(self.clock.now, START + client.plan.cancel_at), ("cancel", client.plan.label))
             return
+        if isinstance(inv.error, ep.Refused):
+            client.refused = str(inv.error)
+            return
         # A 5xx (crash, timeout) answer: the client tries again with the same Idempotency-Key.
         self._schedule_create(client, self.clock.now + self.rng.uniform(5.0, 120.0))
 
@@ -451,7 +455,7 @@ class World:
     def _finished(self) -> bool:
         if self.scheduler.running or any(self.in_flight.values()):
             return False
-        if any(client.job_id is None for client in self.clients.values()):
+        if any(client.job_id is None and client.refused is None for client in self.clients.values()):
             return False
         if any(isinstance(item, tuple) and item[0] in ("create", "cancel", "deliver")
                for item in self.agenda.items()):
@@ -460,7 +464,8 @@ class World:
             if not queue.name.endswith("-dlq") and not queue.name.endswith("-webhooks") and queue.messages:
                 return False
         jobs = self._job_items()
-        return all(jobs.get(client.job_id, {}).get("event_published") for client in self.clients.values())
+        return all(jobs.get(client.job_id, {}).get("event_published") for client in self.clients.values()
+                   if client.refused is None)
 
     def _stalled(self, upcoming: float) -> bool:
         if self.clock.now - START < self.scenario.faults_end:
