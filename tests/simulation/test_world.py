@@ -8,6 +8,7 @@ import dataclasses
 import orjson
 import pytest
 
+from tests.simulation.entry_points import chunk_size_floor
 from tests.simulation.invariants import check
 from tests.simulation.scenario import (
     BatchBehaviour,
@@ -15,6 +16,7 @@ from tests.simulation.scenario import (
     ForcedCrash,
     JobPlan,
     Scenario,
+    fit_chunk_size,
     scenario_for_seed,
 )
 from tests.simulation.world import World
@@ -28,7 +30,8 @@ def calm(seed: int) -> Scenario:
 
 
 TWO_TENANTS = (
-    JobPlan("tenant-a", "a1", "anthropic", 4, 2, 2, submit_at=0.0),
+    # Two chunks of two where the API allows chunks that small (one chunk of four where it does not)
+    JobPlan("tenant-a", "a1", "anthropic", 4, fit_chunk_size(2, 4, chunk_size_floor()), 2, submit_at=0.0),
     JobPlan("tenant-b", "b1", "openai", 3, 3, 2, submit_at=30.0, cancel_at=900.0),
 )
 
