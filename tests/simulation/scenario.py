@@ -171,11 +171,11 @@ def scenario_for_seed(seed: int, *, chunk_size_floor: int | None = None) -> Scen
     budget = 160                        # requests per seed, for speed
     size = _pick(rng, 1, 2, 3, 5)       # the one chunk size of a same-size seed
     if big_job:
+        provider = _pick(rng, "openai", "anthropic")
         big = rng.randint(60, 100)
         # ~80 chunks at the smallest chunk size the API accepts.
-        jobs.append(JobPlan(tenant=tenants[0], label="big", provider=_pick(rng, "openai", "anthropic"),
-                            requests=big * chunk_size_floor, chunk_size=chunk_size_floor, max_attempts=1,
-                            submit_at=rng.uniform(0, 600)))
+        jobs.append(JobPlan(tenant=tenants[0], label="big", provider=provider, requests=big * chunk_size_floor,
+                            chunk_size=chunk_size_floor, max_attempts=1, submit_at=rng.uniform(0, 600)))
         budget -= big
     for index in range(rng.randint(2, 6)):
         provider = _pick(rng, "openai", "anthropic", "anthropic") if same_size else _pick(rng, "openai", "anthropic")
