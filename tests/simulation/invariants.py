@@ -397,11 +397,10 @@ def diagnose_stranded(facts: Facts, plan: JobPlan, job: dict[str, Any]) -> int |
            and c.get("status") == "submitted" for c in chunks):
         return 8
     if status == "submitting":
-        planned = sum(1 for c in chunks if "-r" not in str(c.get("chunk_id")))
-        expected = -(-plan.requests // plan.chunk_size)
-        # Planning that got far but never finished: it restarts from chunk one each time (5);
-        # otherwise the `job` message was lost or dead-lettered (4).
-        return 5 if expected >= 10 and 0 < planned < expected else 4
+        # Planning killed by the submitter's timeout, again and again: it restarts from chunk
+        # one each time (5); otherwise the `job` message was lost or dead-lettered (4).
+        timed_out = f"job {job['job_id']} -> killed: timeout"
+        return 5 if any(timed_out in line for line in facts.data.faults_fired) else 4
     if status in ("cancelling", "queued"):
         return 4
     if status == "finalizing":
