@@ -4,7 +4,7 @@ collector, OpenAI fast path and API cancels over the table, the bucket, the queu
 provider simulator, with faults, and then the invariants are checked.
 
 Layout (each module's docstring has the details):
-- ``fake_aws/``: DynamoDB, S3, SQS and SNS in memory, answering botocore at ``before-send``
+- ``fake_aws/``: DynamoDB, S3, SQS, SNS and KMS in memory, answering botocore at ``before-send``
   (boto3's own serialization, retries and error parsing stay in the loop). Contract suites
   run the same cases against moto and the fakes (``test_fake_*_contract.py``).
 - ``scheduler.py``: invocations as threads that take turns (baton passing), a virtual
@@ -31,6 +31,12 @@ What the simulation does not model (so it cannot find bugs there): eventually co
 index reads (the fake's GSIs are read-your-writes), S3 and SNS faults (only DynamoDB
 throttling among AWS's own errors), parameter validation differences between boto3 and
 the fakes (boto3 validates as usual), the webhooks function, uploads (jobs are inline), and
-real wall-clock concurrency inside one invocation (the poller's thread pool runs its
-provider calls concurrently and without faults of their own beyond hashed 429/5xx).
+crash points or timeouts inside an invocation's own helper threads (the poller's thread
+pool: its provider calls run concurrently, with 429/5xx/connection faults and outages
+decided by a hash, so that thread order cannot change them).
+
+Keep in step with the code: ``World._min_due`` skips poller ticks while nothing in the
+due-chunks index is due (then a poller run changes nothing, so skipping it is exact); a
+safety net that does not live in that index needs its own look there. ``Scenario.stall_window``
+(3 h) must outlast the longest safety-net period, or a run waiting on one is called stuck.
 """
