@@ -58,6 +58,9 @@ def _is_anthropic(path: str) -> bool:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "batchrelay-simulator/1"
+    # Headers and body go out in separate writes: with Nagle's algorithm on, each answer on a
+    # kept-alive connection waits ~40 ms for the client's delayed ACK.
+    disable_nagle_algorithm = True
     timeout = 30  # idle keep-alive connections end instead of pinning a thread forever
     sim: Simulator  # set on the subclass the server builds
 
@@ -290,6 +293,14 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # don't wait for idle keep-alive connections on shutdown
     allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up (a closed keep-alive connection, a dropped call) is normal.
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class SimulatorServer:
