@@ -201,6 +201,7 @@ class Simulator:
         self.deleted_files: dict[str, DeletedFile] = {}
         self.files_created = 0
         self.openai_batches: dict[str, OpenAIBatch] = {}
+        self.extensions: dict[str, Any] = {}  # simulated providers of simulator/providers, by name
         self.anthropic_batches: dict[str, AnthropicBatch] = {}
         self.calls: Counter[str] = Counter()
         self.attempts: Counter[str] = Counter()  # first_attempt_only bookkeeping
@@ -235,6 +236,14 @@ class Simulator:
     def _next_seq(self) -> int:
         self._seq += 1
         return self._seq
+
+    def extension(self, plugin: Any) -> Any:
+        """The state of a simulated provider of simulator/providers (made on first use)."""
+        with self.lock:
+            state = self.extensions.get(plugin.name)
+            if state is None:
+                state = self.extensions[plugin.name] = plugin.make_state(self)
+            return state
 
     def count_call(self, route: str) -> None:
         with self.lock:
