@@ -165,7 +165,7 @@ def collect_chunk(job_id: str, chunk_id: str, *, now: float | None = None) -> st
     known_batches: dict[str, BatchInfo] = {}
     with MultipartWriter(key) as part_writer:
         part = LineBatcher(part_writer)
-        if chunk.batch_id:
+        if chunk.batch_id and chunk.end_reason != "lost":
             batch = known_batches[chunk.batch_id] = provider.retrieve_batch(chunk.batch_id)
             for raw_file in provider.raw_result_files(batch):
                 raw_copy = MultipartWriter(raw_key(job_id, chunk_id, chunk.batch_id, raw_file.name))

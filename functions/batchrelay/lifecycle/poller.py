@@ -186,6 +186,10 @@ def check_batches(
             try:
                 found[futures[future]] = future.result()
             except ProviderError as exc:
+                if exc.status_code == 404:
+                    # Gone at the provider: ended for us, or it would be checked every minute forever.
+                    found[futures[future]] = BatchInfo.lost(futures[future], exc.message)
+                    continue
                 summary.errors += 1
                 logger.warning("retrieving batch %s failed: %s", futures[future], exc.message)
     return found

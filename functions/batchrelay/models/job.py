@@ -221,7 +221,7 @@ class Chunk(BaseModel):
     due_at: int | None = None  # next status check (epoch seconds); None = not in the index
     checks: int = 0
     ended_at: float | None = None
-    end_reason: str | None = None        # completed | expired | cancelled | failed | not_submitted
+    end_reason: str | None = None        # completed | expired | cancelled | failed | lost (404)
     batch_errors: list[dict[str, Any]] = Field(default_factory=list)
     part_key: str | None = None
     # Provider files (input, output, errors) still to delete once collected; the poller's

@@ -45,7 +45,9 @@ from typing import Any, Literal
 # Normalized lifecycle of a provider batch.
 BatchState = Literal["running", "ended"]
 # Why an ended batch ended.
-EndReason = Literal["completed", "expired", "cancelled", "failed"]
+# "lost": the provider answers that the batch does not exist (404): its requests never ran
+# as far as we can know, and go to a new batch like those of an expired one.
+EndReason = Literal["completed", "expired", "cancelled", "failed", "lost"]
 Outcome = Literal["succeeded", "errored", "expired", "cancelled"]
 
 
@@ -65,6 +67,12 @@ class BatchInfo:
     errors: list[dict[str, Any]] = field(default_factory=list)
     # Adapter-private details the adapter needs later (file ids, results url).
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def lost(cls, batch_id: str, message: str) -> BatchInfo:
+        """What is known of a batch the provider says does not exist."""
+        return cls(batch_id=batch_id, provider_status="not_found", state="ended", created_at=0.0,
+                   end_reason="lost", errors=[{"code": "batch_not_found", "message": message}])
 
     @property
     def capacity_exhausted(self) -> bool:
