@@ -46,6 +46,7 @@ from batchrelay.jsonl import loads_line
 from batchrelay.lifecycle.poll_schedule import SAFETY_NET_S
 from batchrelay.models.job import Chunk, ChunkStatus, Job
 from batchrelay.providers.base import BatchProvider
+from batchrelay.providers.custom_ids import PLACEHOLDER_TAG, chunk_id_tag
 from batchrelay.results.multipart_writer import MultipartWriter
 from batchrelay.settings import get_settings
 
@@ -93,12 +94,17 @@ def base_chunk_id(index: int) -> str:
 
 
 class ChunkInputWriter:
-    """The two files of one chunk: normalized lines for us, request lines for the provider."""
+    """The two files of one chunk: normalized lines for us, request lines for the provider.
+
+    Every provider id starts with the chunk's tag (``custom_ids.chunk_id_tag``), which is
+    what proves a batch is this chunk's (see batch_creation).
+    """
 
     def __init__(self, job_id: str, chunk_id: str, provider: BatchProvider, endpoint: str):
         self.chunk_id = chunk_id
         self.provider = provider
         self.endpoint = endpoint
+        self.tag = chunk_id_tag(job_id, chunk_id)
         self.input_key = chunk_input_key(job_id, chunk_id)
         self._input = MultipartWriter(self.input_key)
         self._provider = MultipartWriter(chunk_provider_key(job_id, chunk_id))
@@ -108,12 +114,20 @@ class ChunkInputWriter:
     def provider_line(provider: BatchProvider, provider_custom_id: str, body: Any, endpoint: str) -> bytes:
         return orjson.dumps(provider.request_line(provider_custom_id, body, endpoint)) + b"\n"
 
-    def add(self, custom_id: str, provider_custom_id: str, body: Any, provider_line: bytes) -> None:
+    @classmethod
+    def line_size(cls, provider: BatchProvider, custom_id: str, body: Any, endpoint: str) -> int:
+        """The size of the request's provider line in any chunk (every tag has one length)."""
+        return len(cls.provider_line(provider, provider.provider_custom_id(custom_id, PLACEHOLDER_TAG), body, endpoint))
+
+    def add(self, custom_id: str, body: Any) -> str:
+        """Write one request to both files; returns the id the provider gets."""
+        provider_custom_id = self.provider.provider_custom_id(custom_id, self.tag)
         self._input.write(
             orjson.dumps({"custom_id": custom_id, "provider_custom_id": provider_custom_id, "body": body}) + b"\n"
         )
-        self._provider.write(provider_line)
+        self._provider.write(self.provider_line(self.provider, provider_custom_id, body, self.endpoint))
         self.requests += 1
+        return provider_custom_id
 
     def close(self) -> None:
         self._input.close()
@@ -141,6 +155,7 @@ def new_chunk(
         input_key=chunk_input_key(job.job_id, chunk_id),
         model=model,
         tenant_id=job.tenant_id,
+        id_tag=chunk_id_tag(job.job_id, chunk_id),
         due_at=int(now) + SAFETY_NET_S,
     )
 
@@ -181,15 +196,14 @@ def plan_chunks(job: Job, provider: BatchProvider, *, now: float | None = None) 
                         continue
                     group = groups[model] = _OpenGroup(ChunkBoundaries(limits))
                 custom_id = request["custom_id"]
-                provider_custom_id = provider.provider_custom_id(custom_id)
-                line = ChunkInputWriter.provider_line(provider, provider_custom_id, body, job.endpoint)
-                if group.boundaries.starts_new_chunk(len(line)):
+                size = ChunkInputWriter.line_size(provider, custom_id, body, job.endpoint)
+                if group.boundaries.starts_new_chunk(size):
                     if group.writer is not None:
                         yield _close(job, group.writer, model, now)
                     index += 1
                     group.writer = ChunkInputWriter(job.job_id, base_chunk_id(index), provider, job.endpoint)
                 assert group.writer is not None
-                group.writer.add(custom_id, provider_custom_id, body, line)
+                group.writer.add(custom_id, body)
             # The last chunk of each model, in the order the models were met.
             for model, group in groups.items():
                 if group.writer is not None:

@@ -293,9 +293,7 @@ def _write_unreported_and_retry_input(
             if pcid in retry_ids:
                 if retry_input is None:
                     retry_input = ChunkInputWriter(job_id, retry_id, provider, chunk.endpoint)
-                body = entry["body"]
-                retry_input.add(entry["custom_id"], pcid, body,
-                                ChunkInputWriter.provider_line(provider, pcid, body, chunk.endpoint))
+                retry_input.add(entry["custom_id"], entry["body"])   # new ids: the retry chunk's tag
         if retry_input is not None:
             retry_input.close()
     except BaseException:

@@ -148,6 +148,8 @@ class Job(BaseModel):
     manifest_key: str | None = None
     finished_at: str | None = None
     error: dict[str, Any] | None = None
+    # What holds the job up, while it does (e.g. a provider refusing the API key).
+    status_detail: dict[str, Any] | None = None
     event_id: str | None = None
     event_published: bool = False
     # Jobs created from an upload (None for inline jobs and jobs stored before validation moved
@@ -211,8 +213,16 @@ class Chunk(BaseModel):
     input_key: str             # normalized lines {"custom_id", "provider_custom_id", "body"}
     model: str | None = None   # the one model of its requests, for providers that need one per batch
     tenant_id: str = ""
-    create_seq: int = 0        # how many times a batch creation was started for this chunk
+    # Every provider id of the chunk starts with this tag; None for chunks planned before tags
+    # (their recovery falls back to time and size).
+    id_tag: str | None = None
+    create_seq: int = 0        # how many times a batch creation (or a takeover) was started
     intent_at: float | None = None       # epoch seconds when the current creation began
+    # Every moment a create call may have reached the provider: a batch of ours is searched
+    # for around each of them until the chunk has its batch.
+    intents: list[float] = Field(default_factory=list)
+    held_reason: str | None = None       # why HELD: capacity | credentials
+    held_since: float | None = None      # when the current hold for credentials began
     batch_id: str | None = None
     batch_ids: list[str] = Field(default_factory=list)   # every batch ever made for it
     batch_created_at: float | None = None

@@ -291,8 +291,11 @@ def transition_job(
 
 
 def update_job_fields(job_id: str, *, expected: tuple[JobStatus, ...] | None = None, **fields: Any) -> Job:
-    """Set fields without changing the status (optionally only while the job is in ``expected``)."""
-    return _update(job_id, expected=expected, set_fields=fields)
+    """Set fields without changing the status (optionally only while the job is in ``expected``);
+    a field set to None is removed."""
+    removed = tuple(name for name, value in fields.items() if value is None)
+    kept = {name: value for name, value in fields.items() if value is not None}
+    return _update(job_id, expected=expected, set_fields=kept, remove_fields=removed)
 
 
 def add_to_job(
