@@ -238,5 +238,8 @@ class Chunk(BaseModel):
     # safety net retries (lifecycle.provider_files) with growing waits (cleanup_attempts).
     files_pending_cleanup: bool = False
     cleanup_attempts: int = 0
+    # One collector at a time: the one holding the lease (collect_seq fences the others).
+    collect_seq: int = 0
+    collect_lease_until: float | None = None
     created_at: str = ""
     updated_at: str = ""

@@ -110,3 +110,30 @@ def test_a_key_refused_past_the_maximum_hold_fails_the_requests(fake, driver, mo
     lines = _lines_by_id(job)
     assert {line["error"]["batch_errors"][0]["code"] for line in lines.values()} == {"provider_credentials"}
     assert len(fake.batches) == 0
+
+
+def test_a_second_collector_waits_while_the_first_holds_the_chunk(fake, driver, clock):
+    # Given an ended chunk whose collection another collector has just taken
+    import time
+
+    import pytest
+
+    from batchrelay.lifecycle.collector import COLLECT_LEASE_S, CollectionInProgress, collect_chunk
+
+    job = submit_job(chat_requests(3), chunk_size=100)
+    driver.drain(c.JOBS_QUEUE)
+    driver.poll(120)   # the batch ended: the chunk is ENDED and `collect` is queued
+    chunk = chunk_store.get_chunk(job.job_id, "c00001")
+    assert chunk.status == ChunkStatus.ENDED
+    now = time.time()
+    chunk_store.claim_collection(chunk, now=now, lease_seconds=COLLECT_LEASE_S)
+
+    # When another run tries within the lease, it backs off without writing anything
+    with pytest.raises(CollectionInProgress):
+        collect_chunk(job.job_id, "c00001", now=now + 60)
+    assert chunk_store.get_chunk(job.job_id, "c00001").status == ChunkStatus.ENDED
+
+    # And after the lease (the first collector died) it takes over and counts once
+    collect_chunk(job.job_id, "c00001", now=now + COLLECT_LEASE_S + 1)
+    job = job_store.get_job(job.job_id)
+    assert job.status == JobStatus.COMPLETED and job.counts.succeeded == 3 and job.chunks_final == 1
