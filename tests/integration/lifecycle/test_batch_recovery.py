@@ -137,3 +137,57 @@ def test_a_second_collector_waits_while_the_first_holds_the_chunk(fake, driver, 
     collect_chunk(job.job_id, "c00001", now=now + COLLECT_LEASE_S + 1)
     job = job_store.get_job(job.job_id)
     assert job.status == JobStatus.COMPLETED and job.counts.succeeded == 3 and job.chunks_final == 1
+
+
+def _lose_queued_messages(driver, queue: str) -> int:
+    """Every message waiting on ``queue`` is lost (as if dead-lettered)."""
+    from batchrelay.aws import clients
+
+    url = driver.queue_url(queue)
+    lost = 0
+    while True:
+        got = clients.sqs().receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not got:
+            return lost
+        for message in got:
+            clients.sqs().delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            lost += 1
+
+
+def test_every_waiting_status_has_a_safety_net_for_a_lost_message(fake, driver):
+    # (issue 9, defect 4) Given a job whose planning message is lost once it is submitting
+    job = submit_job(chat_requests(3), chunk_size=100)
+    assert _lose_queued_messages(driver, c.JOBS_QUEUE) == 1
+    job_store.transition_job(job.job_id, JobStatus.QUEUED, JobStatus.SUBMITTING)
+
+    # When only the poller's safety net runs, time passing
+    job = driver.run_until_final(job.job_id, step_s=20 * 60)
+
+    # Then it was planned, ran, finalized and published
+    assert job.status == JobStatus.COMPLETED and job.event_published
+
+
+def test_a_cancel_whose_message_is_lost_still_ends_the_job(fake, driver):
+    from batchrelay.jobs.job_service import cancel_job
+
+    fake.processing_s = 3600
+    job = submit_job(chat_requests(3), chunk_size=100, tenant_id="t1")
+    driver.drain(c.JOBS_QUEUE)
+    cancel_job("t1", job.job_id)
+    assert _lose_queued_messages(driver, c.JOBS_QUEUE) == 1   # the cancel message
+
+    job = driver.run_until_final(job.job_id, step_s=20 * 60)
+
+    assert job.status == JobStatus.CANCELLED and job.event_published
+
+
+def test_a_lost_finalize_is_sent_again(fake, driver):
+    job = submit_job(chat_requests(3), chunk_size=100)
+    driver.drain(c.JOBS_QUEUE)
+    driver.poll(120)
+    # the collect message is lost too: the chunk's own safety net resends it
+    assert _lose_queued_messages(driver, c.COLLECT_QUEUE) == 1
+
+    job = driver.run_until_final(job.job_id, step_s=20 * 60)
+
+    assert job.status == JobStatus.COMPLETED and job.event_published
