@@ -4,6 +4,13 @@ Planning is deterministic: the same input, chunk size and limits give the same c
 with the same ids and contents, so a submitter that crashed half-way plans again and
 finds the chunks it already stored.
 
+Planning makes durable progress in bounded steps (``plan_step``): a step reads at most
+PLANNING_STEP_LINES lines or closes at most PLANNING_STEP_CHUNKS chunks, closes what it has
+open, and the submitter stores where the next step starts (``Job.planning``) with one
+conditional write before queueing it. A step that dies (a Lambda timeout) is redone from
+the stored progress, so a job of any size and any accepted chunk size gets through, and
+the chunks a dead step already stored are found, not made again.
+
 One model per batch. Providers that declare ``one_model_per_batch`` (read through the
 provider registry) get chunks cut per model: each model's requests, in input order, fill
 that model's own chunks, each within the limits, so a mixed-model job makes one batch
@@ -32,7 +39,7 @@ is part of what makes planning deterministic: change it only between jobs.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,10 +48,10 @@ import orjson
 from batchrelay import constants as c
 from batchrelay import registry
 from batchrelay.aws.s3_keys import chunk_input_key, chunk_provider_key
-from batchrelay.aws.s3_objects import object_lines
+from batchrelay.aws.s3_objects import numbered_object_lines
 from batchrelay.jsonl import loads_line
 from batchrelay.lifecycle.poll_schedule import SAFETY_NET_S
-from batchrelay.models.job import Chunk, ChunkStatus, Job
+from batchrelay.models.job import Chunk, ChunkStatus, Job, PlanningProgress
 from batchrelay.providers.base import BatchProvider
 from batchrelay.providers.custom_ids import PLACEHOLDER_TAG, chunk_id_tag
 from batchrelay.results.multipart_writer import MultipartWriter
@@ -72,6 +79,12 @@ class ChunkBoundaries:
         self.limits = limits
         self.requests = 0
         self.bytes = 0
+
+    def would_start_new_chunk(self, line_bytes: int) -> bool:
+        """Whether this line would open a new chunk (nothing is counted)."""
+        return self.requests == 0 or self.requests >= self.limits.max_requests or (
+            self.bytes + line_bytes > self.limits.max_bytes
+        )
 
     def starts_new_chunk(self, line_bytes: int) -> bool:
         """Account for one more request line; True when it opens a new chunk (the first does).
@@ -174,49 +187,100 @@ class _OpenGroup:
 
 
 def plan_chunks(job: Job, provider: BatchProvider, *, now: float | None = None) -> Iterator[Chunk]:
-    """Stream the job input; write each chunk's files, then yield the chunk (not yet stored)."""
+    """Every chunk of the job in one go (a step without bounds): for tests and for jobs whose
+    planning began before planning had steps. The submitter plans in bounded steps."""
+    chunks: list[Chunk] = []
+    progress = PlanningProgress()
+    while not progress.done:
+        progress = plan_step(job, provider, progress, max_lines=None, max_chunks=None, on_chunk=chunks.append,
+                             now=now)
+        yield from chunks
+        chunks.clear()
+
+
+def plan_step(
+    job: Job,
+    provider: BatchProvider,
+    progress: PlanningProgress,
+    *,
+    max_lines: int | None,
+    max_chunks: int | None,
+    on_chunk: Callable[[Chunk], None],
+    now: float | None = None,
+) -> PlanningProgress:
+    """Plan from ``progress`` on, stopping before the line past ``max_lines`` or before the
+    line that would open chunk ``max_chunks + 1`` of this step, or at the end of the pass;
+    hand each closed chunk to ``on_chunk`` (which stores it) and return where the next step
+    starts.
+
+    A step closes the chunks it has open when it stops, so a chunk never spans two steps
+    (its files are written by one invocation); with one model, a step stopped by its chunk
+    bound ends on a chunk boundary. The bounds are counted on the input, so a step that dies
+    and is redone closes the same chunks with the same ids and contents.
+    """
     per_model = registry.spec(job.provider).capabilities.one_model_per_batch
     limits = chunk_limits(job)
-    planned: set[str | None] = set()   # models whose chunks earlier passes wrote
-    index = 0
-    while True:
-        groups: dict[str | None, _OpenGroup] = {}
-        skipped = False
-        try:
-            for raw in object_lines(job.input_key):
+    planned = set(progress.planned_models)
+    groups: dict[str | None, _OpenGroup] = {model: _OpenGroup(ChunkBoundaries(limits)) for model in progress.group}
+    index, offset, skipped = progress.next_index, progress.offset, progress.skipped
+    lines = opened = 0
+    stopped = False
+
+    def close(group: _OpenGroup, model: str | None) -> None:
+        writer, group.writer = group.writer, None
+        if writer is not None:
+            on_chunk(_close(job, writer, model, now))
+
+    try:
+        for raw in numbered_object_lines(job.input_key, start=offset):
+            if raw.strip():
+                if max_lines is not None and lines >= max_lines:
+                    stopped = True
+                    break
                 request = loads_line(raw)
                 body = request["body"]
                 model = model_of(body) if per_model else None   # None: one group for every request
                 group = groups.get(model)
-                if group is None:
-                    if model in planned:
-                        continue
+                if group is None and model not in planned:
                     if len(groups) >= c.MAX_OPEN_CHUNK_WRITERS:
                         skipped = True   # a later pass plans this model
-                        continue
-                    group = groups[model] = _OpenGroup(ChunkBoundaries(limits))
-                custom_id = request["custom_id"]
-                size = ChunkInputWriter.line_size(provider, custom_id, body, job.endpoint)
-                if group.boundaries.starts_new_chunk(size):
-                    if group.writer is not None:
-                        yield _close(job, group.writer, model, now)
-                    index += 1
-                    group.writer = ChunkInputWriter(job.job_id, base_chunk_id(index), provider, job.endpoint)
-                assert group.writer is not None
-                group.writer.add(custom_id, body)
-            # The last chunk of each model, in the order the models were met.
-            for model, group in groups.items():
-                if group.writer is not None:
-                    writer, group.writer = group.writer, None
-                    yield _close(job, writer, model, now)
-        except BaseException:
-            for group in groups.values():
-                if group.writer is not None:
-                    group.writer.abort()
-            raise
-        planned.update(groups)
-        if not skipped:
-            return
+                    else:
+                        group = groups[model] = _OpenGroup(ChunkBoundaries(limits))
+                if group is not None:
+                    custom_id = request["custom_id"]
+                    size = ChunkInputWriter.line_size(provider, custom_id, body, job.endpoint)
+                    if group.boundaries.would_start_new_chunk(size):
+                        if max_chunks is not None and opened >= max_chunks:
+                            stopped = True
+                            break
+                        close(group, model)
+                        group.writer = ChunkInputWriter(job.job_id, base_chunk_id(index), provider, job.endpoint)
+                        index += 1
+                        opened += 1
+                    group.boundaries.starts_new_chunk(size)
+                    assert group.writer is not None
+                    group.writer.add(custom_id, body)
+                lines += 1
+            offset += len(raw) + 1
+        # The chunks still open, in the order their models were met.
+        for model, group in groups.items():
+            close(group, model)
+    except BaseException:
+        for group in groups.values():
+            if group.writer is not None:
+                group.writer.abort()
+        raise
+    step = progress.step + 1
+    if stopped:
+        return progress.model_copy(update={
+            "step": step, "offset": offset, "next_index": index, "group": list(groups), "skipped": skipped,
+        })
+    planned_models = [*progress.planned_models, *groups]
+    if skipped:   # the pass is over; the models it had no room for get the next one
+        return PlanningProgress(step=step, pass_no=progress.pass_no + 1, next_index=index,
+                                planned_models=planned_models)
+    return PlanningProgress(step=step, pass_no=progress.pass_no, next_index=index, planned_models=planned_models,
+                            done=True)
 
 
 def _close(job: Job, writer: ChunkInputWriter, model: str | None, now: float | None) -> Chunk:

@@ -16,11 +16,12 @@ from batchrelay.errors import TransitionRefused
 from batchrelay.lifecycle import provider_lookup
 from batchrelay.lifecycle.batch_creation import ensure_batch
 from batchrelay.lifecycle.cancellation import cancel_job
-from batchrelay.lifecycle.chunk_planner import plan_chunks
+from batchrelay.lifecycle.chunk_planner import plan_chunks, plan_step
 from batchrelay.lifecycle.input_validation import validate_input
-from batchrelay.lifecycle.messages import send_chunk_message, send_finalize_message
-from batchrelay.models.job import ChunkStatus, Job, JobStatus
+from batchrelay.lifecycle.messages import send_chunk_message, send_finalize_message, send_job_message
+from batchrelay.models.job import Chunk, ChunkStatus, Job, JobStatus, PlanningProgress
 from batchrelay.models.messages import CancelJob, CreateChunkBatch, JobsQueueMessage, PlanJob, ValidateJobInput
+from batchrelay.settings import get_settings
 from batchrelay.store import chunk_store, job_store
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,8 @@ def handle_jobs_message(message: JobsQueueMessage, *, now: float | None = None) 
 
 
 def submit_job(job_id: str, *, now: float | None = None) -> str:
-    """Plan every chunk of the job and queue one creation message per chunk."""
+    """Plan the job's next step of chunks and queue one creation message per chunk; queue
+    the step after it, or mark planning done."""
     now = time.time() if now is None else now
     job = job_store.get_job(job_id)
     if job.status == JobStatus.QUEUED:
@@ -60,24 +62,49 @@ def submit_job(job_id: str, *, now: float | None = None) -> str:
         return "already planned"
 
     provider = provider_lookup.provider_for(job.provider)
+    settings = get_settings()
     planned = 0
-    for chunk in plan_chunks(job, provider, now=now):
+
+    def store(chunk: Chunk) -> None:
+        nonlocal planned
         stored, _created = chunk_store.put_chunk_and_count(chunk)
         if stored.status in _NEEDS_BATCH:
-            # Batches are created one chunk per message: creation runs in parallel and a
-            # big job never outlives one submitter invocation.
+            # Batches are created one chunk per message: creation runs in parallel.
             send_chunk_message(job_id, stored.chunk_id)
         planned += 1
-    job = _mark_submission_done(job)
+
+    if job.planning is None and not job.chunks_total:
+        # Planning begins: say so first, so that a first step that dies is told apart from
+        # planning begun by a version without steps.
+        job = job_store.update_job_fields(job_id, planning=PlanningProgress().model_dump(mode="json"))
+    if job.planning is None:
+        # Planning began before it had steps: finish it the way it began, in one go.
+        for chunk in plan_chunks(job, provider, now=now):
+            store(chunk)
+        progress = PlanningProgress(done=True)
+    else:
+        seen = job.planning or PlanningProgress()
+        progress = plan_step(
+            job, provider, seen, max_lines=settings.planning_step_lines, max_chunks=settings.planning_step_chunks,
+            on_chunk=store, now=now,
+        )
+        if not progress.done:
+            if job_store.record_planning_step(job_id, progress, seen_step=seen.step) is not None:
+                send_job_message(job_id)   # the next step
+            return f"planned {planned} chunks in step {progress.step}"
+    job = _mark_submission_done(job, progress)
     if job.chunks_final >= job.chunks_total:
         # Every chunk already ended (a cancelled job): no collector will see the last count.
         send_finalize_message(job_id)
-    return f"planned {planned} chunks"
+    return f"planned {planned} chunks; planning done"
 
 
-def _mark_submission_done(job: Job) -> Job:
+def _mark_submission_done(job: Job, progress: PlanningProgress) -> Job:
+    planning = progress.model_dump(mode="json")
     try:
-        return job_store.transition_job(job.job_id, JobStatus.SUBMITTING, JobStatus.IN_PROGRESS, submission_done=True)
+        return job_store.transition_job(
+            job.job_id, JobStatus.SUBMITTING, JobStatus.IN_PROGRESS, submission_done=True, planning=planning
+        )
     except TransitionRefused:
-        # Cancelled meanwhile (or a repeat already moved it on): only the flag is ours to set.
-        return job_store.update_job_fields(job.job_id, submission_done=True)
+        # Cancelled meanwhile (or a repeat already moved it on): only the flags are ours to set.
+        return job_store.update_job_fields(job.job_id, submission_done=True, planning=planning)

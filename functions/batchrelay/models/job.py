@@ -119,6 +119,26 @@ class InputValidation(BaseModel):
     done: bool = False         # accepted: the job moved on to submitting
 
 
+class PlanningProgress(BaseModel):
+    """Where planning a job's chunks stands (lifecycle.chunk_planner.plan_step).
+
+    A job is planned in steps of a bounded number of input lines and chunks, each stored by
+    one conditional write (``step`` is what the write compares): a step that dies is redone
+    from here, and produces the same chunks with the same ids, never a replan from chunk one.
+    Providers that take one model per batch are planned in passes over the input, one per
+    group of up to MAX_OPEN_CHUNK_WRITERS models.
+    """
+
+    step: int = 0                  # steps stored
+    pass_no: int = 0               # passes over the input begun (one per group of models)
+    offset: int = 0                # byte offset of the next line of this pass
+    next_index: int = 1            # number of the next chunk to open (c00001, ...)
+    planned_models: list[str | None] = Field(default_factory=list)  # models earlier passes planned
+    group: list[str | None] = Field(default_factory=list)  # models this pass plans, in the order met
+    skipped: bool = False          # this pass met a model it had no room for: another pass follows
+    done: bool = False
+
+
 class Job(BaseModel):
     job_id: str
     tenant_id: str
@@ -141,6 +161,7 @@ class Job(BaseModel):
     chunks_total: int = 0          # chunks planned so far, retries included
     chunks_final: int = 0          # chunks collected
     submission_done: bool = False  # every original chunk is planned
+    planning: PlanningProgress | None = None  # None: not begun (or begun before planning had steps)
     cancel_requested: bool = False  # set with the move to cancelling; decides the final status
     cost_usd: str | None = None
     sync_cost_usd: str | None = None

@@ -21,6 +21,7 @@ from batchrelay.models.job import (
     Job,
     JobDeletion,
     JobStatus,
+    PlanningProgress,
     RequestCounts,
     Usage,
 )
@@ -401,6 +402,33 @@ def record_validation_step(job_id: str, validation: InputValidation, *, seen_ste
                 c.DUE_CHUNKS_SK: int(time.time()) + c.VALIDATING_JOB_RESEND_SECONDS,
             },
             guard=validation_step_is(seen_step),
+        )
+    except TransitionRefused:
+        return None
+
+
+def planning_step_is(step: int) -> Guard:
+    """The job's planning is still at ``step`` (never begun counts as step 0)."""
+    if step == 0:
+        return Guard("attribute_not_exists(#p) OR #p.#pstep = :pstep", {"#p": "planning", "#pstep": "step"},
+                     {":pstep": 0})
+    return Guard("#p.#pstep = :pstep", {"#p": "planning", "#pstep": "step"}, {":pstep": step})
+
+
+def record_planning_step(job_id: str, progress: PlanningProgress, *, seen_step: int) -> Job | None:
+    """Store where planning stands after one step (``progress.step`` is ``seen_step + 1``),
+    while the job is being planned and no other delivery stored this step; None if refused.
+    Pushes the stalled-jobs resend time out: the job is moving."""
+    assert progress.step == seen_step + 1
+    try:
+        return _update(
+            job_id,
+            expected=(JobStatus.SUBMITTING, JobStatus.CANCELLING),
+            set_fields={
+                "planning": progress.model_dump(mode="json"),
+                c.DUE_CHUNKS_SK: int(time.time()) + c.WATCHED_JOB_RESEND_SECONDS,
+            },
+            guard=planning_step_is(seen_step),
         )
     except TransitionRefused:
         return None

@@ -191,3 +191,36 @@ def test_a_lost_finalize_is_sent_again(fake, driver):
     job = driver.run_until_final(job.job_id, step_s=20 * 60)
 
     assert job.status == JobStatus.COMPLETED and job.event_published
+
+
+def test_planning_makes_durable_progress_in_bounded_steps(fake, driver, monkeypatch):
+    # (issue 9, defect 5) Given steps of at most 4 chunks, and a step that dies once after
+    # storing its chunks but before storing its progress (a Lambda timeout)
+    from batchrelay.settings import get_settings
+    from batchrelay.store import job_store as store
+
+    monkeypatch.setenv("PLANNING_STEP_CHUNKS", "4")
+    get_settings.cache_clear()
+    real_record = store.record_planning_step
+    deaths = []
+
+    def dies_once_at_step_3(job_id, progress, *, seen_step):
+        if progress.step == 3 and not deaths:
+            deaths.append(seen_step)
+            raise TimeoutError("the invocation ran out of time")
+        return real_record(job_id, progress, seen_step=seen_step)
+
+    monkeypatch.setattr(store, "record_planning_step", dies_once_at_step_3)
+    requests = chat_requests(300)
+    job = submit_job(requests, chunk_size=10)
+
+    job = driver.run_until_final(job.job_id, max_rounds=200)
+
+    # Then planning went on from the stored step: 30 chunks, each made and counted once
+    assert deaths == [2]
+    assert job.status == JobStatus.COMPLETED and job.chunks_total == 30
+    chunk_ids = sorted(chunk.chunk_id for chunk in chunk_store.list_chunks(job.job_id))
+    assert chunk_ids == [f"c{i:05d}" for i in range(1, 31)]
+    assert fake.calls["create"] == 30
+    assert len(_lines_by_id(job)) == 300
+    assert job.planning.done and job.planning.step == 8
