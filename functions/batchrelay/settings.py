@@ -96,12 +96,6 @@ class Settings(BaseSettings):
     poll_min_delay_seconds: PositiveInt = Field(
         default=c.DEFAULT_POLL_MIN_DELAY_SECONDS, validation_alias=c.ENV_POLL_MIN_DELAY_SECONDS
     )
-    planning_step_lines: PositiveInt = Field(
-        default=c.DEFAULT_PLANNING_STEP_LINES, validation_alias=c.ENV_PLANNING_STEP_LINES
-    )
-    planning_step_chunks: PositiveInt = Field(
-        default=c.DEFAULT_PLANNING_STEP_CHUNKS, validation_alias=c.ENV_PLANNING_STEP_CHUNKS
-    )
     # How long chunks are held while a provider refuses the API key (401/403) before their
     # requests fail: long enough to fix a key after a deploy or a rotation.
     credentials_max_hold_seconds: PositiveInt = Field(

@@ -4,36 +4,23 @@ Planning is deterministic: the same input, chunk size and limits give the same c
 with the same ids and contents, so a submitter that crashed half-way plans again and
 finds the chunks it already stored.
 
-Planning makes durable progress in bounded steps (``plan_step``): a step reads at most
-PLANNING_STEP_LINES lines or closes at most PLANNING_STEP_CHUNKS chunks, closes what it has
-open, and the submitter stores where the next step starts (``Job.planning``) with one
-conditional write before queueing it. A step that dies (a Lambda timeout) is redone from
-the stored progress, so a job of any size and any accepted chunk size gets through, and
-the chunks a dead step already stored are found, not made again.
+Planning makes durable progress (``plan_step``): each chunk is stored together with
+where planning goes on after it (``Job.planning``), in one transaction, so an invocation
+that dies (a Lambda timeout) loses at most the chunk it was writing, and the next one
+resumes after the last chunk stored; an invocation stops between two chunks when its time
+runs short and queues the next. A job of any size and any accepted chunk size gets through.
 
-One model per batch. Providers that declare ``one_model_per_batch`` (read through the
-provider registry) get chunks cut per model: each model's requests, in input order, fill
-that model's own chunks, each within the limits, so a mixed-model job makes one batch
-per model per chunk. Other providers (Anthropic) get chunks in input order, as if every
-request named the same model.
+One model per batch. Providers that declare ``one_model_per_batch`` (the registry) are
+planned in one pass over the input per model (sorted; the models validation counted), each
+pass cutting that model's requests, in input order, into its own chunks within the limits:
+a mixed-model job makes one batch per model per chunk. Other providers (Anthropic) get one
+pass, in input order. Memory stays bounded whatever the job's size or its number of models:
+one chunk is open at a time (a ChunkInputWriter: two multipart writers of at most
+``max_in_flight + 1`` 5 MiB part buffers each). Validation caps a job at MAX_MODELS_PER_JOB
+(32) models, so a job is read at most 32 times; a job of one model is read once.
 
-Memory stays bounded whatever the job's size or its number of models. An open chunk is
-a ChunkInputWriter: two multipart writers, each at most ``max_in_flight + 1`` part
-buffers of 5 MiB (15 MiB; 30 MiB a chunk), whatever the chunk's length. A pass over the
-input keeps at most ``MAX_OPEN_CHUNK_WRITERS`` (8) chunks open, one per model it
-plans, so planning holds at most ~240 MiB of buffers (the submitter has 1 GiB). A pass
-plans the first 8 models it meets that no earlier pass planned and skips the lines of
-the rest; passes repeat until a pass skips nothing. Validation caps a job at
-``MAX_MODELS_PER_JOB`` (32) models, so a job is read at most 4 times; a job of a single
-model (the common case) is read once, as before. Besides the open chunks, planning keeps
-only the names of the models already planned.
-
-Chunk ids are numbered in the order chunks open; with several models open at once,
-chunks are yielded in the order they fill up, not by id. results.jsonl follows chunk ids,
-so a mixed-model job's results come grouped by chunk, not in input order. Planning finds
-the models in the input itself (job.models, counted by the API, is for display), so jobs
-stored before that count existed plan the same way. Like the limits, MAX_OPEN_CHUNK_WRITERS
-is part of what makes planning deterministic: change it only between jobs.
+Chunk ids are numbered in the order chunks open, pass after pass, so a mixed-model job's
+results (which follow chunk ids) come grouped by model, not in input order.
 """
 
 from __future__ import annotations
@@ -45,7 +32,6 @@ from typing import Any
 
 import orjson
 
-from batchrelay import constants as c
 from batchrelay import registry
 from batchrelay.aws.s3_keys import chunk_input_key, chunk_provider_key
 from batchrelay.aws.s3_objects import numbered_object_lines
@@ -178,22 +164,32 @@ def model_of(body: Any) -> str | None:
     return model if isinstance(model, str) else None
 
 
-@dataclass
-class _OpenGroup:
-    """One model's place in a pass: where its chunks end, and its chunk being written."""
+class PlanningFenced(Exception):
+    """Another planner stored this chunk or moved planning on first: this one stops."""
 
-    boundaries: ChunkBoundaries
-    writer: ChunkInputWriter | None = None
+
+def planning_passes(job: Job) -> list[str | None]:
+    """One pass per model where the provider takes one model per batch (the models the
+    input was validated with, sorted, or found by reading it), else a single pass."""
+    if not registry.spec(job.provider).capabilities.one_model_per_batch:
+        return [None]
+    if job.models:
+        return sorted(job.models)
+    found: set[str | None] = set()
+    for raw in numbered_object_lines(job.input_key):
+        if raw.strip():
+            found.add(model_of(loads_line(raw)["body"]))
+    return sorted(found, key=lambda model: (model is None, model or ""))
 
 
 def plan_chunks(job: Job, provider: BatchProvider, *, now: float | None = None) -> Iterator[Chunk]:
-    """Every chunk of the job in one go (a step without bounds): for tests and for jobs whose
-    planning began before planning had steps. The submitter plans in bounded steps."""
+    """Every chunk of the job in one go (no stopping, nothing stored): for tests and for jobs
+    whose planning began before planning had steps. The submitter plans with plan_step."""
     chunks: list[Chunk] = []
-    progress = PlanningProgress()
+    progress = PlanningProgress(models=planning_passes(job))
     while not progress.done:
-        progress = plan_step(job, provider, progress, max_lines=None, max_chunks=None, on_chunk=chunks.append,
-                             now=now)
+        progress = plan_step(job, provider, progress, should_stop=lambda: False,
+                             store=lambda chunk, _after: chunks.append(chunk), now=now)
         yield from chunks
         chunks.clear()
 
@@ -203,84 +199,62 @@ def plan_step(
     provider: BatchProvider,
     progress: PlanningProgress,
     *,
-    max_lines: int | None,
-    max_chunks: int | None,
-    on_chunk: Callable[[Chunk], None],
+    should_stop: Callable[[], bool],
+    store: Callable[[Chunk, PlanningProgress], None],
     now: float | None = None,
 ) -> PlanningProgress:
-    """Plan from ``progress`` on, stopping before the line past ``max_lines`` or before the
-    line that would open chunk ``max_chunks + 1`` of this step, or at the end of the pass;
-    hand each closed chunk to ``on_chunk`` (which stores it) and return where the next step
-    starts.
+    """Plan the pass under way from ``progress`` on; returns where planning goes on next.
 
-    A step closes the chunks it has open when it stops, so a chunk never spans two steps
-    (its files are written by one invocation); with one model, a step stopped by its chunk
-    bound ends on a chunk boundary. The bounds are counted on the input, so a step that dies
-    and is redone closes the same chunks with the same ids and contents.
+    Each chunk, once written, goes to ``store`` with the progress that follows it (the
+    submitter stores both in one transaction, PlanningFenced when another planner is ahead).
+    When ``should_stop()`` says so after a chunk, the step ends there, at a chunk boundary;
+    at the end of the input the pass ends and the next one (or ``done``) follows. Chunk
+    boundaries depend only on the input and the limits, never on where a step stopped.
     """
-    per_model = registry.spec(job.provider).capabilities.one_model_per_batch
-    limits = chunk_limits(job)
-    planned = set(progress.planned_models)
-    groups: dict[str | None, _OpenGroup] = {model: _OpenGroup(ChunkBoundaries(limits)) for model in progress.group}
-    index, offset, skipped = progress.next_index, progress.offset, progress.skipped
-    lines = opened = 0
-    stopped = False
-
-    def close(group: _OpenGroup, model: str | None) -> None:
-        writer, group.writer = group.writer, None
-        if writer is not None:
-            on_chunk(_close(job, writer, model, now))
-
+    assert progress.models is not None, "planning begins with its passes"
+    model = progress.models[progress.model_index]
+    per_model = model is not None or len(progress.models) > 1
+    boundaries = ChunkBoundaries(chunk_limits(job))
+    writer: ChunkInputWriter | None = None
+    offset, next_index, step = progress.offset, progress.next_index, progress.step
     try:
         for raw in numbered_object_lines(job.input_key, start=offset):
-            if raw.strip():
-                if max_lines is not None and lines >= max_lines:
-                    stopped = True
-                    break
-                request = loads_line(raw)
-                body = request["body"]
-                model = model_of(body) if per_model else None   # None: one group for every request
-                group = groups.get(model)
-                if group is None and model not in planned:
-                    if len(groups) >= c.MAX_OPEN_CHUNK_WRITERS:
-                        skipped = True   # a later pass plans this model
-                    else:
-                        group = groups[model] = _OpenGroup(ChunkBoundaries(limits))
-                if group is not None:
-                    custom_id = request["custom_id"]
-                    size = ChunkInputWriter.line_size(provider, custom_id, body, job.endpoint)
-                    if group.boundaries.would_start_new_chunk(size):
-                        if max_chunks is not None and opened >= max_chunks:
-                            stopped = True
-                            break
-                        close(group, model)
-                        group.writer = ChunkInputWriter(job.job_id, base_chunk_id(index), provider, job.endpoint)
-                        index += 1
-                        opened += 1
-                    group.boundaries.starts_new_chunk(size)
-                    assert group.writer is not None
-                    group.writer.add(custom_id, body)
-                lines += 1
-            offset += len(raw) + 1
-        # The chunks still open, in the order their models were met.
-        for model, group in groups.items():
-            close(group, model)
-    except BaseException:
-        for group in groups.values():
-            if group.writer is not None:
-                group.writer.abort()
-        raise
-    step = progress.step + 1
-    if stopped:
-        return progress.model_copy(update={
-            "step": step, "offset": offset, "next_index": index, "group": list(groups), "skipped": skipped,
+            line_start, offset = offset, offset + len(raw) + 1
+            if not raw.strip():
+                continue
+            request = loads_line(raw)
+            body = request["body"]
+            if per_model and model_of(body) != model:
+                continue   # another pass plans it
+            custom_id = request["custom_id"]
+            size = ChunkInputWriter.line_size(provider, custom_id, body, job.endpoint)
+            if boundaries.would_start_new_chunk(size):
+                if writer is not None:
+                    step += 1
+                    after = progress.model_copy(update={"step": step, "offset": line_start, "next_index": next_index})
+                    closing, writer = writer, None
+                    store(_close(job, closing, model, now), after)
+                    if should_stop():
+                        return after
+                writer = ChunkInputWriter(job.job_id, base_chunk_id(next_index), provider, job.endpoint)
+                next_index += 1
+            boundaries.starts_new_chunk(size)
+            assert writer is not None
+            writer.add(custom_id, body)
+        # The end of the input: the pass is over.
+        last_pass = progress.model_index + 1 >= len(progress.models)
+        after = progress.model_copy(update={
+            "step": step + (1 if writer is not None else 0), "offset": 0, "next_index": next_index,
+            "model_index": progress.model_index if last_pass else progress.model_index + 1, "done": last_pass,
         })
-    planned_models = [*progress.planned_models, *groups]
-    if skipped:   # the pass is over; the models it had no room for get the next one
-        return PlanningProgress(step=step, pass_no=progress.pass_no + 1, next_index=index,
-                                planned_models=planned_models)
-    return PlanningProgress(step=step, pass_no=progress.pass_no, next_index=index, planned_models=planned_models,
-                            done=True)
+        if writer is not None:
+            closing, writer = writer, None
+            store(_close(job, closing, model, now), after)
+        return after
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
 
 
 def _close(job: Job, writer: ChunkInputWriter, model: str | None, now: float | None) -> Chunk:

@@ -122,20 +122,18 @@ class InputValidation(BaseModel):
 class PlanningProgress(BaseModel):
     """Where planning a job's chunks stands (lifecycle.chunk_planner.plan_step).
 
-    A job is planned in steps of a bounded number of input lines and chunks, each stored by
-    one conditional write (``step`` is what the write compares): a step that dies is redone
-    from here, and produces the same chunks with the same ids, never a replan from chunk one.
-    Providers that take one model per batch are planned in passes over the input, one per
-    group of up to MAX_OPEN_CHUNK_WRITERS models.
+    Stored on the job in the same transaction as each chunk it plans (``step`` counts those
+    writes and is what each compares), so planning never redoes more than the one chunk a
+    dead invocation was writing, and a planner stops between two chunks when its time runs
+    short. Providers that take one model per batch are planned in one pass over the input per
+    model (``models``, sorted); others in a single pass (``models == [None]``).
     """
 
-    step: int = 0                  # steps stored
-    pass_no: int = 0               # passes over the input begun (one per group of models)
-    offset: int = 0                # byte offset of the next line of this pass
+    step: int = 0                  # chunks stored (and passes ended) so far
+    models: list[str | None] | None = None  # the passes, one per model; None until planning begins
+    model_index: int = 0           # the pass under way
+    offset: int = 0                # byte offset, in the input, of the next line of this pass
     next_index: int = 1            # number of the next chunk to open (c00001, ...)
-    planned_models: list[str | None] = Field(default_factory=list)  # models earlier passes planned
-    group: list[str | None] = Field(default_factory=list)  # models this pass plans, in the order met
-    skipped: bool = False          # this pass met a model it had no room for: another pass follows
     done: bool = False
 
 

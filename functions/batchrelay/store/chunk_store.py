@@ -7,6 +7,7 @@ chunk to create again.
 
 from __future__ import annotations
 
+import time
 from itertools import islice
 from typing import Any
 
@@ -20,6 +21,7 @@ from batchrelay.errors import NotFound, TransitionRefused
 from batchrelay.models.job import CHUNK_TRANSITIONS, Chunk, ChunkStatus
 from batchrelay.store import keys
 from batchrelay.store.job_store import job_set_clause
+from batchrelay.store.job_store import planning_step_is as job_store_planning_step_is
 from batchrelay.store.table import (
     Guard,
     attribute_is,
@@ -334,6 +336,46 @@ def put_chunk_and_count(chunk: Chunk) -> tuple[Chunk, bool]:
         if existing is None:
             raise
         return existing, False
+
+
+def put_planned_chunk(chunk: Chunk, *, planning: dict[str, Any], seen_step: int) -> bool:
+    """Store a planned chunk, add 1 to its job's chunks_total and store where planning goes on
+    (``planning``), all or nothing, while the job's planning is still at ``seen_step``.
+    False when another planner stored this chunk or moved planning on first."""
+    now = now_iso()
+    chunk = chunk.model_copy(update={"created_at": chunk.created_at or now, "updated_at": now})
+    set_parts, names, values = job_set_clause(
+        set_fields={"planning": planning, c.DUE_CHUNKS_SK: int(time.time()) + c.WATCHED_JOB_RESEND_SECONDS},
+        add_fields={"chunks_total": 1},
+    )
+    condition = job_store_planning_step_is(seen_step).add_to("attribute_exists(pk)", names, values)
+    try:
+        clients.dynamodb().transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": table_name(),
+                        "Item": serialize_item(chunk_item(chunk)),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": table_name(),
+                        "Key": serialize_item(keys.job_key(chunk.job_id)),
+                        "UpdateExpression": f"SET {', '.join(set_parts)}",
+                        "ConditionExpression": condition,
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": {k: serialize_value(v) for k, v in values.items()},
+                    }
+                },
+            ]
+        )
+        return True
+    except ClientError as exc:
+        if cancelled_by_condition(exc, 0) or cancelled_by_condition(exc, 1):
+            return False
+        raise
 
 
 def claim_collection(chunk: Chunk, *, now: float, lease_seconds: float) -> Chunk:

@@ -193,34 +193,35 @@ def test_a_lost_finalize_is_sent_again(fake, driver):
     assert job.status == JobStatus.COMPLETED and job.event_published
 
 
-def test_planning_makes_durable_progress_in_bounded_steps(fake, driver, monkeypatch):
-    # (issue 9, defect 5) Given steps of at most 4 chunks, and a step that dies once after
-    # storing its chunks but before storing its progress (a Lambda timeout)
-    from batchrelay.settings import get_settings
-    from batchrelay.store import job_store as store
+def test_planning_makes_durable_progress_and_stops_in_time(fake, driver, monkeypatch):
+    # (issue 9, defect 5) Given a planner that runs out of time every 4 chunks, and an
+    # invocation that dies once while storing a chunk (a Lambda timeout)
+    from batchrelay.lifecycle import submitter
+    from batchrelay.store import chunk_store as chunks
 
-    monkeypatch.setenv("PLANNING_STEP_CHUNKS", "4")
-    get_settings.cache_clear()
-    real_record = store.record_planning_step
+    ticks = iter(range(10**6))
+    monkeypatch.setattr(submitter, "clock", lambda: float(next(ticks)))
+    monkeypatch.setattr(submitter, "PLANNING_TIME_S", 4)
+    real_put = chunks.put_planned_chunk
     deaths = []
 
-    def dies_once_at_step_3(job_id, progress, *, seen_step):
-        if progress.step == 3 and not deaths:
+    def dies_once_at_chunk_6(chunk, *, planning, seen_step):
+        if chunk.chunk_id == "c00006" and not deaths:
             deaths.append(seen_step)
             raise TimeoutError("the invocation ran out of time")
-        return real_record(job_id, progress, seen_step=seen_step)
+        return real_put(chunk, planning=planning, seen_step=seen_step)
 
-    monkeypatch.setattr(store, "record_planning_step", dies_once_at_step_3)
+    monkeypatch.setattr(chunks, "put_planned_chunk", dies_once_at_chunk_6)
     requests = chat_requests(300)
     job = submit_job(requests, chunk_size=10)
 
     job = driver.run_until_final(job.job_id, max_rounds=200)
 
-    # Then planning went on from the stored step: 30 chunks, each made and counted once
-    assert deaths == [2]
+    # Then planning went on after the last chunk stored: 30 chunks, each made and counted once
+    assert deaths == [5]
     assert job.status == JobStatus.COMPLETED and job.chunks_total == 30
     chunk_ids = sorted(chunk.chunk_id for chunk in chunk_store.list_chunks(job.job_id))
     assert chunk_ids == [f"c{i:05d}" for i in range(1, 31)]
     assert fake.calls["create"] == 30
     assert len(_lines_by_id(job)) == 300
-    assert job.planning.done and job.planning.step == 8
+    assert job.planning.done and job.planning.step == 30
