@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from batchrelay.providers.custom_ids import untagged
 from batchrelay_tools.simulator import answers
 from batchrelay_tools.simulator.ledger import (
     BATCH_FAILED,
@@ -307,6 +308,9 @@ class Simulator:
         )
 
     def _plan_failure(self, custom_id: str, body: dict[str, Any]) -> FailureRule | None:
+        # Rules speak of the client's own ids: batchrelay's chunk tag (it changes from one
+        # batch of a request to the next) is not part of what they match or count.
+        custom_id = untagged(custom_id)
         for rule in self.settings.failure_rules:
             if not rule.selects(custom_id):
                 continue
