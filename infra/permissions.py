@@ -29,6 +29,7 @@ UPLOAD_ITEMS = "UPLOAD#*"
 BATCH_CLAIMS = "BATCH#*"             # provider batch id -> chunk
 OPENAI_BATCH_CLAIMS = "BATCH#openai#*"
 TENANT_ITEMS = "TENANT#*"            # webhook endpoints and the tenant's signing secret
+FILES_ITEMS = "FILES#*"              # the OpenAI surface's files and uploads
 
 # --- symbolic resources ---
 TABLE = "table"
@@ -45,6 +46,7 @@ WEBHOOKS_QUEUE = f"queue/{c.WEBHOOKS_QUEUE}"
 EVENTS_TOPIC = f"topic/{c.EVENTS_TOPIC}"
 EVENTS_KEY = "key/events"            # the customer-managed key of the job-events topic
 SIGNING_KEY = "key/signing"          # encrypts webhook signing secrets (key policy grants)
+API_KEYS = "apigateway/apikeys"      # the account's API Gateway API keys (arn:aws:apigateway:<region>::/apikeys)
 
 
 def provider_api_key(provider: str) -> str:
@@ -111,20 +113,26 @@ def permissions() -> dict[str, tuple[Allow, ...]]:
     """What each function may do: the table the template and the handlers are held to."""
     return {
         c.FUNCTION_API: (
-            _items(("GetItem",), (JOB_ITEMS, IDEMPOTENCY_ITEMS, UPLOAD_ITEMS, TENANT_ITEMS),
+            _items(("GetItem",), (JOB_ITEMS, IDEMPOTENCY_ITEMS, UPLOAD_ITEMS, TENANT_ITEMS, FILES_ITEMS),
                    "read a job, an Idempotency-Key, an upload, an endpoint (to test it), "
-                   "the tenant secret's existence"),
-            _items(("PutItem",), (JOB_ITEMS, IDEMPOTENCY_ITEMS, UPLOAD_ITEMS, TENANT_ITEMS),
-                   "create a job with its Idempotency-Key (one transaction), an upload, an endpoint, a tenant secret"),
-            _items(("UpdateItem",), (JOB_ITEMS,), "cancel a job"),
-            _items(("DeleteItem",), (TENANT_ITEMS,), "remove a webhook endpoint"),
-            _items(("Query",), (JOB_ITEMS, TENANT_ITEMS), "a job's chunks and deliveries; a tenant's endpoints"),
-            Allow(TENANT_JOBS_INDEX, ("dynamodb:Query",), "list a tenant's jobs, newest first"),
+                   "the tenant secret's existence; an OpenAI-surface file or upload"),
+            _items(("PutItem",), (JOB_ITEMS, IDEMPOTENCY_ITEMS, UPLOAD_ITEMS, TENANT_ITEMS, FILES_ITEMS),
+                   "create a job with its Idempotency-Key (one transaction), an upload, an endpoint, a tenant "
+                   "secret; an OpenAI-surface file or upload"),
+            _items(("UpdateItem",), (JOB_ITEMS, FILES_ITEMS),
+                   "cancel a job; complete or cancel an OpenAI-surface upload"),
+            _items(("DeleteItem",), (TENANT_ITEMS, FILES_ITEMS),
+                   "remove a webhook endpoint; delete an OpenAI-surface file"),
+            _items(("Query",), (JOB_ITEMS, TENANT_ITEMS, FILES_ITEMS),
+                   "a job's chunks and deliveries; a tenant's endpoints; a tenant's OpenAI-surface files"),
+            Allow(TENANT_JOBS_INDEX, ("dynamodb:Query",), "list a tenant's jobs (and surface batches), newest first"),
             _objects(INPUTS, ("PutObject", "GetObject", "DeleteObject"),
                      "write an inline input or copy an upload here, validate it, drop it if the job is not stored"),
-            _objects(UPLOADS, ("GetObject", "PutObject"),
-                     "check and copy an uploaded input; sign presigned PUT URLs (they act with this role)"),
-            _objects(RESULTS, ("GetObject",), "sign presigned GET URLs of results and manifests"),
+            _objects(UPLOADS, ("GetObject", "PutObject", "DeleteObject", "AbortMultipartUpload"),
+                     "check and copy an uploaded input; sign presigned PUT URLs (they act with this role); store "
+                     "OpenAI-surface files and parts, join parts into a file (multipart), delete parts and files"),
+            _objects(RESULTS, ("GetObject",),
+                     "sign presigned GET URLs of results, manifests and surface result files"),
             Allow(JOBS_QUEUE, SQS_SEND, "queue a new job or a cancel for the submitter"),
             Allow(SIGNING_KEY, ("kms:Encrypt",), "seal new endpoint secrets and tenant secrets",
                   purposes=(c.SECRET_PURPOSE_ENDPOINT, c.SECRET_PURPOSE_TENANT)),
@@ -159,6 +167,7 @@ def permissions() -> dict[str, tuple[Allow, ...]]:
         c.FUNCTION_COLLECTOR: (
             _items(("GetItem",), (JOB_ITEMS,), "read jobs and chunks"),
             _items(("PutItem",), (JOB_ITEMS,), "store a retry chunk"),
+            _items(("PutItem",), (FILES_ITEMS,), "register an OpenAI-surface batch's output and error files"),
             _items(("UpdateItem",), (JOB_ITEMS,), "mark chunks collected and count them; finalize the job"),
             _items(("Query",), (JOB_ITEMS,), "a job's chunks"),
             _objects(CHUNKS, ("GetObject", "PutObject", "AbortMultipartUpload"),
@@ -166,7 +175,7 @@ def permissions() -> dict[str, tuple[Allow, ...]]:
             _objects(RAW, ("PutObject", "AbortMultipartUpload"), "keep the provider's raw files (gzip)"),
             _objects(RESULTS, ("GetObject", "PutObject", "AbortMultipartUpload"),
                      "write parts and their summaries, results.jsonl and manifest.json; read parts back; "
-                     "sign the results link of the event"),
+                     "sign the results link of the event; rewrite results.jsonl in a drop-in surface's shape"),
             Allow(COLLECT_QUEUE, SQS_CONSUME, "its trigger (event source mapping)"),
             Allow(JOBS_QUEUE, SQS_SEND, "queue the creation of a retry chunk"),
             Allow(EVENTS_TOPIC, ("sns:Publish",), "publish the job's final event"),
@@ -193,6 +202,11 @@ def permissions() -> dict[str, tuple[Allow, ...]]:
             Allow(COLLECT_QUEUE, SQS_SEND, "hand the ended chunk to the collector"),
             Allow(OPENAI_WEBHOOK_SECRET, SECRET_READ, "verify OpenAI's webhook signature"),
             Allow(OPENAI_API_KEY, SECRET_READ, "read the batch back from OpenAI before handing it over"),
+            _TRACING,
+        ),
+        c.FUNCTION_AUTHORIZER: (
+            Allow(API_KEYS, ("apigateway:GET",),
+                  "read the account's API keys with their values (GetApiKeys), to find the key a request carries"),
             _TRACING,
         ),
     }

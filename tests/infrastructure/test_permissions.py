@@ -49,6 +49,9 @@ class TemplateReader:
     def resource(self, value: Any) -> str:
         if value == "*":
             return p.ANY
+        if value == {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":apigateway:", {"Ref": "AWS::Region"},
+                                        "::/apikeys"]]}:
+            return p.API_KEYS
         if "Ref" in value:
             return self.symbols[value["Ref"]]
         if "Fn::GetAtt" in value:
@@ -213,6 +216,20 @@ def test_the_key_patterns_match_the_items_the_store_writes():
     assert not fnmatch.fnmatchcase(keys.batch_key("anthropic", "msgbatch_1")["pk"], p.OPENAI_BATCH_CLAIMS)
     assert fnmatch.fnmatchcase(keys.webhook_endpoint_key("t", "whe_1")["pk"], p.TENANT_ITEMS)
     assert fnmatch.fnmatchcase(keys.tenant_secret_key("t")["pk"], p.TENANT_ITEMS)
+    assert fnmatch.fnmatchcase(keys.file_key("t", "file-1")["pk"], p.FILES_ITEMS)
+    assert fnmatch.fnmatchcase(keys.openai_upload_key("t", "upload_1")["pk"], p.FILES_ITEMS)
+
+
+def test_the_authorizer_reads_api_keys_and_nothing_else(reader):
+    # It has to see key values to find a bearer token's key: that one read, on API keys only
+    assert reader.role_grants(c.FUNCTION_AUTHORIZER) == {
+        ("apigateway:GET", p.API_KEYS, ""), *{(a, p.ANY, "") for a in p.XRAY}
+    }
+
+
+def test_the_collector_may_only_add_files_to_a_tenants_file_list(reader):
+    files = {g for g in reader.role_grants(c.FUNCTION_COLLECTOR) if g[2] == p.FILES_ITEMS}
+    assert files == {("dynamodb:PutItem", p.TABLE, p.FILES_ITEMS)}
 
 
 def test_the_readme_security_section_is_generated_from_the_table():

@@ -4,12 +4,14 @@ The prefixes (``constants``) are what the stack grants on and what the lifecycle
 expires; every key below starts with one of them.
 
     inputs/<tenant>/<job_id>/input.jsonl                     a job's validated input
-    uploads/<tenant>/<upload_id>.jsonl                       a presigned upload
+    uploads/<tenant>/<upload_id>.jsonl                       a presigned upload; an OpenAI-surface file (file id)
+    uploads/<tenant>/<upload_id>/parts/<part_id>             a part of an OpenAI-surface upload
     chunks/<job_id>/<chunk_id>/input.jsonl                   normalized lines {custom_id, provider_custom_id, body}
     chunks/<job_id>/<chunk_id>/provider.jsonl                the provider's request lines
     raw/<job_id>/<chunk_id>/<batch_id>/<name>.jsonl.gz       the provider's result files, as received
     results/<job_id>/parts/<chunk_id>.jsonl (+ .summary.json) one normalized part per chunk
     results/<job_id>/results.jsonl, manifest.json            the job's results
+    results/<job_id>/<surface>/<kind>.jsonl                  its results in a drop-in surface's shape
 """
 
 from __future__ import annotations
@@ -52,3 +54,12 @@ def results_key(job_id: str) -> str:
 
 def manifest_key(job_id: str) -> str:
     return f"{c.RESULTS_PREFIX}{job_id}/manifest.json"
+
+
+def upload_part_key(tenant_id: str, upload_id: str, part_id: str) -> str:
+    return f"{c.UPLOADS_PREFIX}{tenant_id}/{upload_id}/parts/{part_id}"
+
+
+def surface_results_key(job_id: str, surface: str, kind: str) -> str:
+    """A job's results in a drop-in surface's shape (OpenAI: output, errors; Anthropic: results)."""
+    return f"{c.RESULTS_PREFIX}{job_id}/{surface}/{kind}.jsonl"

@@ -9,6 +9,8 @@ Items (pk / sk):
   provider batch     BATCH#<provider>#<batch_id> / BATCH   (batch id -> chunk; claim)
   webhook endpoint   TENANT#<tenant_id>          / WEBHOOK#<endpoint_id>
   tenant secret      TENANT#<tenant_id>          / SIGNING_SECRET
+  OpenAI file        FILES#<tenant_id>           / FILE#<file_id>     (input, output and error files)
+  OpenAI upload      FILES#<tenant_id>           / UPLOAD#<upload_id> (OpenAI's Uploads API, in parts)
 (key builders: batchrelay.store.keys)
 """
 
@@ -31,6 +33,8 @@ DUE_CHUNKS_SK = "due_at"
 QUEUED_JOBS_DUE_PK = "queued-jobs"
 QUEUED_JOB_RESEND_SECONDS = 300
 TTL_ATTRIBUTE = "expires_at"
+# A FILES# item's TTL is the file's (or upload's) own expires_at, as OpenAI shows it: DynamoDB
+# removes expired items within days, so reads also treat an item past it as gone.
 
 # Signing secrets (webhook endpoints, tenants) are stored encrypted with the secrets key under
 # an encryption context; its "purpose" tells the two kinds apart, and the key policy grants

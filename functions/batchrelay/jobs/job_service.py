@@ -20,7 +20,7 @@ from batchrelay.jobs.request_validation import check_chunk_size, check_provider_
 from batchrelay.jobs.uploads import uploaded_object_key
 from batchrelay.lifecycle.messages import send_cancel_message, send_job_message
 from batchrelay.models.api import CreateJobRequest, JobList, JobOut, JobResults, ResultLinks
-from batchrelay.models.job import CANCELLABLE_JOB_STATUSES, Job, JobStatus
+from batchrelay.models.job import CANCELLABLE_JOB_STATUSES, Job, JobOrigin, JobStatus
 from batchrelay.settings import get_settings
 from batchrelay.store import chunk_store, job_store
 
@@ -84,9 +84,18 @@ def _replay(tenant_id: str, job_id: str, request_hash: str | None, stored_hash: 
 
 
 def create_job(
-    tenant_id: str, request: CreateJobRequest, *, idempotency_key: str | None, body_bytes: int = 0
+    tenant_id: str,
+    request: CreateJobRequest,
+    *,
+    idempotency_key: str | None,
+    body_bytes: int = 0,
+    origin: JobOrigin | None = None,
+    max_inline_requests: int | None = None,
 ) -> tuple[JobOut, bool]:
-    """Validate, store the input, store the job, queue it. Returns (job, replayed)."""
+    """Validate, store the input, store the job, queue it. Returns (job, replayed).
+
+    ``origin``: the drop-in surface creating it (its batch there); such a surface may take
+    more inline requests than the native API (``max_inline_requests``) when its body fits."""
     settings = get_settings()
     check_provider_endpoint(request.provider, request.endpoint)
     validate_metadata(request.metadata)
@@ -104,7 +113,7 @@ def create_job(
             )
         # Before hashing: the hash writes every body, which only a checked body survives.
         inline = input_files.validate_inline_requests(
-            request.requests, provider=request.provider, endpoint=request.endpoint
+            request.requests, provider=request.provider, endpoint=request.endpoint, max_requests=max_inline_requests
         )
         check_chunk_size(request.chunk_size, inline.summary.request_count)
     request_hash = _request_hash(request)
@@ -151,6 +160,7 @@ def create_job(
         metadata=request.metadata,
         webhook_url=request.webhook_url,
         idempotency_key=idempotency_key,
+        **(origin.model_dump() if origin else {}),
     )
     try:
         job_store.create_job(job, idempotency_key=idempotency_key, request_hash=request_hash)

@@ -1,0 +1,64 @@
+"""The API's Lambda authorizer: which API key a request carries, checked, handed to API Gateway.
+
+The REST API takes its keys from this authorizer (API key source AUTHORIZER). Each route family
+has an authorizer of its own header (constants.surfaces.KEY_HEADERS): ``x-api-key`` on ``/v1``
+and ``/anthropic/v1``, ``Authorization: Bearer <key>`` on ``/openai/v1``; API Gateway caches an
+answer per header value, and refuses a request without the header before this runs. For a known,
+enabled key the answer allows the stage (the cached answer serves every route of the family),
+names the key's id as the principal and returns the key as ``usageIdentifierKey``: API Gateway
+then checks it against the usage plans (per-key throttling and quotas) and puts its id in
+``requestContext.identity.apiKeyId``, the tenant, as for a key sent in ``x-api-key``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from batchrelay import constants as c
+from batchrelay.aws.api_keys import KeyDirectory
+
+
+class Unauthorized(Exception):
+    """API Gateway answers 401 when an authorizer raises with exactly this message."""
+
+    def __init__(self) -> None:
+        super().__init__("Unauthorized")
+
+
+def presented_key(event: dict[str, Any]) -> str | None:
+    """The key in the header of the request's route family (None: no such header or value)."""
+    header = c.key_header_for(event.get("path") or "")
+    if header is None:
+        return None
+    value = next((v for k, v in (event.get("headers") or {}).items() if k.lower() == header.lower()), None)
+    if not value:
+        return None
+    if header == c.BEARER_HEADER:
+        scheme, _, token = value.strip().partition(" ")
+        return (token.strip() or None) if scheme.lower() == "bearer" else None
+    return value.strip() or None
+
+
+def stage_resources(method_arn: str) -> str:
+    """Every method of the stage: arn:aws:execute-api:<region>:<account>:<api>/<stage>/*/*."""
+    prefix, _, path = method_arn.partition("/")
+    stage = path.split("/", 1)[0]
+    return f"{prefix}/{stage}/*/*"
+
+
+def authorize(event: dict[str, Any], directory: KeyDirectory) -> dict[str, Any]:
+    value = presented_key(event)
+    key = directory.find(value) if value else None
+    if key is None or not key.enabled:
+        raise Unauthorized
+    return {
+        "principalId": key.key_id,
+        "usageIdentifierKey": key.value,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": stage_resources(event["methodArn"])}
+            ],
+        },
+        "context": {"tenantId": key.key_id},
+    }
