@@ -38,12 +38,15 @@ class ResultsBucket(Construct):
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],
-            # Clients upload large JSONL inputs straight to S3 with presigned PUT URLs.
+            # Clients upload large JSONL inputs straight to S3 with presigned PUT URLs (the
+            # whole file, or each part of a multipart upload: a browser must read each part's
+            # ETag to complete it).
             cors=[
                 s3.CorsRule(
                     allowed_methods=[s3.HttpMethods.PUT],
                     allowed_origins=list(cors_origins),
                     allowed_headers=["*"],
+                    exposed_headers=["ETag"],
                     max_age=3000,
                 )
             ],

@@ -213,9 +213,11 @@ class BatchRelayFunctions(Construct):
             self._items(("DeleteItem",), (p.TENANT_ITEMS, p.FILES_ITEMS)),
             self._items(("Query",), (p.JOB_ITEMS, p.TENANT_ITEMS, p.FILES_ITEMS)),
             self._index_query(c.TENANT_JOBS_INDEX),
-            # Inline inputs and copies of uploads are written here; presigned upload URLs
-            # and result links act with this role, so it signs with PutObject / GetObject.
-            self._objects(("PutObject", "GetObject", "DeleteObject"), c.INPUTS_PREFIX),
+            # Inline inputs are written here. Presigned upload URLs (a PUT, or the parts of a
+            # multipart upload) and result links act with this role, so it signs with
+            # PutObject / GetObject; PutObject also starts and completes multipart uploads.
+            # An upload's body is never read here: a HEAD (GetObject) checks its size.
+            self._objects(("PutObject", "DeleteObject"), c.INPUTS_PREFIX),
             # The OpenAI surface's files and their parts are uploads too: it joins parts
             # (multipart, aborted on failure) and deletes parts and deleted files.
             self._objects(("GetObject", "PutObject", "DeleteObject", "AbortMultipartUpload"), c.UPLOADS_PREFIX),
@@ -235,8 +237,10 @@ class BatchRelayFunctions(Construct):
             fn,
             self._items(("GetItem", "PutItem"), (p.JOB_ITEMS, p.BATCH_CLAIMS)),
             self._items(("UpdateItem", "Query"), (p.JOB_ITEMS,)),
-            self._objects(("GetObject",), c.INPUTS_PREFIX),
-            self._objects(("GetObject", "PutObject", "AbortMultipartUpload"), c.CHUNKS_PREFIX),
+            # Validation copies an upload into the job's input (in parts when large) and
+            # writes its id-hash runs beside it; planning streams the input.
+            self._objects(("GetObject", "PutObject", "AbortMultipartUpload"), c.INPUTS_PREFIX, c.CHUNKS_PREFIX),
+            self._objects(("GetObject",), c.UPLOADS_PREFIX),
         )
         r.queues.jobs.queue.grant_send_messages(fn)
         r.queues.collect.queue.grant_send_messages(fn)

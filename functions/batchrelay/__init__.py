@@ -11,7 +11,8 @@ may use each other, without cycles.
 - ``jobs``: creating, reading, listing, cancelling and deleting jobs; input validation;
 - ``lifecycle``: planning, batch creation, polling, collection, retries, finalizing;
 - ``providers`` (adapters and their registry), ``results`` (result lines, parts, pricing),
-  ``webhooks`` (signed deliveries), ``notifications`` (the job event on SNS);
+  ``webhooks`` (signed deliveries), ``notifications`` (the job event on SNS), ``validation``
+  (the rules every request passes, inline or uploaded; the duplicate-id check);
 - ``store``: every DynamoDB call (jobs, chunks, claims, uploads, endpoints, deliveries);
 - ``models``, ``aws`` (clients, S3 streaming, the bucket's key layout), ``settings``, ``registry``
   (what each provider is),
@@ -27,7 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("api",),
     ("jobs",),
     ("lifecycle",),
-    ("providers", "results", "webhooks", "notifications"),
+    ("providers", "results", "webhooks", "notifications", "validation"),
     ("store",),
     ("models", "aws", "settings", "registry", "constants", "ids", "errors", "clock", "jsonl"),
 )

@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     creation_lease_seconds: Seconds = Field(
         default=c.DEFAULT_CREATION_LEASE_SECONDS, validation_alias=c.ENV_CREATION_LEASE_SECONDS
     )
+    validation_step_bytes: PositiveInt = Field(
+        default=c.DEFAULT_VALIDATION_STEP_BYTES, validation_alias=c.ENV_VALIDATION_STEP_BYTES
+    )
+    validation_step_requests: PositiveInt = Field(
+        default=c.DEFAULT_VALIDATION_STEP_REQUESTS, validation_alias=c.ENV_VALIDATION_STEP_REQUESTS
+    )
 
     # --- every registered provider (registry), from its own variables ---
     providers: dict[str, ProviderSettings] = Field(default_factory=_provider_settings)

@@ -123,6 +123,53 @@ def test_an_upload_based_job_of_20000_requests_through_the_cli(stack: RunningSta
     assert json.loads(manifest.read_text())
 
 
+def test_the_cli_uploads_a_file_in_parts_and_waits_it_out(stack: RunningStack, tmp_path: Path):
+    # Given a file of more than one 5 MiB part (the smallest S3 takes)
+    def line(i: int) -> dict:
+        request = openai_line(i, "parts")
+        request["body"]["messages"][0]["content"] = f"say {i} " + "x" * 1000
+        return request
+
+    path = write_jsonl(tmp_path / "parts.jsonl", (line(i) for i in range(7_000)))
+    assert path.stat().st_size > 5 * 1024 * 1024
+    # When the CLI submits it in parts of 5 MiB
+    submitted = stack.cli("submit", str(path), "--provider", "openai", "--endpoint", "/v1/chat/completions",
+                          "--part-size", "5", "--json", timeout=120)
+    # Then it went as a multipart upload, and the job answered at once, validating
+    assert submitted.returncode == 0, submitted.stderr
+    assert "2 parts" in submitted.stderr
+    job = json.loads(submitted.stdout)
+    assert job["status"] == "validating" and job["validation"]["size_bytes"] == path.stat().st_size
+    # And `wait` follows it through validation to the end
+    waited = stack.cli("wait", job["id"], "--interval", "1", "--json", timeout=240)
+    assert waited.returncode == 0, waited.stderr
+    final = json.loads(waited.stdout)
+    assert final["status"] == "completed" and final["request_count"] == 7_000
+    assert final["validation"]["done"] is True
+    out = tmp_path / "parts-results.jsonl"
+    assert stack.cli("results", job["id"], "-o", str(out)).returncode == 0
+    assert len({line["custom_id"] for line in result_lines(out)}) == 7_000
+
+
+def test_a_bad_line_in_an_upload_fails_the_job_and_wait_says_where(stack: RunningStack, tmp_path: Path):
+    # Given an uploaded file whose line 4 has no model
+    lines = [openai_line(i, "bad") for i in range(6)]
+    del lines[3]["body"]["model"]
+    path = write_jsonl(tmp_path / "bad-upload.jsonl", lines)
+    submitted = stack.cli("submit", str(path), "--provider", "openai", "--endpoint", "/v1/chat/completions",
+                          "--upload", "--json")
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = json.loads(submitted.stdout)["id"]
+    # When it is waited for
+    waited = stack.cli("wait", job_id, "--interval", "1", timeout=60)
+    # Then wait ends with the "job not ok" code and names the line and field
+    assert waited.returncode == 3, waited.stderr
+    assert "failed" in waited.stdout and "(field body.model, line 4)" in waited.stdout
+    # And there are no results to fetch
+    fetched = stack.cli("results", job_id, "-o", str(tmp_path / "none.jsonl"))
+    assert fetched.returncode == 1 and fetched.stderr.startswith("error: no_results")
+
+
 def test_cancel_through_the_cli(stack: RunningStack, tmp_path: Path):
     # Given a job whose batches run long
     stack.sim_config(processing_seconds=60)

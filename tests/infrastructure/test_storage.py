@@ -42,6 +42,8 @@ def test_bucket_allows_presigned_put_uploads_by_cors(synthesized):
     (bucket,) = synthesized.of_type("AWS::S3::Bucket").values()
     rules = bucket["Properties"]["CorsConfiguration"]["CorsRules"]
     assert any("PUT" in rule["AllowedMethods"] for rule in rules)
+    # A browser sending a multipart upload reads each part's ETag to complete it
+    assert any("ETag" in rule.get("ExposedHeaders", []) for rule in rules)
 
 
 def test_bucket_denies_requests_without_tls(synthesized):

@@ -19,8 +19,8 @@ from batchrelay.api.openai_compat import routes as openai_routes
 from batchrelay.api.openai_compat.errors import openai_error
 from batchrelay.api.schemas import job_event_schema, with_event_webhook
 from batchrelay.errors import BatchRelayError
-from batchrelay.jobs.writable_json import loads_marking_non_finite
 from batchrelay.models.api import Health
+from batchrelay.validation.writable_json import loads_marking_non_finite
 
 logger = Logger(child=True)
 
@@ -29,7 +29,7 @@ logger = Logger(child=True)
 def read_request_json(text: str) -> Any:
     """The request body: Python's json (it reads what orjson would refuse without saying
     where, so validation can name the field), with NaN, Infinity and 1e400 kept as markers
-    (jobs.writable_json.NonFiniteNumber) instead of floats that would be written as null.
+    (validation.writable_json.NonFiniteNumber) instead of floats that would be written as null.
     Input that nests too deeply or holds an integer of thousands of digits is not valid
     JSON here (a 400), where Python's parser would raise something else (a 500)."""
     try:

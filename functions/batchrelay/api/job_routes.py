@@ -9,9 +9,20 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 
 from batchrelay.api.tenancy import tenant_id_of
-from batchrelay.jobs import job_service
-from batchrelay.jobs.uploads import create_upload
-from batchrelay.models.api import CreateJobRequest, CreateUploadRequest, JobList, JobOut, JobResults, UploadOut
+from batchrelay.jobs import job_service, uploads
+from batchrelay.models.api import (
+    JOB_STATUS_DESCRIPTION,
+    CompleteUploadRequest,
+    CreateJobRequest,
+    CreateUploadRequest,
+    JobList,
+    JobOut,
+    JobResults,
+    UploadCompleteOut,
+    UploadOut,
+    UploadPartsOut,
+    UploadPartsRequest,
+)
 
 router = Router()
 
@@ -20,7 +31,15 @@ def _tenant() -> str:
     return tenant_id_of(router.current_event.raw_event)
 
 
-@router.post("/v1/jobs", summary="Create a job", response_description="The job, queued", tags=["jobs"])
+@router.post(
+    "/v1/jobs",
+    summary="Create a job",
+    description="Inline requests are checked in the request (a 400 names the request and field) and the job is "
+    "queued. A job from an upload is answered at once, validating: its lines are checked in the background, "
+    "and a bad line ends it failed with the line and field in its error.",
+    response_description="The job, queued or validating",
+    tags=["jobs"],
+)
 def create_job(
     request: CreateJobRequest,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
@@ -33,7 +52,7 @@ def create_job(
 
 @router.get("/v1/jobs", summary="List the tenant's jobs, newest first", tags=["jobs"])
 def list_jobs(
-    status: Annotated[str | None, Query()] = None,
+    status: Annotated[str | None, Query(description=JOB_STATUS_DESCRIPTION)] = None,
     limit: Annotated[int, Query()] = 20,
     cursor: Annotated[str | None, Query()] = None,
 ) -> JobList:
@@ -55,6 +74,20 @@ def get_results(job_id: str) -> JobResults:
     return job_service.job_results(_tenant(), job_id)
 
 
-@router.post("/v1/uploads", summary="A presigned PUT URL for a large JSONL input", tags=["uploads"])
+@router.post(
+    "/v1/uploads",
+    summary="Presigned URLs for a large JSONL input: one PUT, or parts with a size",
+    tags=["uploads"],
+)
 def create_upload_url(request: CreateUploadRequest | None = None) -> Response[UploadOut]:
-    return Response(status_code=201, body=create_upload(_tenant()), content_type="application/json")
+    return Response(status_code=201, body=uploads.create_upload(_tenant(), request), content_type="application/json")
+
+
+@router.post("/v1/uploads/<upload_id>/parts", summary="Fresh URLs for parts of a multipart upload", tags=["uploads"])
+def renew_part_urls(upload_id: str, request: UploadPartsRequest) -> UploadPartsOut:
+    return uploads.renew_part_urls(_tenant(), upload_id, request.part_numbers)
+
+
+@router.post("/v1/uploads/<upload_id>/complete", summary="Assemble a multipart upload's parts", tags=["uploads"])
+def complete_upload(upload_id: str, request: CompleteUploadRequest) -> UploadCompleteOut:
+    return uploads.complete_upload(_tenant(), upload_id, request)

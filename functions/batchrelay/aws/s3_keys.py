@@ -4,6 +4,7 @@ The prefixes (``constants``) are what the stack grants on and what the lifecycle
 expires; every key below starts with one of them.
 
     inputs/<tenant>/<job_id>/input.jsonl                     a job's validated input
+    inputs/<tenant>/<job_id>/validation/ids-<run>.bin        its id hashes, one run per validation step
     uploads/<tenant>/<upload_id>.jsonl                       a presigned upload; an OpenAI-surface file (file id)
     uploads/<tenant>/<upload_id>/parts/<part_id>             a part of an OpenAI-surface upload
     chunks/<job_id>/<chunk_id>/input.jsonl                   normalized lines {custom_id, provider_custom_id, body}
@@ -21,6 +22,11 @@ from batchrelay import constants as c
 
 def input_key(tenant_id: str, job_id: str) -> str:
     return f"{c.INPUTS_PREFIX}{tenant_id}/{job_id}/input.jsonl"
+
+
+def validation_run_key(tenant_id: str, job_id: str, run: int) -> str:
+    """The id hashes one background validation step wrote (validation.duplicate_ids)."""
+    return f"{c.INPUTS_PREFIX}{tenant_id}/{job_id}/validation/ids-{run:05d}.bin"
 
 
 def upload_key(tenant_id: str, upload_id: str) -> str:

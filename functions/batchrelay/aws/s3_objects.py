@@ -1,11 +1,12 @@
-"""S3 objects by key: streamed reads (blocks, lines), small JSON objects, presigned URLs.
+"""S3 objects by key: streamed and ranged reads (blocks, lines), small JSON objects, presigned
+URLs (single PUT and the parts of a multipart upload).
 
 ``bucket`` defaults to the stack's bucket (settings); every key comes from ``aws.s3_keys``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import orjson
@@ -21,12 +22,23 @@ def _bucket(bucket: str | None) -> str:
     return bucket or get_settings().bucket_name
 
 
-def object_blocks(key: str, *, bucket: str | None = None, block_size: int = BLOCK_SIZE) -> Iterator[bytes]:
-    body = clients.s3().get_object(Bucket=_bucket(bucket), Key=key)["Body"]
+def object_blocks(
+    key: str, *, bucket: str | None = None, block_size: int = BLOCK_SIZE, start: int = 0
+) -> Iterator[bytes]:
+    """The object's bytes from ``start`` on, in blocks (one GET; closing the iterator early
+    closes the connection, so a reader may stop anywhere)."""
+    kwargs: dict[str, Any] = {"Range": f"bytes={start}-"} if start else {}
+    body = clients.s3().get_object(Bucket=_bucket(bucket), Key=key, **kwargs)["Body"]
     try:
         yield from body.iter_chunks(block_size)
     finally:
         body.close()
+
+
+def read_range(key: str, start: int, end: int, *, bucket: str | None = None) -> bytes:
+    """Bytes ``[start, end)`` of the object (fewer where it ends first); ``end > start``."""
+    response = clients.s3().get_object(Bucket=_bucket(bucket), Key=key, Range=f"bytes={start}-{end - 1}")
+    return response["Body"].read()
 
 
 def object_lines(key: str, *, bucket: str | None = None) -> Iterator[bytes]:
@@ -35,10 +47,19 @@ def object_lines(key: str, *, bucket: str | None = None) -> Iterator[bytes]:
 
 
 def numbered_object_lines(
-    key: str, *, bucket: str | None = None, max_line_bytes: int | None = None
-) -> Iterator[bytes]:
-    """Every line, blank ones included, each capped while it streams (``jsonl.split_lines``)."""
-    return split_lines(object_blocks(key, bucket=bucket), max_line_bytes=max_line_bytes)
+    key: str, *, bucket: str | None = None, max_line_bytes: int | None = None, start: int = 0
+) -> Generator[bytes, None, None]:
+    """Every line from byte ``start`` (a line's start) on, blank ones included, each capped
+    while it streams (``jsonl.split_lines``)."""
+    blocks = object_blocks(key, bucket=bucket, start=start)
+    try:
+        yield from split_lines(blocks, max_line_bytes=max_line_bytes)
+    finally:
+        blocks.close()
+
+
+def put_bytes(key: str, body: bytes, *, bucket: str | None = None, content_type: str) -> None:
+    clients.s3().put_object(Bucket=_bucket(bucket), Key=key, Body=body, ContentType=content_type)
 
 
 def put_json(key: str, value: Any, *, bucket: str | None = None) -> None:
@@ -68,4 +89,46 @@ def presigned_put(key: str, expires_in: int, content_type: str, *, bucket: str |
         "put_object",
         Params={"Bucket": _bucket(bucket), "Key": key, "ContentType": content_type},
         ExpiresIn=expires_in,
+    )
+
+
+def head(key: str, *, bucket: str | None = None) -> dict[str, Any] | None:
+    """The object's metadata (``ContentLength``, ``ETag``...), or None if there is none."""
+    s3 = clients.s3()
+    try:
+        return s3.head_object(Bucket=_bucket(bucket), Key=key)
+    except s3.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+
+
+# --- multipart uploads that clients send themselves (presigned part URLs) ---
+
+
+def start_multipart_upload(key: str, content_type: str, *, bucket: str | None = None) -> str:
+    """A new multipart upload of ``key``; its UploadId."""
+    return str(clients.s3().create_multipart_upload(Bucket=_bucket(bucket), Key=key, ContentType=content_type)[
+        "UploadId"])
+
+
+def presigned_upload_part(
+    key: str, upload_id: str, part_number: int, expires_in: int, *, bucket: str | None = None
+) -> str:
+    return clients.s3().generate_presigned_url(
+        "upload_part",
+        Params={"Bucket": _bucket(bucket), "Key": key, "UploadId": upload_id, "PartNumber": part_number},
+        ExpiresIn=expires_in,
+    )
+
+
+def complete_multipart_upload(
+    key: str, upload_id: str, parts: list[tuple[int, str]], *, bucket: str | None = None
+) -> None:
+    """Assemble the parts ``[(part_number, etag)]`` into the object."""
+    clients.s3().complete_multipart_upload(
+        Bucket=_bucket(bucket),
+        Key=key,
+        UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": number, "ETag": etag} for number, etag in parts]},
     )

@@ -37,6 +37,12 @@ DEFAULT_POLL_MIN_DELAY_SECONDS = 60
 # delivery of the same chunk message within it backs off instead of creating a batch.
 # Default: the submitter's timeout and a margin (service.DEFAULT_CREATION_LEASE_SECONDS).
 ENV_CREATION_LEASE_SECONDS = "CREATION_LEASE_SECONDS"
+# How much of an upload one background validation step checks (the submitter's memory and
+# time per step): at most this many bytes and this many requests.
+ENV_VALIDATION_STEP_BYTES = "VALIDATION_STEP_BYTES"
+DEFAULT_VALIDATION_STEP_BYTES = 256 * 1024 * 1024
+ENV_VALIDATION_STEP_REQUESTS = "VALIDATION_STEP_REQUESTS"
+DEFAULT_VALIDATION_STEP_REQUESTS = 1_000_000
 
 # Environment variables of the Powertools utilities (read by the library itself).
 ENV_POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"

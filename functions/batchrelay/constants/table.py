@@ -28,10 +28,13 @@ TENANT_JOBS_SK = "gsi1sk"
 DUE_CHUNKS_INDEX = "due-chunks"
 DUE_CHUNKS_PK = "due_pk"
 DUE_CHUNKS_SK = "due_at"
-# Queued jobs sit in the same index under this partition until the submitter takes them:
-# if the API's queue message was lost, the poller sends it again (QUEUED_JOB_RESEND_SECONDS).
+# Queued and validating jobs sit in the same index under this partition while a `jobs`
+# message should move them on: if it was lost, the poller sends it again, queued jobs
+# QUEUED_JOB_RESEND_SECONDS after creation, validating ones VALIDATING_JOB_RESEND_SECONDS
+# after their last step (every step pushes the time out; longer than a step can take).
 QUEUED_JOBS_DUE_PK = "queued-jobs"
 QUEUED_JOB_RESEND_SECONDS = 300
+VALIDATING_JOB_RESEND_SECONDS = 600
 TTL_ATTRIBUTE = "expires_at"
 # A FILES# item's TTL is the file's (or upload's) own expires_at, as OpenAI shows it: DynamoDB
 # removes expired items within days, so reads also treat an item past it as gone.

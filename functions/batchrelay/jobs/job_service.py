@@ -12,21 +12,25 @@ from batchrelay import constants as c
 from batchrelay.aws import clients, s3_keys
 from batchrelay.aws.s3_objects import presigned_get
 from batchrelay.clock import now_iso
-from batchrelay.errors import Conflict, PayloadTooLarge, TransitionRefused, ValidationFailed
+from batchrelay.errors import Conflict, NotFound, PayloadTooLarge, TransitionRefused, ValidationFailed
 from batchrelay.ids import new_id
 from batchrelay.jobs import input_files
 from batchrelay.jobs.job_views import job_out
-from batchrelay.jobs.request_validation import check_chunk_size, check_provider_endpoint, validate_metadata
-from batchrelay.jobs.uploads import uploaded_object_key
-from batchrelay.lifecycle.messages import send_cancel_message, send_job_message
+from batchrelay.jobs.uploads import checked_upload
+from batchrelay.lifecycle.messages import send_cancel_message, send_job_message, send_validate_message
 from batchrelay.models.api import CreateJobRequest, JobList, JobOut, JobResults, ResultLinks
-from batchrelay.models.job import CANCELLABLE_JOB_STATUSES, Job, JobOrigin, JobStatus
+from batchrelay.models.job import CANCELLABLE_JOB_STATUSES, InputValidation, Job, JobOrigin, JobStatus
 from batchrelay.settings import get_settings
 from batchrelay.store import chunk_store, job_store
+from batchrelay.validation.request_rules import check_chunk_size, check_provider_endpoint, validate_metadata
 
 
 class NotFinal(Conflict):
     code = "job_not_final"
+
+
+class NoResults(NotFound):
+    code = "no_results"
 
 
 def _request_hash(request: CreateJobRequest) -> str:
@@ -77,9 +81,11 @@ def _replay(tenant_id: str, job_id: str, request_hash: str | None, stored_hash: 
             code="idempotency_key_reused",
         )
     job = job_store.get_job(job_id, tenant_id=tenant_id)
+    # The first attempt may have died before queueing; the submitter ignores repeats.
     if job.status == JobStatus.QUEUED:
-        # The first attempt may have died before queueing; the submitter ignores repeats.
         send_job_message(job.job_id)
+    elif job.status == JobStatus.VALIDATING:
+        send_validate_message(job.job_id)
     return job
 
 
@@ -92,10 +98,16 @@ def create_job(
     origin: JobOrigin | None = None,
     max_inline_requests: int | None = None,
 ) -> tuple[JobOut, bool]:
-    """Validate, store the input, store the job, queue it. Returns (job, replayed).
+    """Check, store the job, queue it. Returns (job, replayed).
+
+    Inline requests are checked here and written to S3; the job is ``queued``. An upload is
+    checked only as far as one HEAD goes (the tenant's, present, within the limit): the job
+    is ``validating`` and its lines are checked in the background (lifecycle.input_validation),
+    so this costs the same whatever the upload's size.
 
     ``origin``: the drop-in surface creating it (its batch there); such a surface may take
-    more inline requests than the native API (``max_inline_requests``) when its body fits."""
+    more inline requests than the native API (``max_inline_requests``) when its body fits.
+    """
     settings = get_settings()
     check_provider_endpoint(request.provider, request.endpoint)
     validate_metadata(request.metadata)
@@ -121,6 +133,7 @@ def create_job(
         record = job_store.get_idempotency_record(tenant_id, idempotency_key)
         if record:
             return job_out(_replay(tenant_id, record["job_id"], request_hash, record.get("request_hash"))), True
+    upload = checked_upload(tenant_id, request.upload_id) if request.upload_id is not None else None
     if request.webhook_url:
         _check_webhook_url(request.webhook_url)
         _ensure_signing_secret(tenant_id)
@@ -130,24 +143,22 @@ def create_job(
     bucket = settings.bucket_name
     if inline is not None:
         summary = input_files.write_inline_input(bucket, key, inline)
+        status, validation = JobStatus.QUEUED, None
     else:
-        source = uploaded_object_key(tenant_id, request.upload_id or "")
-        # Validate our own copy, so what was checked is exactly what the submitter reads.
-        clients.s3().copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": source})
-        try:
-            summary = input_files.validate_uploaded_input(
-                bucket, key, provider=request.provider, endpoint=request.endpoint
-            )
-            check_chunk_size(request.chunk_size, summary.request_count)
-        except Exception:
-            clients.s3().delete_object(Bucket=bucket, Key=key)
-            raise
+        assert upload is not None
+        # Checked in the background: the request count, the models and the chunk_size floor
+        # come with validation (lifecycle.input_validation).
+        summary = input_files.InputSummary(request_count=0, size_bytes=upload.size)
+        status = JobStatus.VALIDATING
+        validation = InputValidation(
+            upload_key=upload.key, upload_etag=upload.etag, size_bytes=upload.size, chunk_size=request.chunk_size
+        )
 
     now = now_iso()
     job = Job(
         job_id=job_id,
         tenant_id=tenant_id,
-        status=JobStatus.QUEUED,
+        status=status,
         provider=request.provider,
         endpoint=request.endpoint,
         request_count=summary.request_count,
@@ -160,15 +171,20 @@ def create_job(
         metadata=request.metadata,
         webhook_url=request.webhook_url,
         idempotency_key=idempotency_key,
+        validation=validation,
         **(origin.model_dump() if origin else {}),
     )
     try:
         job_store.create_job(job, idempotency_key=idempotency_key, request_hash=request_hash)
     except job_store.IdempotencyKeyUsed as used:
         # A concurrent request with the same key won: answer with its job, drop our input.
-        clients.s3().delete_object(Bucket=bucket, Key=key)
+        if inline is not None:
+            clients.s3().delete_object(Bucket=bucket, Key=key)
         return job_out(_replay(tenant_id, used.job_id, request_hash, used.request_hash)), True
-    send_job_message(job_id)
+    if job.status == JobStatus.VALIDATING:
+        send_validate_message(job_id)
+    else:
+        send_job_message(job_id)
     return job_out(job), False
 
 
@@ -223,6 +239,8 @@ def cancel_job(tenant_id: str, job_id: str) -> JobOut:
 def job_results(tenant_id: str, job_id: str) -> JobResults:
     job = job_store.get_job(job_id, tenant_id=tenant_id)
     links = _result_links(job)
+    if links is None and job.is_final and not job.input_accepted:
+        raise NoResults(f"job is {job.status} and never ran: it has no results (see its error)", field="job_id")
     if links is None:
         raise NotFinal(f"job is {job.status}; results are ready once it is final", field="status")
     return JobResults(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from batchrelay.models.api import ChunkOut, CountsOut, JobOut, ModelCountOut, ResultLinks, UsageOut
+from batchrelay.models.api import ChunkOut, CountsOut, JobOut, ModelCountOut, ResultLinks, UsageOut, ValidationOut
 from batchrelay.models.job import Chunk, ChunkStatus, Job
 from batchrelay.results.pricing import job_cost
 
@@ -55,4 +55,10 @@ def job_out(job: Job, *, chunks: list[Chunk] | None = None, results: ResultLinks
         cost=job_cost(job),
         results=results,
         error=job.error,
+        validation=None if job.validation is None else ValidationOut(
+            size_bytes=job.validation.size_bytes,
+            checked_bytes=job.validation.offset,
+            checked_requests=job.validation.requests,
+            done=job.validation.done,
+        ),
     )

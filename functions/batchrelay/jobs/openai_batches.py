@@ -61,7 +61,8 @@ def batch_object(job: Job) -> OpenAIBatch:
         output_file_id=output.file_id if output else None,
         error_file_id=errors.file_id if errors else None,
         created_at=epoch(job.created_at) or 0,
-        in_progress_at=epoch(job.in_progress_at),
+        # Its input accepted, it is being sent: in progress, as OpenAI counts it.
+        in_progress_at=epoch(job.submitting_at or job.in_progress_at),
         finalizing_at=epoch(job.finalizing_at),
         cancelling_at=epoch(job.cancelling_at),
         request_counts=BatchRequestCounts(

@@ -35,6 +35,10 @@ def cancel_job(job_id: str, *, now: float | None = None) -> str:
             job = job_store.get_job(job_id)
     if job.status != JobStatus.CANCELLING:
         return f"job is {job.status}"
+    if not job.input_accepted:
+        # Cancelled while its upload was being validated: no chunk exists or ever will.
+        send_finalize_message(job_id)
+        return "cancelling before it ran; finalize queued"
 
     provider = provider_lookup.provider_for(job.provider)
     retry_later: list[str] = []

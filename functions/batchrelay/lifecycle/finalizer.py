@@ -11,6 +11,12 @@ Steps, each safe to repeat:
 5. publish the event, then set event_published.
 A crash anywhere leaves the job finalizing or final-but-unpublished; a redelivered
 `collect`/`finalize` message resumes. The event id is stable, so a repeat is deduplicated.
+
+A job that never ran (its upload failed validation, or it was cancelled while validating:
+``Job.input_accepted`` is False) takes the same path without steps 2 and 3: no request
+reached a provider, so it has no results.jsonl and no manifest.json, and its event carries
+no results links (a failed one carries the error instead). A job failed by validation is
+already final when `finalize` arrives: only step 5 is left.
 """
 
 from __future__ import annotations
@@ -56,7 +62,7 @@ def finalize_job(job_id: str, *, now: float | None = None) -> str:
     now = time.time() if now is None else now
     job = job_store.get_job(job_id)
     if job.status in (JobStatus.IN_PROGRESS, JobStatus.CANCELLING):
-        if not job.submission_done or job.chunks_final < job.chunks_total:
+        if job.input_accepted and (not job.submission_done or job.chunks_final < job.chunks_total):
             return f"{job.chunks_final}/{job.chunks_total} chunks final"
         try:
             # From either: a cancel that lands while this runs must not leave the job
@@ -67,7 +73,7 @@ def finalize_job(job_id: str, *, now: float | None = None) -> str:
         except TransitionRefused:
             job = job_store.get_job(job_id)
     if job.status == JobStatus.FINALIZING:
-        job = _write_results(job, now=now)
+        job = _write_results(job, now=now) if job.input_accepted else _end_unrun(job, now=now)
     if not job.is_final:
         return f"job is {job.status}"
     if not job.event_published:
@@ -103,6 +109,19 @@ def _write_results(job: Job, *, now: float) -> Job:
         )
     except TransitionRefused:
         return job_store.get_job(job.job_id)  # a concurrent finalizer got there first
+
+
+def _end_unrun(job: Job, *, now: float) -> Job:
+    """A job cancelled before its input was accepted: no request ran, so no results and no
+    manifest; only the final status (and, next, its event)."""
+    status = final_status(job.counts, cancel_requested=job.cancel_requested)
+    try:
+        return job_store.transition_job(
+            job.job_id, JobStatus.FINALIZING, status,
+            finished_at=iso(now), event_id=event_id_for(job.job_id, str(status)),
+        )
+    except TransitionRefused:
+        return job_store.get_job(job.job_id)
 
 
 def _publish(job: Job) -> None:

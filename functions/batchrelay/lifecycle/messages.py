@@ -10,6 +10,7 @@ from batchrelay.models.messages import (
     FinalizeJob,
     PlanJob,
     QueueMessage,
+    ValidateJobInput,
 )
 from batchrelay.settings import get_settings
 
@@ -24,6 +25,10 @@ def send_chunk_message(job_id: str, chunk_id: str) -> None:
 
 def send_job_message(job_id: str) -> None:
     _send(get_settings().jobs_queue_url, PlanJob(job_id=job_id))
+
+
+def send_validate_message(job_id: str) -> None:
+    _send(get_settings().jobs_queue_url, ValidateJobInput(job_id=job_id))
 
 
 def send_collect_message(job_id: str, chunk_id: str) -> None:

@@ -8,7 +8,8 @@ Per provider, each run:
 - hands ended batches to `collect`, holds chunks refused for capacity, and reschedules
   running ones adaptively (poll_schedule);
 - re-sends the message for chunks waiting on us (pending, creating, held, ended) whose
-  safety-net time has come: a lost message never strands a chunk.
+  safety-net time has come: a lost message never strands a chunk; likewise for jobs
+  stranded queued or validating (resend_stalled_jobs).
 
 Provider calls run on a thread pool; DynamoDB writes stay on the calling thread (boto3
 resources are not thread-safe). New work stops at ``deadline``; the rest waits a minute.
@@ -22,7 +23,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 
-from batchrelay import constants as c
 from batchrelay import registry
 from batchrelay.errors import TransitionRefused
 from batchrelay.lifecycle import provider_lookup
@@ -31,9 +31,10 @@ from batchrelay.lifecycle.messages import (
     send_chunk_message,
     send_collect_message,
     send_job_message,
+    send_validate_message,
 )
 from batchrelay.lifecycle.poll_schedule import SAFETY_NET_S, next_check_delay
-from batchrelay.models.job import Chunk, ChunkCounts, ChunkStatus
+from batchrelay.models.job import Chunk, ChunkCounts, ChunkStatus, JobStatus
 from batchrelay.providers.base import BatchInfo, BatchProvider, ProviderError
 from batchrelay.store import chunk_store, job_store
 
@@ -79,13 +80,15 @@ def run_poll(
 
 
 def resend_stalled_jobs(now: float, summary: PollSummary) -> None:
-    """Jobs still queued long after creation lost their `jobs` message: send it again
-    (the submitter ignores repeats)."""
-    for job_id, due_at in job_store.query_stalled_queued_jobs(int(now)):
-        if job_store.postpone_queued_resend(
-            job_id, seen_due_at=due_at, next_due_at=int(now) + c.QUEUED_JOB_RESEND_SECONDS
-        ):
-            send_job_message(job_id)
+    """Jobs still queued or validating long after their last move lost their `jobs` message:
+    send it again (`job` to plan, `validate` for the next validation step; both are
+    idempotent, and validation resumes from its stored progress)."""
+    for job_id, due_at, status in job_store.query_stalled_jobs(int(now)):
+        if job_store.postpone_stalled_resend(job_id, status, seen_due_at=due_at, now=int(now)):
+            if status == JobStatus.VALIDATING:
+                send_validate_message(job_id)
+            else:
+                send_job_message(job_id)
             summary.resent += 1
 
 

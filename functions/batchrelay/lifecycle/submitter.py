@@ -1,6 +1,8 @@
-"""The `jobs` queue's consumer: plan a job's chunks, create chunk batches, cancel jobs.
+"""The `jobs` queue's consumer: validate uploaded inputs, plan a job's chunks, create chunk
+batches, cancel jobs.
 
-Every message kind is idempotent: planning is deterministic and stores chunks with a
+Every message kind is idempotent: validation steps store their progress with a conditional
+write (see input_validation), planning is deterministic and stores chunks with a
 conditional put (counted in the same transaction), batch creation is fenced (see
 batch_creation), and cancelling re-runs harmlessly.
 """
@@ -15,9 +17,10 @@ from batchrelay.lifecycle import provider_lookup
 from batchrelay.lifecycle.batch_creation import ensure_batch
 from batchrelay.lifecycle.cancellation import cancel_job
 from batchrelay.lifecycle.chunk_planner import plan_chunks
+from batchrelay.lifecycle.input_validation import validate_input
 from batchrelay.lifecycle.messages import send_chunk_message, send_finalize_message
 from batchrelay.models.job import ChunkStatus, Job, JobStatus
-from batchrelay.models.messages import CancelJob, CreateChunkBatch, JobsQueueMessage, PlanJob
+from batchrelay.models.messages import CancelJob, CreateChunkBatch, JobsQueueMessage, PlanJob, ValidateJobInput
 from batchrelay.store import chunk_store, job_store
 
 logger = logging.getLogger(__name__)
@@ -33,6 +36,8 @@ def handle_jobs_message(message: JobsQueueMessage, *, now: float | None = None) 
             return ensure_batch(message.job_id, message.chunk_id, now=now)
         case CancelJob():
             return cancel_job(message.job_id, now=now)
+        case ValidateJobInput():
+            return validate_input(message.job_id, now=now)
     raise TypeError(f"not a jobs queue message: {message!r}")
 
 

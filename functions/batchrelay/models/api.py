@@ -8,6 +8,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from batchrelay import constants as c
 from batchrelay import registry
+from batchrelay.models.job import JobStatus
+
+JOB_STATUS_DESCRIPTION = (
+    "validating (created from an upload: its input is checked in the background) or queued (inline) -> "
+    "submitting -> in_progress -> finalizing -> completed, completed_with_errors, failed, cancelled or expired; "
+    "cancelling between a cancel and the end of what it cancels. A job whose upload fails validation ends "
+    "failed, with the line and field in error, having run nothing."
+)
+JOB_STATUSES = [status.value for status in JobStatus]
 
 
 class JobRequestItem(BaseModel):
@@ -36,7 +45,14 @@ class CreateJobRequest(BaseModel):
             "use upload_id beyond that"
         ),
     )
-    upload_id: str | None = Field(default=None, description="An upload from POST /v1/uploads (JSONL)")
+    upload_id: str | None = Field(
+        default=None,
+        description=(
+            f"An upload from POST /v1/uploads (JSONL, at most {c.MAX_UPLOAD_BYTES:,} bytes and "
+            f"{c.MAX_JOB_REQUESTS:,} requests). The job is created at once, status validating; its lines are "
+            "checked in the background"
+        ),
+    )
     webhook_url: str | None = Field(default=None, max_length=2048)
     metadata: dict[str, str] = Field(default_factory=dict, description="At most 16 pairs, keys ≤64, values ≤512 chars")
     chunk_size: int | None = Field(
@@ -98,10 +114,19 @@ class ResultLinks(BaseModel):
     expires_at: str
 
 
+class ValidationOut(BaseModel):
+    """How far the background validation of a job's upload has come."""
+
+    size_bytes: int = Field(description="the upload's size")
+    checked_bytes: int = Field(description="bytes of it checked so far")
+    checked_requests: int = Field(description="requests checked so far")
+    done: bool = Field(description="every line checked and accepted")
+
+
 class JobOut(BaseModel):
     id: str
     object: Literal["job"] = "job"
-    status: str
+    status: str = Field(description=JOB_STATUS_DESCRIPTION, json_schema_extra={"enum": JOB_STATUSES})
     provider: str
     endpoint: str
     request_count: int
@@ -120,7 +145,10 @@ class JobOut(BaseModel):
     usage: UsageOut
     cost: CostOut | None
     results: ResultLinks | None = None
-    error: dict[str, Any] | None = None
+    error: dict[str, Any] | None = Field(
+        default=None, description="why the job failed without running: code, message, field and line"
+    )
+    validation: ValidationOut | None = Field(default=None, description="jobs created from an upload")
 
 
 class JobList(BaseModel):
@@ -132,15 +160,78 @@ class CreateUploadRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     filename: str | None = Field(default=None, max_length=256)
+    size: int | None = Field(
+        default=None,
+        ge=1,
+        strict=True,
+        description=(
+            f"The file's size in bytes, at most {c.MAX_UPLOAD_BYTES:,}: asks for a multipart upload (a URL per "
+            "part, then POST /v1/uploads/{upload_id}/complete). Without it: one presigned PUT, at most "
+            f"{min(c.S3_MAX_PUT_BYTES, c.MAX_UPLOAD_BYTES):,} bytes"
+        ),
+    )
+    part_size: int | None = Field(
+        default=None,
+        ge=c.S3_MIN_PART_BYTES,
+        le=c.S3_MAX_PART_BYTES,
+        strict=True,
+        description=(
+            f"Bytes per part of a multipart upload (default {c.DEFAULT_UPLOAD_PART_BYTES:,}; raised where "
+            f"{c.S3_MAX_PARTS:,} parts would not hold the file). Every part but the last has exactly this size"
+        ),
+    )
+
+
+class UploadPartOut(BaseModel):
+    part_number: int
+    url: str = Field(description="PUT the part's bytes here; keep the ETag header of the answer")
 
 
 class UploadOut(BaseModel):
     upload_id: str
-    url: str
-    method: Literal["PUT"] = "PUT"
-    headers: dict[str, str]
-    expires_at: str
+    method: Literal["PUT", "multipart"] = Field(
+        default="PUT", description="PUT: send the file to url; multipart: send each part to its url, then complete"
+    )
+    url: str | None = Field(default=None, description="PUT: the presigned URL for the whole file")
+    headers: dict[str, str] = Field(description="headers to send with the PUT")
+    expires_at: str = Field(description="when the URLs expire (POST /v1/uploads/{upload_id}/parts renews part URLs)")
     max_bytes: int
+    size: int | None = Field(default=None, description="multipart: the size announced")
+    part_size: int | None = Field(default=None, description="multipart: bytes per part (the last may be shorter)")
+    parts: list[UploadPartOut] | None = None
+    complete_path: str | None = Field(
+        default=None, description="multipart: POST the parts' ETags here (a path under the API's base URL)"
+    )
+
+
+class UploadPartsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    part_numbers: list[int] = Field(min_length=1, max_length=c.S3_MAX_PARTS)
+
+
+class UploadPartsOut(BaseModel):
+    upload_id: str
+    parts: list[UploadPartOut]
+    expires_at: str
+
+
+class CompletedPart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    part_number: int = Field(ge=1, le=c.S3_MAX_PARTS, strict=True)
+    etag: str = Field(min_length=1, max_length=256, description="the ETag header S3 answered the part's PUT with")
+
+
+class CompleteUploadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    parts: list[CompletedPart] = Field(min_length=1, max_length=c.S3_MAX_PARTS, description="every part, in order")
+
+
+class UploadCompleteOut(BaseModel):
+    upload_id: str
+    status: Literal["complete"] = "complete"
 
 
 class JobResults(BaseModel):

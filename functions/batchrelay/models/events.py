@@ -8,7 +8,7 @@ of the previous version still waiting in the webhooks queue are read after an up
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,7 +35,7 @@ class JobEventData(_EventModel):
 
     job_id: str
     tenant_id: str
-    status: str = Field(description="the job's final status")
+    status: str = Field(description="the job's final status (events are sent for final states only)")
     provider: str
     endpoint: str
     request_count: int
@@ -48,6 +48,11 @@ class JobEventData(_EventModel):
     finished_at: str | None = None
     results_url: str | None = Field(default=None, description="presigned; expires (GET /v1/jobs/{id}/results renews)")
     results_s3_uri: str | None = Field(default=None, description="stable s3:// address of results.jsonl")
+    error: dict[str, Any] | None = Field(
+        default=None,
+        description="why the job failed without running (its upload did not pass validation): code, message, "
+        "field and line; it then has no results",
+    )
 
 
 class TestEventData(_EventModel):
@@ -78,11 +83,15 @@ class JobEvent(_EventModel):
         return escape_line_breaks_text(self.model_dump_json())
 
     def message_attributes(self) -> dict[str, dict[str, str]]:
-        """SNS message attributes subscribers filter on."""
+        """SNS message attributes subscribers filter on (``error_code`` only for a job that
+        failed without running, e.g. its upload did not pass validation)."""
         job = self.data if isinstance(self.data, JobEventData) else None
-        return {
+        attributes = {
             "event_type": {"DataType": "String", "StringValue": self.type},
             "tenant_id": {"DataType": "String", "StringValue": self.data.tenant_id},
             "provider": {"DataType": "String", "StringValue": job.provider if job else ""},
             "status": {"DataType": "String", "StringValue": job.status if job else ""},
         }
+        if job and job.error and job.error.get("code"):
+            attributes["error_code"] = {"DataType": "String", "StringValue": str(job.error["code"])}
+        return attributes

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 
 class JobStatus(StrEnum):
+    VALIDATING = "validating"  # created from an upload: its input is checked in the background
     QUEUED = "queued"
     SUBMITTING = "submitting"
     IN_PROGRESS = "in_progress"
@@ -31,10 +32,13 @@ FINAL_JOB_STATUSES = frozenset(
     }
 )
 ACTIVE_JOB_STATUSES = frozenset(
-    {JobStatus.QUEUED, JobStatus.SUBMITTING, JobStatus.IN_PROGRESS, JobStatus.CANCELLING, JobStatus.FINALIZING}
+    {JobStatus.VALIDATING, JobStatus.QUEUED, JobStatus.SUBMITTING, JobStatus.IN_PROGRESS, JobStatus.CANCELLING,
+     JobStatus.FINALIZING}
 )
 # Which transitions the job store accepts (from -> allowed targets).
 JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    # failed: a bad line (nothing was submitted); cancelling: it ends cancelled, unrun.
+    JobStatus.VALIDATING: frozenset({JobStatus.SUBMITTING, JobStatus.CANCELLING, JobStatus.FAILED}),
     JobStatus.QUEUED: frozenset({JobStatus.SUBMITTING, JobStatus.CANCELLING, JobStatus.FAILED}),
     JobStatus.SUBMITTING: frozenset({JobStatus.IN_PROGRESS, JobStatus.CANCELLING, JobStatus.FAILED}),
     JobStatus.IN_PROGRESS: frozenset({JobStatus.FINALIZING, JobStatus.CANCELLING}),
@@ -87,8 +91,35 @@ class Usage(BaseModel):
     total_tokens: int = 0
 
 
+class InputValidation(BaseModel):
+    """Where the background validation of a job's uploaded input stands (lifecycle.input_validation).
+
+    Stored on the job and moved on by one conditional write per step (``step`` is what the
+    write compares), so a step that dies is redone from here, not from the start.
+    """
+
+    upload_key: str            # the upload, copied into the job's input_key first
+    upload_etag: str           # as the API saw it: the copy is of that very object
+    size_bytes: int
+    chunk_size: int | None = None   # as the request asked; its floor needs the request count
+    step: int = 0              # steps done
+    copied: bool = False
+    offset: int = 0            # bytes of the input checked; always the start of a line
+    lines: int = 0             # lines checked, blank ones included (the next is lines + 1)
+    requests: int = 0          # requests checked
+    models: dict[str, int] = Field(default_factory=dict)
+    runs: int = 0              # id-hash runs written (duplicate_ids), one per line step
+    lines_done: bool = False
+    buckets_checked: int = 0   # duplicate check: buckets done (of duplicate_ids.BUCKETS)
+    # The earliest repeated custom_id confirmed so far: {"custom_id", "line", "first_line"}.
+    duplicate: dict[str, Any] | None = None
+    done: bool = False         # accepted: the job moved on to submitting
+
+
 # Statuses whose start time a job records (``<status>_at``; final ones use finished_at).
-TIMED_JOB_STATUSES = frozenset({JobStatus.IN_PROGRESS, JobStatus.CANCELLING, JobStatus.FINALIZING})
+TIMED_JOB_STATUSES = frozenset(
+    {JobStatus.SUBMITTING, JobStatus.IN_PROGRESS, JobStatus.CANCELLING, JobStatus.FINALIZING}
+)
 
 
 class SurfaceFile(BaseModel):
@@ -139,7 +170,8 @@ class Job(BaseModel):
     error: dict[str, Any] | None = None
     event_id: str | None = None
     event_published: bool = False
-    # When it entered in_progress, cancelling and finalizing (job_store.transition_job).
+    # When it entered submitting, in_progress, cancelling and finalizing (job_store.transition_job).
+    submitting_at: str | None = None
     in_progress_at: str | None = None
     cancelling_at: str | None = None
     finalizing_at: str | None = None
@@ -150,11 +182,20 @@ class Job(BaseModel):
     output_expires_after: int | None = None   # the OpenAI surface: seconds its result files live
     surface_files: dict[str, SurfaceFile] = Field(default_factory=dict)   # by kind: output, errors, results
     surface_deleted_at: str | None = None     # deleted through its surface (gone from it, data kept)
+    # Jobs created from an upload (None for inline jobs and jobs stored before validation moved
+    # to the background).
+    validation: InputValidation | None = None
     version: int = 0
 
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_JOB_STATUSES
+
+    @property
+    def input_accepted(self) -> bool:
+        """Its input passed validation, so its requests are known (False: the job never ran,
+        nothing reached a provider, and it has no results)."""
+        return self.validation is None or self.validation.done
 
 
 class ChunkCounts(BaseModel):

@@ -5,7 +5,8 @@ format: a deployed stack upgraded in place still holds messages of the previous 
 its queues and dead-letter queues, so a field is only ever added with a default, and
 unknown fields are ignored (a newer message read by an older consumer during a rollout).
 
-jobs:     {"kind": "job", "job_id"} | {"kind": "chunk", "job_id", "chunk_id"} | {"kind": "cancel", "job_id"}
+jobs:     {"kind": "job", "job_id"} | {"kind": "chunk", "job_id", "chunk_id"} | {"kind": "cancel", "job_id"} |
+          {"kind": "validate", "job_id"}
 collect:  {"kind": "collect", "job_id", "chunk_id"} | {"kind": "finalize", "job_id"}
 webhooks: the job event itself (from SNS, raw delivery; models.events.JobEvent) |
           {"kind": "delivery", "job_id", "event_id", "endpoint_id", "attempt", "not_before"}
@@ -26,6 +27,15 @@ class PlanJob(QueueMessage):
     """Plan a job's chunks (the API queues it; the poller re-sends it for a stalled job)."""
 
     kind: Literal["job"] = "job"
+    job_id: str
+
+
+class ValidateJobInput(QueueMessage):
+    """Take the next step of validating a job's uploaded input (lifecycle.input_validation).
+
+    The job item holds the progress: any delivery, repeated or late, resumes from there."""
+
+    kind: Literal["validate"] = "validate"
     job_id: str
 
 
@@ -70,7 +80,7 @@ class DeliverWebhook(QueueMessage):
     not_before: float  # epoch seconds
 
 
-JobsQueueMessage = Annotated[PlanJob | CreateChunkBatch | CancelJob, Field(discriminator="kind")]
+JobsQueueMessage = Annotated[PlanJob | CreateChunkBatch | CancelJob | ValidateJobInput, Field(discriminator="kind")]
 CollectQueueMessage = Annotated[CollectChunk | FinalizeJob, Field(discriminator="kind")]
 
 JOBS_QUEUE_MESSAGE: TypeAdapter[JobsQueueMessage] = TypeAdapter(JobsQueueMessage)

@@ -32,6 +32,7 @@ def job_summary(job: Job, *, results_url: str | None, cost: CostOut | None) -> J
         results_url=results_url,
         # A stable address for subscribers in the account (the presigned URL expires).
         results_s3_uri=f"s3://{get_settings().bucket_name}/{job.results_key}" if job.results_key else None,
+        error=job.error,
     )
 
 

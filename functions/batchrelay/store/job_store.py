@@ -11,10 +11,19 @@ from botocore.exceptions import ClientError
 from batchrelay import constants as c
 from batchrelay.aws import clients
 from batchrelay.clock import now_iso
-from batchrelay.errors import Conflict, NotFound, ValidationFailed
-from batchrelay.models.job import JOB_TRANSITIONS, TIMED_JOB_STATUSES, Job, JobStatus, RequestCounts, Usage
+from batchrelay.errors import Conflict, NotFound, TransitionRefused, ValidationFailed
+from batchrelay.models.job import (
+    JOB_TRANSITIONS,
+    TIMED_JOB_STATUSES,
+    InputValidation,
+    Job,
+    JobStatus,
+    RequestCounts,
+    Usage,
+)
 from batchrelay.store import keys
 from batchrelay.store.table import (
+    Guard,
     conditional_update,
     decode_cursor,
     encode_cursor,
@@ -39,6 +48,14 @@ _JOB_ATTRS_NOT_MODEL = {
 }
 
 
+# Statuses in which a job waits for a `jobs` message, and how long before the poller sends
+# it again (the stalled-jobs safety net: query_stalled_jobs).
+_RESEND_SECONDS = {
+    JobStatus.QUEUED: c.QUEUED_JOB_RESEND_SECONDS,
+    JobStatus.VALIDATING: c.VALIDATING_JOB_RESEND_SECONDS,
+}
+
+
 class IdempotencyKeyUsed(Conflict):
     """The Idempotency-Key was used before; ``job_id`` names the job it created."""
 
@@ -55,10 +72,10 @@ def job_item(job: Job) -> dict[str, Any]:
     item.update(keys.job_key(job.job_id))
     item[c.TENANT_JOBS_PK] = keys.tenant_pk(job.tenant_id)
     item[c.TENANT_JOBS_SK] = f"{job.created_at}#{job.job_id}"
-    if job.status == JobStatus.QUEUED:
-        # Safety net for a lost `jobs` message: see query_stalled_queued_jobs.
+    if job.status in _RESEND_SECONDS:
+        # Safety net for a lost `jobs` message: see query_stalled_jobs.
         item[c.DUE_CHUNKS_PK] = c.QUEUED_JOBS_DUE_PK
-        item[c.DUE_CHUNKS_SK] = int(time.time()) + c.QUEUED_JOB_RESEND_SECONDS
+        item[c.DUE_CHUNKS_SK] = int(time.time()) + _RESEND_SECONDS[job.status]
     return item
 
 
@@ -235,11 +252,14 @@ def _update(
     add_fields: dict[str, int] | None = None,
     remove_fields: tuple[str, ...] = (),
     require_exists: bool = True,
+    guard: Guard | None = None,
 ) -> Job:
     set_parts, names, values = job_set_clause(set_fields=set_fields, add_fields=add_fields)
     condition = "attribute_exists(pk)" if require_exists else ""
     if expected is not None:
         condition = status_in(tuple(expected), names, values)
+    if guard is not None:
+        condition = guard.add_to(condition, names, values)
     item = conditional_update(
         keys.job_key(job_id),
         expression=f"SET {', '.join(set_parts)}" + _remove_clause(remove_fields, names),
@@ -260,7 +280,12 @@ def _remove_clause(fields: tuple[str, ...], names: dict[str, str]) -> str:
 
 
 def transition_job(
-    job_id: str, from_statuses: JobStatus | tuple[JobStatus, ...], to_status: JobStatus, **fields: Any
+    job_id: str,
+    from_statuses: JobStatus | tuple[JobStatus, ...],
+    to_status: JobStatus,
+    *,
+    guard: Guard | None = None,
+    **fields: Any,
 ) -> Job:
     """Move a job from one of ``from_statuses`` to ``to_status`` (and set ``fields``) atomically."""
     expected = (from_statuses,) if isinstance(from_statuses, JobStatus) else tuple(from_statuses)
@@ -269,10 +294,11 @@ def transition_job(
             raise ValueError(f"job transition {status} -> {to_status} is not part of the state machine")
     if to_status in TIMED_JOB_STATUSES:
         fields.setdefault(f"{to_status}_at", now_iso())
-    # Leaving `queued` takes the job out of the stalled-queued-jobs safety net.
-    leaving_queue = (c.DUE_CHUNKS_PK, c.DUE_CHUNKS_SK) if JobStatus.QUEUED in expected else ()
+    # Leaving `queued` or `validating` takes the job out of the stalled-jobs safety net.
+    leaving_queue = (c.DUE_CHUNKS_PK, c.DUE_CHUNKS_SK) if set(expected) & set(_RESEND_SECONDS) else ()
     return _update(
-        job_id, expected=expected, set_fields={"status": str(to_status), **fields}, remove_fields=leaving_queue
+        job_id, expected=expected, set_fields={"status": str(to_status), **fields}, remove_fields=leaving_queue,
+        guard=guard,
     )
 
 
@@ -304,23 +330,74 @@ def add_to_job(
     return _update(job_id, expected=None, add_fields=deltas)
 
 
-def query_stalled_queued_jobs(now: int, *, limit: int = 100) -> list[tuple[str, int]]:
-    """(job_id, due_at) of jobs still queued whose resend time has come (oldest first)."""
+def query_stalled_jobs(now: int, *, limit: int = 100) -> list[tuple[str, int, JobStatus]]:
+    """(job_id, due_at, status) of jobs still queued or validating whose resend time has come
+    (oldest first): their `jobs` message was lost."""
     page = table().query(
         IndexName=c.DUE_CHUNKS_INDEX,
         KeyConditionExpression=Key(c.DUE_CHUNKS_PK).eq(c.QUEUED_JOBS_DUE_PK) & Key(c.DUE_CHUNKS_SK).lte(now),
         Limit=limit,
     )
-    return [(from_dynamo(i)["job_id"], int(i[c.DUE_CHUNKS_SK])) for i in page.get("Items", [])]
+    found = []
+    for raw in page.get("Items", []):
+        item = from_dynamo(raw)
+        found.append((item["job_id"], int(item[c.DUE_CHUNKS_SK]), JobStatus(item["status"])))
+    return found
 
 
-def postpone_queued_resend(job_id: str, *, seen_due_at: int, next_due_at: int) -> bool:
+def postpone_stalled_resend(job_id: str, status: JobStatus, *, seen_due_at: int, now: int) -> bool:
     """Move a stalled job's resend time on; True only for the one poller that did (it resends)."""
     return update_if(
         keys.job_key(job_id),
         expression="SET #due = :next",
-        condition="#status = :queued AND #due = :seen",
+        condition="#status = :status AND #due = :seen",
         names={"#due": c.DUE_CHUNKS_SK, "#status": "status"},
-        values={":next": next_due_at, ":seen": seen_due_at, ":queued": str(JobStatus.QUEUED)},
+        values={
+            ":next": now + _RESEND_SECONDS.get(status, c.QUEUED_JOB_RESEND_SECONDS),
+            ":seen": seen_due_at,
+            ":status": str(status),
+        },
     ) is not None
 
+
+# --- background validation of an uploaded input (lifecycle.input_validation) ---
+
+
+def validation_step_is(step: int) -> Guard:
+    """The job's validation is still at ``step`` (the step its writer read)."""
+    return Guard("#v.#vstep = :vstep", {"#v": "validation", "#vstep": "step"}, {":vstep": step})
+
+
+def record_validation_step(job_id: str, validation: InputValidation, *, seen_step: int) -> Job | None:
+    """Store the progress of one validation step (``validation.step`` is ``seen_step + 1``)
+    while the job is validating and no other delivery stored this step; None if refused.
+    Pushes the stalled-jobs resend time out: the job is moving."""
+    assert validation.step == seen_step + 1
+    try:
+        return _update(
+            job_id,
+            expected=(JobStatus.VALIDATING,),
+            set_fields={
+                "validation": validation.model_dump(mode="json"),
+                c.DUE_CHUNKS_SK: int(time.time()) + c.VALIDATING_JOB_RESEND_SECONDS,
+            },
+            guard=validation_step_is(seen_step),
+        )
+    except TransitionRefused:
+        return None
+
+
+def accept_validated_input(
+    job_id: str, validation: InputValidation, *, seen_step: int, request_count: int, models: dict[str, int]
+) -> Job:
+    """validating -> submitting, with the request count and models validation found (only
+    from the step ``seen_step``). Raises TransitionRefused otherwise."""
+    return transition_job(
+        job_id,
+        JobStatus.VALIDATING,
+        JobStatus.SUBMITTING,
+        guard=validation_step_is(seen_step),
+        validation=validation.model_dump(mode="json"),
+        request_count=request_count,
+        models=models,
+    )

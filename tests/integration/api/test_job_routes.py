@@ -158,7 +158,7 @@ def test_openapi_matches_the_routes(api):
     assert spec["openapi"].startswith("3.")
     paths = spec["paths"]
     for path in ("/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/cancel", "/v1/jobs/{job_id}/results",
-                 "/v1/uploads", "/v1/health"):
+                 "/v1/uploads", "/v1/uploads/{upload_id}/parts", "/v1/uploads/{upload_id}/complete", "/v1/health"):
         assert path in paths, path
     create = paths["/v1/jobs"]["post"]
     schema_ref = create["requestBody"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
@@ -167,6 +167,16 @@ def test_openapi_matches_the_routes(api):
             "max_attempts"} <= set(props)
     assert any(p["name"].lower() == "idempotency-key" for p in create.get("parameters", []))
     assert props["provider"]["enum"] == list(registry.names())
+
+    # Every job status is described, validating first (a job from an upload starts there)
+    job_out = spec["components"]["schemas"]["JobOut"]["properties"]
+    assert job_out["status"]["enum"][:2] == ["validating", "queued"]
+    assert {"failed", "cancelling", "completed_with_errors"} <= set(job_out["status"]["enum"])
+    assert "validating" in job_out["status"]["description"] and "validation" in job_out
+    listing = next(p for p in paths["/v1/jobs"]["get"]["parameters"] if p["name"] == "status")
+    assert "validating" in listing["description"]
+    upload_request = spec["components"]["schemas"]["CreateUploadRequest"]["properties"]
+    assert {"size", "part_size"} <= set(upload_request)
 
 
 def test_openapi_is_a_valid_document_with_the_job_event_as_a_webhook(api):

@@ -1,7 +1,8 @@
 """Whatever is accepted can be sent: input that orjson cannot write unchanged, lone
 surrogates, control characters in ids, too many models and too small a chunk_size are
-refused with a 400 naming the request and the field, inline and uploaded, and nothing is
-stored or queued for them."""
+refused naming the request and the field: inline with a 400, and nothing is stored or
+queued for them; uploaded in the background, the job ending failed with that error before
+anything is planned."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ import boto3
 import orjson
 import pytest
 
+from batchrelay.models.job import JobStatus
+from batchrelay.store import chunk_store
 from tests.support.api_client import chat_request, stored_state
+from tests.support.uploads import validated
 
 BASE_BODY = '"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]'
 
@@ -34,13 +38,12 @@ def upload_line(body_extra: str = "", custom_id: str = '"a"') -> bytes:
 
 
 def post_upload(api, aws, lines: list[bytes], **extra):
-    """PUT the JSONL, then POST /v1/jobs with it: returns (answer, state before the POST)."""
+    """PUT the JSONL, POST /v1/jobs with it, validate it: returns the job as validation left it."""
     upload = api.call("POST", "/v1/uploads", {}).body
     key = urlparse(upload["url"]).path.split(f"/{aws['BUCKET_NAME']}/", 1)[1]
     boto3.client("s3").put_object(Bucket=aws["BUCKET_NAME"], Key=key, Body=b"\n".join(lines) + b"\n")
-    before = stored_state(aws)
     body = {"provider": "openai", "endpoint": "/v1/chat/completions", "upload_id": upload["upload_id"], **extra}
-    return api.call("POST", "/v1/jobs", body), before
+    return validated(api.call("POST", "/v1/jobs", body))
 
 
 def good_line(custom_id: str) -> bytes:
@@ -88,6 +91,14 @@ def assert_refused(answer, before, aws, *, field: str, line: int | None):
     assert (error["field"], error.get("line")) == (field, line), error
     assert error["message"]
     assert stored_state(aws) == before
+
+
+def assert_failed(job, *, field: str, line: int | None):
+    """An uploaded job that failed validation: the error names the field and line, nothing was planned."""
+    assert job.status == JobStatus.FAILED, job
+    assert (job.error["field"], job.error.get("line")) == (field, line), job.error
+    assert job.error["code"] == "invalid_request" and job.error["message"]
+    assert chunk_store.list_chunks(job.job_id) == []
 
 
 # ---------------------------------------------------------------- inline
@@ -217,64 +228,65 @@ def test_the_job_view_shows_requests_per_model(api):
 
 
 @pytest.mark.parametrize(("case", "extra", "under_body"), UNWRITABLE_BODIES, ids=[c[0] for c in UNWRITABLE_BODIES])
-def test_upload_line_that_cannot_be_written_is_400_naming_line_and_field(api, aws, case, extra, under_body):
-    answer, before = post_upload(api, aws, [good_line("ok-1"), upload_line(extra), good_line("ok-3")])
+def test_upload_line_that_cannot_be_written_fails_the_job_naming_line_and_field(api, aws, case, extra, under_body):
+    job = post_upload(api, aws, [good_line("ok-1"), upload_line(extra), good_line("ok-3")])
     if case == "251 levels deep":
-        assert answer.status == 400 and answer.body["error"]["line"] == 2
-        assert answer.body["error"]["field"].startswith("body.x[0][0]") and "[...]" in answer.body["error"]["field"]
-        assert stored_state(aws) == before
+        assert job.status == JobStatus.FAILED and job.error["line"] == 2
+        assert job.error["field"].startswith("body.x[0][0]") and "[...]" in job.error["field"]
         return
-    assert_refused(answer, before, aws, field=_field("", under_body), line=2)
+    assert_failed(job, field=_field("", under_body), line=2)
 
 
-def test_upload_line_300_levels_deep_is_400_not_a_job_stuck_submitting(api, aws):
-    answer, before = post_upload(api, aws, [good_line("ok-1"), upload_line(f',"x":{nested(299)}')])
-    assert answer.status == 400 and answer.body["error"]["line"] == 2
-    assert answer.body["error"]["field"].startswith("body.x")
-    assert stored_state(aws) == before
+def test_upload_line_300_levels_deep_fails_the_job_not_a_job_stuck_submitting(api, aws):
+    job = post_upload(api, aws, [good_line("ok-1"), upload_line(f',"x":{nested(299)}')])
+    assert job.status == JobStatus.FAILED and job.error["line"] == 2
+    assert job.error["field"].startswith("body.x")
+    assert chunk_store.list_chunks(job.job_id) == []
 
 
-def test_upload_line_deeper_than_orjson_reads_is_400(api, aws):
-    answer, before = post_upload(api, aws, [upload_line(f',"x":{nested(1100)}')])
-    assert_refused(answer, before, aws, field="upload", line=1)
+def test_upload_line_deeper_than_orjson_reads_fails_the_job(api, aws):
+    job = post_upload(api, aws, [upload_line(f',"x":{nested(1100)}')])
+    assert_failed(job, field="upload", line=1)
 
 
-def test_upload_raw_surrogate_bytes_are_400_naming_the_field(api, aws):
+def test_upload_raw_surrogate_bytes_fail_the_job_naming_the_field(api, aws):
     # A surrogate encoded straight into the bytes (invalid UTF-8), not as an escape.
     line = b'{"custom_id":"a","body":{"model":"m","messages":[{"role":"user","content":"x\xed\xa0\x80"}]}}'
-    answer, before = post_upload(api, aws, [line])
-    assert_refused(answer, before, aws, field="body.messages[0].content", line=1)
+    job = post_upload(api, aws, [line])
+    assert_failed(job, field="body.messages[0].content", line=1)
 
 
 @pytest.mark.parametrize(("case", "extra"), WRITABLE_BODIES, ids=[c[0] for c in WRITABLE_BODIES])
 def test_upload_line_at_the_limits_is_accepted(api, aws, case, extra):
-    answer, _ = post_upload(api, aws, [upload_line(extra)])
-    assert answer.status == 202, answer.body
+    job = post_upload(api, aws, [upload_line(extra)])
+    assert job.status == JobStatus.SUBMITTING, job.error
 
 
 @pytest.mark.parametrize(("case", "custom_id"), BAD_IDS, ids=[c[0] for c in BAD_IDS])
-def test_upload_custom_id_with_control_characters_or_surrogates_is_400(api, aws, case, custom_id):
-    answer, before = post_upload(api, aws, [good_line("ok"), upload_line(custom_id=custom_id)])
-    assert_refused(answer, before, aws, field="custom_id", line=2)
+def test_upload_custom_id_with_control_characters_or_surrogates_fails_the_job(api, aws, case, custom_id):
+    job = post_upload(api, aws, [good_line("ok"), upload_line(custom_id=custom_id)])
+    assert_failed(job, field="custom_id", line=2)
 
 
-def test_upload_naming_too_many_models_is_400(api, aws, monkeypatch):
+def test_upload_naming_too_many_models_fails_the_job(api, aws, monkeypatch):
     from batchrelay import constants
 
     monkeypatch.setattr(constants, "MAX_MODELS_PER_JOB", 2)
     lines = [upload_line(custom_id=f'"r{i}"').replace(b"gpt-4o-mini", f"m{i % 3}".encode()) for i in range(5)]
-    answer, before = post_upload(api, aws, lines)
-    assert_refused(answer, before, aws, field="body.model", line=3)
+    job = post_upload(api, aws, lines)
+    assert_failed(job, field="body.model", line=3)
 
 
-def test_upload_chunk_size_below_the_floor_is_400_and_the_copy_is_dropped(api, aws):
-    answer, before = post_upload(api, aws, [good_line(f"r{i}") for i in range(150)], chunk_size=50)
-    assert_refused(answer, before, aws, field="chunk_size", line=None)
+def test_upload_chunk_size_below_the_floor_fails_the_job(api, aws):
+    job = post_upload(api, aws, [good_line(f"r{i}") for i in range(150)], chunk_size=50)
+    assert_failed(job, field="chunk_size", line=None)
 
 
 def test_upload_job_view_shows_requests_per_model(api, aws):
     lines = [upload_line(custom_id=f'"r{i}"').replace(b"gpt-4o-mini", b"gpt-4.1" if i < 2 else b"o3")
              for i in range(5)]
-    answer, _ = post_upload(api, aws, lines, chunk_size=5)
-    assert answer.status == 202, answer.body
-    assert answer.body["models"] == [{"model": "gpt-4.1", "request_count": 2}, {"model": "o3", "request_count": 3}]
+    job = post_upload(api, aws, lines, chunk_size=5)
+    assert job.status == JobStatus.SUBMITTING, job.error
+    view = api.call("GET", f"/v1/jobs/{job.job_id}").body
+    assert view["models"] == [{"model": "gpt-4.1", "request_count": 2}, {"model": "o3", "request_count": 3}]
+    assert view["request_count"] == 5 and view["validation"]["done"] is True

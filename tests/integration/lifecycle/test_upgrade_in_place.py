@@ -123,3 +123,20 @@ def test_table_items_of_the_previous_version_are_read(aws):
     assert endpoint_store.get_endpoint("t1", "whe_1").url == "https://hooks.example.com/x"
     delivery = delivery_store.get_delivery("job_old", "evt_1", "whe_1")
     assert delivery is not None and delivery.attempt_count == 1
+
+
+def test_a_queued_job_of_the_previous_version_stranded_in_the_index_is_sent_again(fake, driver):
+    # Given a queued job item as the previous version stored it (no validation), past its resend time
+    import time
+
+    from batchrelay.lifecycle.poller import run_poll
+
+    job = submit_job(chat_requests(3), send=False, chunk_size=10)
+    item = table().get_item(Key={"pk": f"JOB#{job.job_id}", "sk": "JOB"})["Item"]
+    item.pop("validation", None)
+    item["due_at"] = int(time.time()) - 1
+    table().put_item(Item=item)
+    # When the poller runs, the job's message is sent again and the job runs to the end
+    assert run_poll(now=time.time(), deadline=time.time() + 30)["resent"] == 1
+    job = driver.run_until_final(job.job_id)
+    assert job.status == JobStatus.COMPLETED and job.validation is None and job.input_accepted

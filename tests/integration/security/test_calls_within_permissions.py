@@ -138,7 +138,7 @@ def needs(call: Call, env: dict[str, str]) -> list[Need]:
                 out.append((f"dynamodb:{_TRANSACT_ACTIONS[kind]}", p.TABLE, _string(key[c.PK])))
             return out
     if call.service == "s3":
-        if op == "CopyObject":
+        if op in ("CopyObject", "UploadPartCopy"):
             source = params["CopySource"]  # "bucket/key" once the SDK has built it
             source_key = source["Key"] if isinstance(source, dict) else source.split("/", 1)[1]
             return [("s3:GetObject", f"bucket/{source_key}", ""), ("s3:PutObject", f"bucket/{params['Key']}", "")]
@@ -226,7 +226,14 @@ def no_provider_keys(monkeypatch):
     monkeypatch.setenv(c.ENV_OPENAI_WEBHOOK_SECRET, OPENAI_WEBHOOK_SECRET)
 
 
-def test_every_call_of_every_function_is_within_its_permissions(calls, no_provider_keys, tmp_path: Path):
+def test_every_call_of_every_function_is_within_its_permissions(calls, no_provider_keys, tmp_path: Path,
+                                                                 monkeypatch):
+    # Uploads are copied into jobs' inputs in parts (UploadPartCopy) beyond a few KB here; the
+    # emulator takes parts of any size.
+    import moto.s3.models
+
+    monkeypatch.setattr(c, "INPUT_COPY_PART_BYTES", 8_000)
+    monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", 1)
     cache = HandlerCache()
 
     def invoke(function: str, event: dict[str, Any], context: Any) -> Any:
@@ -252,16 +259,25 @@ def test_every_call_of_every_function_is_within_its_permissions(calls, no_provid
         assert api.test_webhook(endpoint["id"])["delivered"] is True
         api.remove_webhook(api.add_webhook(receiver.url + "/gone", None, None)["id"])
 
-        # An OpenAI job from an upload, with its own webhook_url (the api creates the tenant
+        # An OpenAI job from a multipart upload (validated in the background, copied into
+        # the job's input in parts), with its own webhook_url (the api creates the tenant
         # secret) and an Idempotency-Key that is replayed
         path = tmp_path / "input.jsonl"
         path.write_text("".join(json.dumps(r) + "\n" for r in _requests("openai", 200)))
-        upload = api.create_upload()
-        api.put_upload(upload, path)
+        upload = api.create_upload(size=path.stat().st_size)
+        api.complete_upload(upload["upload_id"], api.put_parts(upload, path))
         body = {"provider": "openai", "endpoint": "/v1/chat/completions", "upload_id": upload["upload_id"],
                 "webhook_url": f"{receiver.base_url}/job", "chunk_size": 100}
         openai_job = api.create_job(body, idempotency_key="idem-1")
         assert api.create_job(body, idempotency_key="idem-1")["id"] == openai_job["id"]
+
+        # A job from a single-PUT upload with a bad line: it fails validation, having run nothing
+        bad_path = tmp_path / "bad.jsonl"
+        bad_path.write_text(json.dumps({"custom_id": "x", "body": {"messages": []}}) + "\n")
+        bad_upload = api.create_upload()
+        api.put_upload(bad_upload, bad_path)
+        bad_job = api.create_job({"provider": "openai", "endpoint": "/v1/chat/completions",
+                                  "upload_id": bad_upload["upload_id"]})
 
         # An Anthropic job, cancelled once its batches run
         anthropic_job = api.create_job(
@@ -281,6 +297,7 @@ def test_every_call_of_every_function_is_within_its_permissions(calls, no_provid
         assert done["status"] in ("completed", "completed_with_errors")
         assert any(ch["id"].endswith("-r2") for ch in done["chunks"]), "no retry chunk was made"
         assert _wait(api, anthropic_job["id"], until=lambda j: j["status"] in FINAL)["status"] == "cancelled"
+        assert _wait(api, bad_job["id"], until=lambda j: j["status"] in FINAL)["status"] == "failed"
 
         # Results, the delivery log, listing, the tenant secret
         assert receiver.wait_for_jobs({openai_job["id"], anthropic_job["id"]}, timeout=30)
@@ -325,6 +342,10 @@ def test_every_call_of_every_function_is_within_its_permissions(calls, no_provid
     assert (c.FUNCTION_COLLECTOR, "dynamodb:PutItem", p.TABLE) in made  # a retry chunk
     assert (c.FUNCTION_AUTHORIZER, "apigateway:GET", p.API_KEYS) in made
     assert any(f == c.FUNCTION_API and a == "s3:DeleteObject" for f, a, _ in made)  # parts, a deleted file
+    operations = {(call.function, call.operation) for call in calls}
+    assert (c.FUNCTION_SUBMITTER, "UploadPartCopy") in operations   # an upload copied in parts
+    assert (c.FUNCTION_API, "CompleteMultipartUpload") in operations
+    assert (c.FUNCTION_API, "HeadObject") in operations and (c.FUNCTION_API, "CopyObject") not in operations
 
 
 def test_a_call_outside_the_table_is_refused():

@@ -160,3 +160,47 @@ def test_two_paths_ending_the_same_chunk_collect_it_once(aws):
             "job_1", "c00001", "openai", ChunkStatus.SUBMITTED, ChunkStatus.ENDED, due_at=None
         )
     assert refused.value.current == "ended"
+
+
+def _validating(job_id: str = "job_v") -> Job:
+    from batchrelay.models.job import InputValidation
+
+    validation = InputValidation(upload_key="uploads/t1/upl_1.jsonl", upload_etag='"e"', size_bytes=100)
+    return _job(job_id).model_copy(update={"status": JobStatus.VALIDATING, "request_count": 0,
+                                           "validation": validation})
+
+
+def test_a_validation_step_is_stored_once_from_the_step_it_read(aws):
+    # Given a job validating, at step 0
+    job = job_store.create_job(_validating())
+    progress = job.validation.model_copy(update={"step": 1, "copied": True})
+    # When two deliveries of step 0 store their progress, only the first does
+    assert job_store.record_validation_step("job_v", progress, seen_step=0).validation.step == 1
+    assert job_store.record_validation_step("job_v", progress, seen_step=0) is None
+    # And acceptance from a step that is not the current one is refused
+    with pytest.raises(TransitionRefused):
+        job_store.accept_validated_input("job_v", progress, seen_step=0, request_count=3, models={"m": 3})
+    done = progress.model_copy(update={"step": 2, "done": True})
+    job = job_store.accept_validated_input("job_v", done, seen_step=1, request_count=3, models={"m": 3})
+    assert job.status == JobStatus.SUBMITTING and job.request_count == 3 and job.input_accepted
+
+
+def test_validating_jobs_sit_in_the_stalled_jobs_index_until_they_move_on(aws):
+    import time
+
+    from batchrelay import constants as c
+
+    job_store.create_job(_validating())
+    job_store.create_job(_job("job_q"))
+    later = int(time.time()) + c.VALIDATING_JOB_RESEND_SECONDS + 1
+    found = {job_id: status for job_id, _, status in job_store.query_stalled_jobs(later)}
+    assert found == {"job_v": JobStatus.VALIDATING, "job_q": JobStatus.QUEUED}
+    # A resend postpones the next one; a postpone from a stale read is refused
+    (due,) = [d for job_id, d, _ in job_store.query_stalled_jobs(later) if job_id == "job_v"]
+    assert job_store.postpone_stalled_resend("job_v", JobStatus.VALIDATING, seen_due_at=due, now=later)
+    assert not job_store.postpone_stalled_resend("job_v", JobStatus.VALIDATING, seen_due_at=due, now=later)
+    # Leaving validating leaves the index
+    job_store.transition_job("job_v", JobStatus.VALIDATING, JobStatus.FAILED, error={"code": "invalid_request"})
+    far = later + 10 * c.VALIDATING_JOB_RESEND_SECONDS
+    assert [job_id for job_id, _, _ in job_store.query_stalled_jobs(far)] == ["job_q"]
+    assert not job_store.get_job("job_v").input_accepted

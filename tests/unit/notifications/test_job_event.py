@@ -57,6 +57,7 @@ def test_event_has_the_documented_shape():
         "finished_at": "2025-01-01T01:00:00.000Z",
         "results_url": "https://s3.example/results",
         "results_s3_uri": None,
+        "error": None,
     }
 
 
@@ -77,6 +78,20 @@ def test_message_attributes_for_filter_policies(status):
     }
 
 
-def test_no_event_for_a_job_that_is_not_final():
+def test_a_job_failed_by_validation_says_why_and_has_no_results():
+    # Given a job whose upload failed validation (it never ran)
+    error = {"code": "invalid_request", "message": "body.model must be a non-empty string", "field": "body.model",
+             "line": 900_000}
+    job = final_job(JobStatus.FAILED, error=error).model_copy(update={"counts": RequestCounts(), "usage": Usage()})
+    # When its event is built
+    event = build_job_event(job, results_url=None, cost=None)
+    # Then it is job.failed with the error, no results links, and an attribute to filter on
+    assert event.type == "job.failed" and event.data.error == error
+    assert event.data.results_url is None and event.data.results_s3_uri is None
+    assert event.message_attributes()["error_code"] == {"DataType": "String", "StringValue": "invalid_request"}
+
+
+@pytest.mark.parametrize("status", ["validating", "queued", "in_progress"])
+def test_no_event_for_a_job_that_is_not_final(status):
     with pytest.raises(ValueError, match="final"):
-        build_job_event(final_job(JobStatus.IN_PROGRESS), results_url=None, cost=None)
+        build_job_event(final_job(JobStatus(status)), results_url=None, cost=None)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -15,6 +19,11 @@ ENV_URL = "BATCHRELAY_URL"
 ENV_API_KEY = "BATCHRELAY_API_KEY"
 # Answers that mean "try again": the gateway or the function had a moment.
 _RETRY_STATUSES = frozenset({502, 503, 504})
+# Parts of a multipart upload sent at once, and tries per part.
+PART_WORKERS = 4
+PART_ATTEMPTS = 3
+# A part URL this close to its expiry is renewed before it is used.
+_RENEW_MARGIN_S = 60
 # Codes for API Gateway's own answers, which carry {"message": ...} and no code.
 _GATEWAY_CODES = {
     400: "bad_request",
@@ -79,6 +88,7 @@ class ApiClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
+        self._transport = transport
         self._http = httpx.Client(
             base_url=self.base_url,
             headers={"x-api-key": api_key, "user-agent": "batchrelay-cli"},
@@ -142,8 +152,17 @@ class ApiClient:
         return self.request("GET", f"/v1/jobs/{job_id}/deliveries", retry=True)
 
     # --- uploads ---
-    def create_upload(self) -> dict[str, Any]:
-        return self.request("POST", "/v1/uploads", retry=True)
+    def create_upload(self, size: int | None = None, part_size: int | None = None) -> dict[str, Any]:
+        """One presigned PUT; with ``size``, a multipart upload (a URL per part)."""
+        body = {key: value for key, value in {"size": size, "part_size": part_size}.items() if value is not None}
+        return self.request("POST", "/v1/uploads", json=body or None, retry=True)
+
+    def renew_part_urls(self, upload_id: str, part_numbers: list[int]) -> dict[str, Any]:
+        return self.request("POST", f"/v1/uploads/{upload_id}/parts", json={"part_numbers": part_numbers}, retry=True)
+
+    def complete_upload(self, upload_id: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
+        # Safe to repeat: completing a completed upload answers the same.
+        return self.request("POST", f"/v1/uploads/{upload_id}/complete", json={"parts": parts}, retry=True)
 
     def put_upload(self, upload: dict[str, Any], path: Path) -> None:
         """Stream the file to the presigned URL (S3 wants a Content-Length, not chunks)."""
@@ -163,6 +182,17 @@ class ApiClient:
                 f"uploading {path} failed: HTTP {response.status_code} {_s3_error(response.text)}",
                 status=response.status_code,
             )
+
+    def put_parts(
+        self, upload: dict[str, Any], path: Path, progress: Callable[[int], None] | None = None
+    ) -> list[dict[str, Any]]:
+        """Send each part of the file to its URL, a few at once, each tried up to three times;
+        returns the parts to complete the upload with. URLs near their expiry (or refused as
+        expired) are renewed first. ``progress`` gets the number of parts sent so far."""
+        parts = _PartSender(self, upload, path, progress)
+        with httpx.Client(timeout=httpx.Timeout(300.0), transport=self._transport) as http, \
+                ThreadPoolExecutor(max_workers=PART_WORKERS) as pool:
+            return list(pool.map(lambda number: parts.send(http, number), sorted(parts.urls)))
 
     # --- downloads ---
     def download(self, url: str, out: Any, progress: Callable[[int], None] | None = None) -> int:
@@ -205,9 +235,76 @@ class ApiClient:
         return self.request("POST", f"/v1/webhook-endpoints/{endpoint_id}/test")
 
 
-def _blocks(f: Any, size: int = 1024 * 1024) -> Any:
-    while block := f.read(size):
+def _blocks(f: Any, size: int = 1024 * 1024, limit: int | None = None) -> Any:
+    left = limit
+    while left is None or left > 0:
+        block = f.read(size if left is None else min(size, left))
+        if not block:
+            return
+        if left is not None:
+            left -= len(block)
         yield block
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+class _PartSender:
+    """The parts of one multipart upload: their URLs (renewed when they expire) and sending one."""
+
+    def __init__(
+        self, client: ApiClient, upload: dict[str, Any], path: Path, progress: Callable[[int], None] | None
+    ) -> None:
+        self.client = client
+        self.upload_id = upload["upload_id"]
+        self.path = path
+        self.size = path.stat().st_size
+        self.part_size = int(upload["part_size"])
+        self.urls = {int(part["part_number"]): part["url"] for part in upload["parts"]}
+        self.expires = _epoch(upload["expires_at"])
+        self.progress = progress
+        self.sent: set[int] = set()
+        self._lock = threading.Lock()
+
+    def _url(self, number: int, *, renew: bool = False) -> str:
+        with self._lock:
+            if renew or time.time() > self.expires - _RENEW_MARGIN_S:
+                unsent = sorted(n for n in self.urls if n not in self.sent)
+                fresh = self.client.renew_part_urls(self.upload_id, unsent)
+                self.urls.update({int(part["part_number"]): part["url"] for part in fresh["parts"]})
+                self.expires = _epoch(fresh["expires_at"])
+            return self.urls[number]
+
+    def _body(self, f: BinaryIO, number: int) -> tuple[Iterator[bytes], int]:
+        start = (number - 1) * self.part_size
+        length = max(0, min(self.part_size, self.size - start))
+        f.seek(start)
+        return _blocks(f, limit=length), length
+
+    def send(self, http: httpx.Client, number: int) -> dict[str, Any]:
+        renew = False
+        problem = ""
+        for _ in range(PART_ATTEMPTS):
+            try:
+                with self.path.open("rb") as f:
+                    body, length = self._body(f, number)
+                    response = http.put(self._url(number, renew=renew), content=body,
+                                        headers={"Content-Length": str(length)})
+            except httpx.TransportError as exc:
+                problem = _describe(exc)
+                continue
+            if response.status_code < 300 and response.headers.get("ETag"):
+                with self._lock:
+                    self.sent.add(number)
+                    if self.progress:
+                        self.progress(len(self.sent))
+                return {"part_number": number, "etag": response.headers["ETag"]}
+            problem = f"HTTP {response.status_code} {_s3_error(response.text)}"
+            renew = response.status_code == 403   # most likely an expired URL
+            if response.status_code < 500 and not renew:
+                break
+        raise ApiError("upload_failed", f"uploading part {number} of {self.path} failed: {problem}")
 
 
 def _describe(exc: Exception) -> str:

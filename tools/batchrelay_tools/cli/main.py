@@ -26,6 +26,11 @@ EXIT_TIMEOUT = 4
 # Beyond these a file goes through POST /v1/uploads instead of the request body.
 UPLOAD_MIN_LINES = 5_000
 UPLOAD_MIN_BYTES = 5 * 1024 * 1024
+# Beyond this an upload goes in parts (multipart; needed beyond 5 GiB): a failed part is
+# sent again alone, and several go at once.
+MULTIPART_MIN_BYTES = 64 * 1024 * 1024
+MIB = 1024 * 1024
+MIN_PART_MIB = 5
 
 
 class UsageError(Exception):
@@ -68,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--idempotency-key", help="default: a new random key")
     submit.add_argument("--upload", action=argparse.BooleanOptionalAction, default=None,
                         help="force (or forbid) sending the file through POST /v1/uploads")
+    submit.add_argument("--part-size", type=int, metavar="MIB",
+                        help=f"upload in parts of this many MiB (at least {MIN_PART_MIB}); files beyond "
+                        f"{MULTIPART_MIN_BYTES // MIB} MiB go in parts anyway")
     submit.add_argument("--wait", action="store_true", help="then wait for the job to end")
     submit.add_argument("--interval", type=float, default=2.0, help="seconds between checks with --wait")
     submit.add_argument("--json", action="store_true", help="print the job as JSON")
@@ -217,11 +225,10 @@ def cmd_submit(client: ApiClient, args: argparse.Namespace) -> int:
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
     body = job_body(args)
-    if should_upload(path, args.upload):
-        upload = client.create_upload()
-        client.put_upload(upload, path)
-        body["upload_id"] = upload["upload_id"]
-        print(f"uploaded {path} ({path.stat().st_size} bytes) as {upload['upload_id']}", file=sys.stderr)
+    if args.part_size is not None and args.part_size < MIN_PART_MIB:
+        raise UsageError(f"--part-size is at least {MIN_PART_MIB} (MiB)")
+    if args.part_size is not None or should_upload(path, args.upload):
+        body["upload_id"] = upload_file(client, path, part_size_mib=args.part_size)
     else:
         body["requests"] = read_requests(path, args.line_map)
     job = client.create_job(body, idempotency_key=args.idempotency_key or str(uuid.uuid4()))
@@ -233,9 +240,37 @@ def cmd_submit(client: ApiClient, args: argparse.Namespace) -> int:
         _print_json(job)
     else:
         print(job["id"])
-        print(f"{job['status']}: {job.get('request_count')} {job.get('provider')} requests"
-              f"  (batchrelay wait {job['id']})", file=sys.stderr)
+        if job["status"] == "validating":
+            what = f"{path.stat().st_size} bytes of {job.get('provider')} requests, checked before they run"
+        else:
+            what = f"{job.get('request_count')} {job.get('provider')} requests"
+        print(f"{job['status']}: {what}  (batchrelay wait {job['id']})", file=sys.stderr)
     return 0
+
+
+def upload_file(client: ApiClient, path: Path, *, part_size_mib: int | None = None) -> str:
+    """Send the file through POST /v1/uploads: one PUT, or in parts when it is big (or
+    ``part_size_mib`` is given). Returns the upload's id."""
+    size = path.stat().st_size
+    if part_size_mib is None and size <= MULTIPART_MIN_BYTES:
+        upload = client.create_upload()
+        client.put_upload(upload, path)
+        print(f"uploaded {path} ({size} bytes) as {upload['upload_id']}", file=sys.stderr)
+        return str(upload["upload_id"])
+    upload = client.create_upload(size=size, part_size=part_size_mib * MIB if part_size_mib else None)
+    count = len(upload["parts"])
+    tty = sys.stderr.isatty()
+
+    def sent(done: int) -> None:
+        if tty:
+            print(f"\r\033[Kuploading {path}: part {done}/{count}", end="", file=sys.stderr, flush=True)
+
+    parts = client.put_parts(upload, path, progress=sent)
+    if tty:
+        print(file=sys.stderr)
+    client.complete_upload(upload["upload_id"], parts)
+    print(f"uploaded {path} ({size} bytes, {count} parts) as {upload['upload_id']}", file=sys.stderr)
+    return str(upload["upload_id"])
 
 
 # --------------------------------------------------------------------------- follow a job

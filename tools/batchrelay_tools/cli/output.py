@@ -75,11 +75,32 @@ def job_summary(job: dict[str, Any]) -> str:
     results = job.get("results")
     if results and results.get("results_url"):
         lines.append(f"  results   batchrelay results {job['id']} -o {job['id']}.jsonl")
+    validation = job.get("validation")
+    if validation and not validation.get("done"):
+        lines.append(f"  input     {validation_text(validation)}")
     if job.get("error"):
         err = job["error"]
-        lines.append(f"  error     {err.get('code', '')}: {err.get('message', err)}" if isinstance(err, dict) else
-                     f"  error     {err}")
+        if isinstance(err, dict):
+            where = ", ".join(f"{k} {err[k]}" for k in ("field", "line") if err.get(k) is not None)
+            text = f"{err.get('code', '')}: {err.get('message', err)}"
+            lines.append(f"  error     {text}" + (f" ({where})" if where else ""))
+        else:
+            lines.append(f"  error     {err}")
     return "\n".join(lines)
+
+
+def fmt_bytes(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
+def validation_text(validation: dict[str, Any]) -> str:
+    """How far the background check of an upload is: ``1.2 MB of 3.4 MB checked, 5000 requests``."""
+    checked, total = validation.get("checked_bytes", 0), validation.get("size_bytes", 0)
+    return f"{fmt_bytes(checked)} of {fmt_bytes(total)} checked, {validation.get('checked_requests', 0)} requests"
 
 
 def cost_text(cost: dict[str, Any]) -> str:
@@ -113,6 +134,8 @@ class Progress:
 
     def eta(self, job: dict[str, Any], now: float | None = None) -> float | None:
         now = time.monotonic() if now is None else now
+        if job.get("status") == "validating":
+            return None   # requests are counted once validation ends: the rate starts then
         counts = job.get("counts") or {}
         total = counts.get("total", 0)
         done = total - counts.get("pending", 0)
@@ -127,11 +150,20 @@ class Progress:
 
     def line(self, job: dict[str, Any], width: int = 30, now: float | None = None) -> str:
         eta = self.eta(job, now)
-        progress = max(0.0, min(1.0, float(job.get("progress") or 0)))
+        validation = job.get("validation") if job.get("status") == "validating" else None
+        if validation:
+            # Validating an upload: the bar is the share of its bytes checked.
+            size = validation.get("size_bytes") or 0
+            progress = validation.get("checked_bytes", 0) / size if size else 0.0
+            what = validation_text(validation)
+        else:
+            progress = float(job.get("progress") or 0)
+            what = counts_text(job)
+        progress = max(0.0, min(1.0, progress))
         filled = round(progress * width)
         bar = "#" * filled + "-" * (width - filled)
         elapsed = (time.monotonic() if now is None else now) - self.started
         return (
-            f"[{bar}] {round(progress * 100):3d}%  {counts_text(job)}  {job['status']}  "
+            f"[{bar}] {round(progress * 100):3d}%  {what}  {job['status']}  "
             f"elapsed {fmt_duration(elapsed)}  ETA {fmt_duration(eta)}"
         )

@@ -147,3 +147,42 @@ def test_an_unwritable_output_is_one_line_and_exit_1(tmp_path: Path, capsys, mon
     err = capsys.readouterr().err.strip()
     assert code == cli.EXIT_API_ERROR
     assert err.startswith("error: No such file or directory") and "\n" not in err
+
+
+def test_a_part_size_below_s3s_minimum_is_a_usage_error(tmp_path: Path, capsys):
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"custom_id": "a", "body": {}}\n')
+    code = cli.main(["--url", "http://127.0.0.1:9", "--api-key", "k", "submit", str(path), "--provider", "openai",
+                     "--endpoint", "/v1/chat/completions", "--part-size", "1"])
+    assert code == cli.EXIT_USAGE and "--part-size is at least 5" in capsys.readouterr().err
+
+
+def test_big_files_go_in_parts_and_small_ones_in_one_put(tmp_path: Path, monkeypatch):
+    calls = []
+
+    class FakeClient:
+        def create_upload(self, size=None, part_size=None):
+            calls.append(("create", size, part_size))
+            return {"upload_id": "upl_1", "parts": [{"part_number": 1, "url": "u"}], "url": "u"}
+
+        def put_upload(self, upload, path):
+            calls.append(("put",))
+
+        def put_parts(self, upload, path, progress=None):
+            calls.append(("parts",))
+            return [{"part_number": 1, "etag": '"e"'}]
+
+        def complete_upload(self, upload_id, parts):
+            calls.append(("complete", parts))
+
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"x" * 100)
+    assert cli.upload_file(FakeClient(), path) == "upl_1"
+    assert calls == [("create", None, None), ("put",)]
+    calls.clear()
+    cli.upload_file(FakeClient(), path, part_size_mib=5)
+    assert calls == [("create", 100, 5 * 1024 * 1024), ("parts",), ("complete", [{"part_number": 1, "etag": '"e"'}])]
+    calls.clear()
+    monkeypatch.setattr(cli, "MULTIPART_MIN_BYTES", 50)
+    cli.upload_file(FakeClient(), path)
+    assert calls[0] == ("create", 100, None) and calls[-1][0] == "complete"

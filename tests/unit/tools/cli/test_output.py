@@ -86,3 +86,31 @@ def test_jobs_table_has_a_header_and_a_row_per_job():
     lines = table.splitlines()
     assert lines[0].split()[:2] == ["ID", "STATUS"]
     assert lines[1].split()[:3] == ["job_1", "in_progress", "openai"]
+
+
+def _validating(checked: int, size: int = 4_000_000, requests: int = 0) -> dict:
+    return {"id": "job_1", "status": "validating", "progress": 0.0, "request_count": 0,
+            "counts": {"total": 0, "succeeded": 0, "errored": 0, "expired": 0, "cancelled": 0, "pending": 0},
+            "validation": {"size_bytes": size, "checked_bytes": checked, "checked_requests": requests, "done": False}}
+
+
+def test_progress_while_validating_shows_the_bytes_checked_and_no_eta():
+    progress = Progress(started=0.0)
+    line = progress.line(_validating(1_000_000, requests=5000), now=5.0)
+    assert "validating" in line and "25%" in line and "1.0 MB of 4.0 MB checked, 5000 requests" in line
+    assert "ETA --:--" in line
+    # The request rate starts once validation is over: the first sample is taken then
+    assert progress.eta(_validating(4_000_000), now=50.0) is None
+    assert progress.eta(_job(0), now=60.0) is None
+    assert progress.eta(_job(50), now=70.0) == 10.0
+
+
+def test_a_job_that_failed_validation_shows_the_line_and_field():
+    from batchrelay_tools.cli.output import job_summary
+
+    job = {**_validating(10), "status": "failed", "progress": 1.0,
+           "error": {"code": "invalid_request", "message": "body.model must be a non-empty string",
+                     "field": "body.model", "line": 900000}}
+    text = job_summary(job)
+    assert "error     invalid_request: body.model must be a non-empty string (field body.model, line 900000)" in text
+    assert "input" in job_summary(_validating(10))

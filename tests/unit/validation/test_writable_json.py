@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from batchrelay import constants as c
-from batchrelay.jobs.writable_json import (
+from batchrelay.validation.writable_json import (
     MAX_INT,
     MIN_INT,
     NonFiniteNumber,

@@ -9,7 +9,7 @@ from typing import Any
 from batchrelay import constants as c
 from batchrelay import registry
 from batchrelay.errors import ValidationFailed
-from batchrelay.jobs.writable_json import (
+from batchrelay.validation.writable_json import (
     Path,
     encode_request_line,
     first_problem,
@@ -131,8 +131,9 @@ class ModelTally:
     both, and the job item that stores these counts, small.
     """
 
-    def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
+    def __init__(self, counts: dict[str, int] | None = None) -> None:
+        # Counts so far, to go on from (an upload is checked in steps).
+        self.counts: dict[str, int] = dict(counts or {})
 
     def add(self, model: str, *, line: int, field: str) -> None:
         count = self.counts.get(model)

@@ -1,6 +1,6 @@
 """Can a request body be written, unchanged, the way the lifecycle writes it (orjson)?
 
-What orjson 3.13 does, measured (tests/unit/jobs/test_writable_json.py pins each point):
+What orjson 3.13 does, measured (tests/unit/validation/test_writable_json.py pins each point):
 - nesting: ``loads`` reads 1024 levels, ``dumps`` writes 254 and raises "Recursion limit
   reached" at 255. Bodies are written inside one of our objects, so they may nest
   ``MAX_BODY_DEPTH`` (250) levels, the body itself being level 1.
