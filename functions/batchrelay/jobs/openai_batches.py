@@ -44,8 +44,17 @@ _FINISHED_AT = {"completed": "completed_at", "failed": "failed_at", "expired": "
                 "cancelled": "cancelled_at"}
 
 
+def _status(job: Job) -> str:
+    # A job "fails" when no request succeeded; at OpenAI a batch whose requests all failed has
+    # still completed (its error file says why). Failed means it never ran: its file did not
+    # pass validation (errors.data), or it has no results at all.
+    if job.status == "failed" and job.results_key:
+        return "completed"
+    return _STATUS.get(str(job.status), "in_progress")
+
+
 def batch_object(job: Job) -> OpenAIBatch:
-    status = _STATUS.get(str(job.status), "in_progress")
+    status = _status(job)
     finished = {_FINISHED_AT[status]: epoch(job.finished_at)} if status in _FINISHED_AT and job.is_final else {}
     counts = job.counts
     files = job.surface_files if job.is_final else {}
@@ -137,7 +146,7 @@ def cancel_batch(tenant_id: str, batch_id: str) -> OpenAIBatch:
     try:
         job_service.cancel_job(tenant_id, job.job_id)
     except Conflict as refused:
-        status = _STATUS.get(str(job_store.get_job(job.job_id).status), str(job.status))
+        status = _status(job_store.get_job(job.job_id))
         raise Conflict(f"Cannot cancel a batch with status '{status}'.", field="batch_id",
                        code="batch_not_cancellable") from refused
     return batch_object(job_store.get_job(job.job_id))
