@@ -1,16 +1,18 @@
 """The REST API: API keys and a usage plan, access logs, the api and openai_webhook functions.
 
 The tenant is the API key. Clients send it in two ways: ``x-api-key`` (batchrelay's clients,
-the anthropic SDK) and ``Authorization: Bearer`` (the openai SDK). API Gateway's API key source
-is one setting for the whole API, and reading the key from a header only knows ``x-api-key``,
-so the key comes from a Lambda authorizer (source AUTHORIZER): one REQUEST authorizer per
-header (a cached REQUEST authorizer refuses, before it runs, a request without its identity
-header, so one authorizer cannot take either header), each attached to the route families
-whose clients send that header (``constants.KEY_HEADERS``: ``/v1`` and ``/anthropic/v1`` read
-``x-api-key``, ``/openai/v1`` reads ``Authorization``). Both run the ``authorizer`` function,
-which finds the key and returns it as ``usageIdentifierKey``: API Gateway then checks it
-against the usage plan (per-key throttling and quota, as before) and hands the key's id to
-the function as ``requestContext.identity.apiKeyId``, the tenant, whichever header carried it.
+the anthropic SDK up to 0.x) and ``Authorization: Bearer`` (the openai SDK, the anthropic SDK
+from 2.x). API Gateway's API key source is one setting for the whole API, and reading the key
+from a header only knows ``x-api-key``, so the key comes from a Lambda authorizer (source
+AUTHORIZER). A cached REQUEST authorizer refuses, before it runs, a request without its
+identity header, so one cached authorizer cannot take either header: each route family gets
+the authorizer of the headers its clients send (``constants.KEY_HEADERS``): ``/v1`` a cached
+one on ``x-api-key``, ``/openai/v1`` a cached one on ``Authorization``, ``/anthropic/v1`` an
+uncached one that reads either (it runs for every request there). All run the ``authorizer``
+function, which finds the key and returns it as ``usageIdentifierKey``: API Gateway then
+checks it against the usage plan (per-key throttling and quota, as before) and hands the key's
+id to the function as ``requestContext.identity.apiKeyId``, the tenant, whichever header
+carried it.
 
 API Gateway's own error answers (401, 403, 404 for no route, 413, 429) carry one body that
 reads as batchrelay's, OpenAI's and Anthropic's error shape at once (``GATEWAY_RESPONSES``).
@@ -98,33 +100,36 @@ class BatchRelayApi(Construct):
 
     def _add_authorizers(
         self, settings: StackSettings, authorizer_function: lambda_.IFunction
-    ) -> dict[str, apigw.RequestAuthorizer]:
-        """One REQUEST authorizer per key header, both running the authorizer function."""
-        return {
-            header: apigw.RequestAuthorizer(
+    ) -> dict[tuple[str, ...], apigw.RequestAuthorizer]:
+        """One REQUEST authorizer per set of key headers, all running the authorizer function:
+        cached on its header for one header, uncached (no identity source) for several."""
+        authorizers = {}
+        for headers in sorted(set(c.KEY_HEADERS.values())):
+            name = "Or".join(h.title().replace("-", "") for h in headers)
+            cached = len(headers) == 1
+            authorizers[headers] = apigw.RequestAuthorizer(
                 self,
-                f"{header.title().replace('-', '')}Authorizer",
-                authorizer_name=f"{settings.stack_name}-{header.lower()}",
+                f"{name}Authorizer",
+                authorizer_name=f"{settings.stack_name}-{'-or-'.join(h.lower() for h in headers)}",
                 handler=authorizer_function,
-                identity_sources=[apigw.IdentitySource.header(header)],
-                results_cache_ttl=Duration.seconds(c.AUTHORIZER_CACHE_SECONDS),
+                identity_sources=[apigw.IdentitySource.header(headers[0])] if cached else [],
+                results_cache_ttl=Duration.seconds(c.AUTHORIZER_CACHE_SECONDS if cached else 0),
             )
-            for header in sorted(set(c.KEY_HEADERS.values()))
-        }
+        return authorizers
 
     def _add_routes(self, api_function: lambda_.IFunction, openai_webhook_function: lambda_.IFunction) -> None:
         api = apigw.LambdaIntegration(api_function, proxy=True, allow_test_invoke=False)
         root = self.rest_api.root
         # Every route of a family goes to the api function (its resolver does the routing)
         # and needs an API key, found by the authorizer of the family's header...
-        for prefix, header in c.KEY_HEADERS.items():
+        for prefix, headers in c.KEY_HEADERS.items():
             root.resource_for_path(prefix).add_proxy(
                 default_integration=api,
                 any_method=True,
                 default_method_options=apigw.MethodOptions(
                     api_key_required=True,
                     authorization_type=apigw.AuthorizationType.CUSTOM,
-                    authorizer=self.key_authorizers[header],
+                    authorizer=self.key_authorizers[headers],
                 ),
             )
         # ...except the liveness check, and the OpenAI webhook, which OpenAI signs (the

@@ -120,7 +120,8 @@ def permissions() -> dict[str, tuple[Allow, ...]]:
                    "create a job with its Idempotency-Key (one transaction), an upload, an endpoint, a tenant "
                    "secret; an OpenAI-surface file or upload"),
             _items(("UpdateItem",), (JOB_ITEMS, FILES_ITEMS),
-                   "cancel a job; complete or cancel an OpenAI-surface upload"),
+                   "cancel a job, hide one deleted through the Anthropic surface; complete or cancel an "
+                   "OpenAI-surface upload"),
             _items(("DeleteItem",), (TENANT_ITEMS, FILES_ITEMS),
                    "remove a webhook endpoint; delete an OpenAI-surface file"),
             _items(("Query",), (JOB_ITEMS, TENANT_ITEMS, FILES_ITEMS),

@@ -85,6 +85,10 @@ class BatchRelayStack(Stack):
                 self.api.rest_api.url_for_path(c.OPENAI_PREFIX),
                 "base_url for the openai SDK (the API key as its api_key)",
             ),
+            "AnthropicBaseUrl": (
+                self.api.rest_api.url_for_path("/anthropic"),
+                "base_url for the anthropic SDK (the API key as its api_key)",
+            ),
             "OpenAiWebhookUrl": (
                 self.api.rest_api.url_for_path(c.OPENAI_WEBHOOK_PATH),
                 "Register this URL as a webhook endpoint in the OpenAI dashboard",

@@ -47,39 +47,47 @@ def test_the_api_key_comes_from_the_authorizers(synthesized):
     assert rest_api["Properties"]["BinaryMediaTypes"] == ["multipart/form-data"]
 
 
-def test_one_cached_request_authorizer_per_key_header_both_running_the_authorizer_function(synthesized):
+def _identity(authorizer: dict) -> tuple[str | None, int]:
+    properties = authorizer["Properties"]
+    source = properties.get("IdentitySource")
+    return (source.rsplit(".", 1)[1] if source else None), properties["AuthorizerResultTtlInSeconds"]
+
+
+def test_request_authorizers_per_key_header_all_running_the_authorizer_function(synthesized):
     authorizers = _authorizers(synthesized)
     function_id = synthesized.logical_id(synthesized.stack.functions.authorizer)
-    sources = set()
     for authorizer in authorizers.values():
-        properties = authorizer["Properties"]
-        assert properties["Type"] == "REQUEST"
-        assert properties["AuthorizerResultTtlInSeconds"] == c.AUTHORIZER_CACHE_SECONDS
-        assert function_id in str(properties["AuthorizerUri"])
-        sources.add(properties["IdentitySource"])
-    assert sources == {"method.request.header.x-api-key", "method.request.header.Authorization"}
+        assert authorizer["Properties"]["Type"] == "REQUEST"
+        assert function_id in str(authorizer["Properties"]["AuthorizerUri"])
+    # A cached one per header (API Gateway requires its header before it runs), and an
+    # uncached one that reads either header (it runs for every request of its routes)
+    assert sorted(map(_identity, authorizers.values()), key=str) == sorted([
+        ("x-api-key", c.AUTHORIZER_CACHE_SECONDS), ("Authorization", c.AUTHORIZER_CACHE_SECONDS), (None, 0),
+    ], key=str)
     # API Gateway may invoke the function for each of them
     permissions = [
         perm["Properties"] for perm in synthesized.of_type("AWS::Lambda::Permission").values()
         if perm["Properties"]["FunctionName"] == {"Fn::GetAtt": [function_id, "Arn"]}
     ]
-    assert len(permissions) == 2 and all(p["Principal"] == "apigateway.amazonaws.com" for p in permissions)
+    assert len(permissions) == 3 and all(p["Principal"] == "apigateway.amazonaws.com" for p in permissions)
 
 
-def test_each_route_family_needs_a_key_through_the_authorizer_of_its_clients_header(synthesized):
+def test_each_route_family_needs_a_key_through_the_authorizer_of_its_clients_headers(synthesized):
     methods = _methods_by_path(synthesized)
-    authorizers = _authorizers(synthesized)
-    header_of = {
-        logical_id: a["Properties"]["IdentitySource"].rsplit(".", 1)[1] for logical_id, a in authorizers.items()
+    identity_of = {logical_id: _identity(a) for logical_id, a in _authorizers(synthesized).items()}
+    expected = {
+        "/v1": ("x-api-key", c.AUTHORIZER_CACHE_SECONDS),           # batchrelay's clients
+        "/openai/v1": ("Authorization", c.AUTHORIZER_CACHE_SECONDS),  # the openai SDK
+        "/anthropic/v1": (None, 0),                                 # the anthropic SDK: 0.x x-api-key, 2.x Bearer
     }
-    expected = {"/v1": "x-api-key", "/anthropic/v1": "x-api-key", "/openai/v1": "Authorization"}
-    assert c.KEY_HEADERS == expected
-    for prefix, header in expected.items():
+    assert c.KEY_HEADERS == {"/v1": ("x-api-key",), "/openai/v1": ("Authorization",),
+                             "/anthropic/v1": ("x-api-key", "Authorization")}
+    for prefix, identity in expected.items():
         method = methods[(f"{prefix}/{{proxy+}}", "ANY")]
-        # Then the key is required (usage plan, throttling per key) and found by that header's authorizer
+        # Then the key is required (usage plan, throttling per key) and found by that family's authorizer
         assert method["ApiKeyRequired"] is True
         assert method["AuthorizationType"] == "CUSTOM"
-        assert header_of[method["AuthorizerId"]["Ref"]] == header
+        assert identity_of[method["AuthorizerId"]["Ref"]] == identity
         assert _integration_target(method) == synthesized.logical_id(synthesized.stack.functions.api)
 
 
@@ -159,6 +167,7 @@ def test_outputs_tell_the_user_what_was_deployed(synthesized):
     assert {
         "ApiUrl",
         "OpenAiBaseUrl",
+        "AnthropicBaseUrl",
         "OpenAiWebhookUrl",
         "ApiKeyId",
         "BucketName",

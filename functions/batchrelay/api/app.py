@@ -14,6 +14,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from batchrelay import __version__
 from batchrelay import constants as c
 from batchrelay.api import job_routes
+from batchrelay.api.anthropic_compat import routes as anthropic_routes
+from batchrelay.api.anthropic_compat.errors import anthropic_error
 from batchrelay.api.error_shapes import error_body, error_text, register_shape
 from batchrelay.api.openai_compat import routes as openai_routes
 from batchrelay.api.openai_compat.errors import openai_error
@@ -56,9 +58,12 @@ try:
     app.include_router(webhook_routes.router)
 except ImportError:  # pragma: no cover - the notification routes ship with the webhooks package
     webhook_routes = None
-# The drop-in surfaces: OpenAI's Files, Uploads and Batches API, with OpenAI's error shape.
+# The drop-in surfaces: OpenAI's Files, Uploads and Batches API and Anthropic's Message
+# Batches, each with its provider's error shape.
 app.include_router(openai_routes.router, prefix=c.OPENAI_PREFIX)
 register_shape(c.OPENAI_SURFACE, openai_error)
+app.include_router(anthropic_routes.router, prefix=c.ANTHROPIC_PREFIX)
+register_shape(c.ANTHROPIC_SURFACE, anthropic_error)
 
 
 def _error(status: int, code: str, message: str, field: str | None = None, line: int | None = None) -> Response:

@@ -1,13 +1,14 @@
 """The API's Lambda authorizer: which API key a request carries, checked, handed to API Gateway.
 
 The REST API takes its keys from this authorizer (API key source AUTHORIZER). Each route family
-has an authorizer of its own header (constants.surfaces.KEY_HEADERS): ``x-api-key`` on ``/v1``
-and ``/anthropic/v1``, ``Authorization: Bearer <key>`` on ``/openai/v1``; API Gateway caches an
-answer per header value, and refuses a request without the header before this runs. For a known,
-enabled key the answer allows the stage (the cached answer serves every route of the family),
-names the key's id as the principal and returns the key as ``usageIdentifierKey``: API Gateway
-then checks it against the usage plans (per-key throttling and quotas) and puts its id in
-``requestContext.identity.apiKeyId``, the tenant, as for a key sent in ``x-api-key``.
+has an authorizer of its own headers (constants.surfaces.KEY_HEADERS): ``x-api-key`` on ``/v1``,
+``Authorization: Bearer <key>`` on ``/openai/v1``, either on ``/anthropic/v1`` (the first
+present); for one header API Gateway caches an answer per header value, and refuses a request
+without the header before this runs. For a known, enabled key the answer allows the stage (a
+cached answer serves every route of the family), names the key's id as the principal and
+returns the key as ``usageIdentifierKey``: API Gateway then checks it against the usage plans
+(per-key throttling and quotas) and puts its id in ``requestContext.identity.apiKeyId``, the
+tenant, whichever header carried it.
 """
 
 from __future__ import annotations
@@ -25,18 +26,21 @@ class Unauthorized(Exception):
         super().__init__("Unauthorized")
 
 
-def presented_key(event: dict[str, Any]) -> str | None:
-    """The key in the header of the request's route family (None: no such header or value)."""
-    header = c.key_header_for(event.get("path") or "")
-    if header is None:
-        return None
-    value = next((v for k, v in (event.get("headers") or {}).items() if k.lower() == header.lower()), None)
+def _header_key(headers: dict[str, str], header: str) -> str | None:
+    value = next((v for k, v in headers.items() if k.lower() == header.lower()), None)
     if not value:
         return None
     if header == c.BEARER_HEADER:
         scheme, _, token = value.strip().partition(" ")
         return (token.strip() or None) if scheme.lower() == "bearer" else None
     return value.strip() or None
+
+
+def presented_key(event: dict[str, Any]) -> str | None:
+    """The key in the first header of the request's route family that carries one (None: none)."""
+    names = c.key_headers_for(event.get("path") or "") or ()
+    headers = event.get("headers") or {}
+    return next((key for key in (_header_key(headers, name) for name in names) if key), None)
 
 
 def stage_resources(method_arn: str) -> str:

@@ -1,12 +1,13 @@
 """The drop-in surfaces (OpenAI's and Anthropic's batch APIs) and how requests authenticate.
 
-Two SDKs, two headers, one tenant: the ``openai`` SDK sends ``Authorization: Bearer <key>``,
-the ``anthropic`` SDK and batchrelay's own clients ``x-api-key``. API Gateway takes the key
-from a Lambda authorizer (API key source AUTHORIZER): each route family has the authorizer of
-the header its clients send (``KEY_HEADERS``), which looks the key up and hands it back as the
-usage identifier, so usage plans and per-key throttling keep working and the tenant stays the
-key's id. The CDK stack (infra/api.py) and local mode (batchrelay_tools.local.api_gateway)
-both read these.
+Two headers, one tenant: batchrelay's own clients send ``x-api-key``, the ``openai`` SDK
+``Authorization: Bearer <key>``, and the ``anthropic`` SDK either (``x-api-key`` up to its 0.x
+releases, ``Authorization: Bearer`` from 2.x). API Gateway takes the key from a Lambda
+authorizer (API key source AUTHORIZER): each route family has the authorizer of the headers its
+clients send (``KEY_HEADERS``), which looks the key up and hands it back as the usage
+identifier, so usage plans and per-key throttling keep working and the tenant stays the key's
+id. The CDK stack (infra/api.py) and local mode (batchrelay_tools.local.api_gateway) both read
+these.
 """
 
 from __future__ import annotations
@@ -24,11 +25,18 @@ SURFACE_PREFIXES = {OPENAI_SURFACE: OPENAI_PREFIX, ANTHROPIC_SURFACE: ANTHROPIC_
 PROVIDER_HEADER = "x-batchrelay-provider"
 PROVIDER_METADATA_KEY = "batchrelay_provider"
 
-# --- authentication: the header each route family's authorizer reads ---
+# --- authentication: the headers each route family's authorizer reads, in order ---
 API_KEY_HEADER = "x-api-key"
 BEARER_HEADER = "Authorization"
-KEY_HEADERS = {NATIVE_PREFIX: API_KEY_HEADER, ANTHROPIC_PREFIX: API_KEY_HEADER, OPENAI_PREFIX: BEARER_HEADER}
-# How long API Gateway keeps an authorizer's answer for one header value (its cache).
+KEY_HEADERS: dict[str, tuple[str, ...]] = {
+    NATIVE_PREFIX: (API_KEY_HEADER,),
+    OPENAI_PREFIX: (BEARER_HEADER,),
+    ANTHROPIC_PREFIX: (API_KEY_HEADER, BEARER_HEADER),
+}
+# How long API Gateway keeps an authorizer's answer for one header value (its cache). A family
+# of one header has a cached authorizer, whose header API Gateway requires before it runs; a
+# family of two has an uncached one (a cached authorizer would require both headers), which runs
+# for every request.
 AUTHORIZER_CACHE_SECONDS = 300
 # How long the authorizer keeps the account's keys before reading them again; an unknown key
 # reads them again at most this often (a key created a moment ago works within seconds).
@@ -36,12 +44,13 @@ KEY_DIRECTORY_TTL_SECONDS = 60
 KEY_DIRECTORY_MISS_REFRESH_SECONDS = 5
 
 
-def key_header_for(path: str) -> str | None:
-    """The header that carries the API key on ``path`` (a path under the stage), or None
-    for a path of no route family (API Gateway answers it without any function)."""
-    for prefix, header in KEY_HEADERS.items():
+def key_headers_for(path: str) -> tuple[str, ...] | None:
+    """The headers that may carry the API key on ``path`` (a path under the stage), in the
+    order they are read, or None for a path of no route family (API Gateway answers it
+    without any function)."""
+    for prefix, headers in KEY_HEADERS.items():
         if path == prefix or path.startswith(prefix + "/"):
-            return header
+            return headers
     return None
 
 

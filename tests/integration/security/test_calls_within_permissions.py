@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import botocore.client
 import httpx
 import openai
@@ -329,6 +330,17 @@ def test_every_call_of_every_function_is_within_its_permissions(calls, no_provid
         assert [b.id for b in client.batches.list(limit=1)]
         assert client.files.list(limit=2).data
         client.files.delete(small.id)
+
+        # The Anthropic surface, as the anthropic SDK drives it: create, results, delete
+        # (polled at once: no fast path ends an Anthropic batch)
+        os.environ[c.ENV_POLL_MIN_DELAY_SECONDS] = "1"
+        get_settings.cache_clear()
+        claude = anthropic.Anthropic(base_url=stack.url + "/anthropic", api_key=stack.api_key, max_retries=0)
+        message_batch = claude.messages.batches.create(requests=[
+            {"custom_id": r["custom_id"], "params": r["body"]} for r in _requests("anthropic", 3)])
+        _wait(api, message_batch.id, until=lambda j: j["status"] in FINAL)
+        assert len(list(claude.messages.batches.results(message_batch.id))) == 3
+        claude.messages.batches.delete(message_batch.id)
         env = dict(stack.env)
 
     # Then every function made calls, and each of them is one its permissions allow

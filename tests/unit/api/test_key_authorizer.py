@@ -21,6 +21,10 @@ def directory(*keys: ApiKey) -> KeyDirectory:
 def test_each_route_family_reads_its_own_header():
     assert presented_key(event("/v1/jobs", {"X-API-Key": " k1 "})) == "k1"
     assert presented_key(event("/anthropic/v1/messages/batches", {"x-api-key": "k1"})) == "k1"
+    # The anthropic SDK sends x-api-key up to 0.x and Authorization: Bearer from 2.x: either, x-api-key first
+    assert presented_key(event("/anthropic/v1/messages/batches", {"Authorization": "Bearer k2"})) == "k2"
+    assert presented_key(event("/anthropic/v1/messages/batches", {"x-api-key": "k1", "Authorization": "Bearer k2"})) \
+        == "k1"
     assert presented_key(event("/openai/v1/files", {"authorization": "Bearer k1"})) == "k1"
     assert presented_key(event("/openai/v1/files", {"Authorization": "bearer   k1"})) == "k1"
     # Not the other family's header, not a token of another scheme, nothing outside the families

@@ -7,10 +7,12 @@ It does what the deployed REST API does (infra/api.py), in the same order:
    MISSING_AUTHENTICATION_TOKEN gateway response;
 2. a body over 10 MB gets REQUEST_TOO_LARGE;
 3. the API key comes from the Lambda authorizer of the route family (API key source
-   AUTHORIZER): the header it reads (``x-api-key``; ``Authorization`` on ``/openai/v1``) must be
-   there, or 401 before the authorizer runs; the real ``authorizer`` function is invoked and
-   its answer cached per header value (``AUTHORIZER_CACHE_SECONDS``); it finds the key among
-   the emulator's API Gateway keys (``resources.register_api_keys``), 401 when it raises;
+   AUTHORIZER): a family of one header (``x-api-key`` on ``/v1``, ``Authorization`` on
+   ``/openai/v1``) has a cached authorizer, so that header must be there (401 before the
+   authorizer runs) and an answer is kept per header value (``AUTHORIZER_CACHE_SECONDS``); a
+   family of two (``/anthropic/v1``) has an uncached one, run for every request. The real
+   ``authorizer`` function is invoked; it finds the key among the emulator's API Gateway keys
+   (``resources.register_api_keys``), 401 when it raises;
 4. the usage plan: the key it returns must be one of this gateway's keys (403 otherwise), and
    its id becomes ``requestContext.identity.apiKeyId`` (the tenant), the principal
    ``requestContext.authorizer.principalId``;
@@ -60,16 +62,21 @@ def api_key_id(api_key: str) -> str:
 
 @dataclass
 class Route:
-    function: str | None      # None: no route (API Gateway answers itself)
-    key_header: str | None    # the header the route family's authorizer reads; None: no key
+    function: str | None                  # None: no route (API Gateway answers itself)
+    key_headers: tuple[str, ...] | None   # the headers the family's authorizer reads; None: no key
+
+    @property
+    def cached(self) -> bool:
+        """A family of one header has a cached authorizer (its header is its identity source)."""
+        return self.key_headers is not None and len(self.key_headers) == 1
 
 
 def route_for(method: str, path: str) -> Route:
     public = PUBLIC_ROUTES.get((method.upper(), path.rstrip("/") or "/"))
     if public:
-        return Route(function=public, key_header=None)
-    header = c.key_header_for(path)
-    return Route(function=c.FUNCTION_API if header else None, key_header=header)
+        return Route(function=public, key_headers=None)
+    headers = c.key_headers_for(path)
+    return Route(function=c.FUNCTION_API if headers else None, key_headers=headers)
 
 
 def method_arn(method: str, path: str, region: str = "us-east-1") -> str:
@@ -271,13 +278,13 @@ class ApiGateway:
         return self.invoke(c.FUNCTION_AUTHORIZER, event, context_for(c.FUNCTION_AUTHORIZER, self.region))
 
     def _authorized(
-        self, method: str, raw_path: str, headers: list[tuple[str, str]], header: str, value: str, request_id: str
+        self, method: str, raw_path: str, headers: list[tuple[str, str]], cache_key: tuple[str, str] | None,
+        request_id: str,
     ) -> Mapping[str, Any] | None:
-        """The authorizer's answer for this header value (cached), or None when it refused."""
-        cache_key = (header.lower(), value)
+        """The authorizer's answer (cached per identity value when ``cache_key``), or None when it refused."""
         now = time.monotonic()
         with self._cache_lock:
-            cached = self._cache.get(cache_key)
+            cached = self._cache.get(cache_key) if cache_key else None
         if cached and cached.until > now:
             return cached.answer
         event = authorizer_event(method=method, raw_path=raw_path, headers=headers, request_id=request_id,
@@ -287,8 +294,9 @@ class ApiGateway:
         except Exception as exc:
             log.info("authorizer refused the request: %s", exc)
             return None
-        with self._cache_lock:
-            self._cache[cache_key] = _CachedAnswer(answer, now + c.AUTHORIZER_CACHE_SECONDS)
+        if cache_key:
+            with self._cache_lock:
+                self._cache[cache_key] = _CachedAnswer(answer, now + c.AUTHORIZER_CACHE_SECONDS)
         return answer
 
     @staticmethod
@@ -316,11 +324,15 @@ class ApiGateway:
         if len(body) > MAX_PAYLOAD_BYTES:
             return gateway_answer("REQUEST_TOO_LARGE", request_id)
         api_key = principal = None
-        if route.key_header is not None:
-            value = next((v for k, v in headers if k.lower() == route.key_header.lower()), "")
-            if not value.strip():
-                return gateway_answer("UNAUTHORIZED", request_id)   # the authorizer never runs
-            answer = self._authorized(method, raw_path, headers, route.key_header, value, request_id)
+        if route.key_headers is not None:
+            cache_key = None
+            if route.cached:
+                header = route.key_headers[0]
+                value = next((v for k, v in headers if k.lower() == header.lower()), "")
+                if not value.strip():
+                    return gateway_answer("UNAUTHORIZED", request_id)   # the authorizer never runs
+                cache_key = (header.lower(), value)
+            answer = self._authorized(method, raw_path, headers, cache_key, request_id)
             if answer is None:
                 return gateway_answer("UNAUTHORIZED", request_id)
             if not self._allows(answer, method_arn(method, path, self.region)):

@@ -105,6 +105,7 @@ def test_each_route_family_reads_the_header_its_clients_send():
     gw = gateway(invoke)
     ok = [("/v1/jobs", [("x-api-key", GOOD)]),
           ("/anthropic/v1/messages/batches", [("X-Api-Key", GOOD)]),
+          ("/anthropic/v1/messages/batches", [("Authorization", f"Bearer {GOOD}")]),
           ("/openai/v1/batches", [("Authorization", f"Bearer {GOOD}")]),
           ("/openai/v1/files", [("authorization", f"bearer {GOOD}")])]
     for path, headers in ok:
@@ -115,7 +116,8 @@ def test_each_route_family_reads_the_header_its_clients_send():
     assert tenants == {(api_key_id(GOOD), api_key_id(GOOD))}
     # And the other family's header is not read: the authorizer's header is missing (401)
     wrong = [("/openai/v1/batches", [("x-api-key", GOOD)]), ("/v1/jobs", [("Authorization", f"Bearer {GOOD}")]),
-             ("/openai/v1/batches", [("Authorization", GOOD)])]   # not a bearer token
+             ("/openai/v1/batches", [("Authorization", GOOD)]),   # not a bearer token
+             ("/anthropic/v1/messages/batches", [])]
     for path, headers in wrong:
         assert gw.handle("GET", path, headers, b"", "127.0.0.1").status == 401, (path, headers)
     assert len(invoke.calls) == len(ok)
@@ -142,6 +144,22 @@ def test_the_authorizers_answer_is_cached_per_header_value():
         assert gw.handle("GET", path, [("x-api-key", GOOD)], b"", "127.0.0.1").status == 200
     # Then one authorizer run served the three routes (its policy allows the whole stage)
     assert calls == ["/v1/jobs"]
+
+
+def test_a_family_of_two_headers_runs_its_uncached_authorizer_for_every_request():
+    calls = []
+    inner = real_authorizer(GOOD)
+
+    def counting(event):
+        calls.append(event["path"])
+        return inner(event)
+
+    gw = ApiGateway([GOOD], Recorder(), authorize=counting)
+    for headers in ([("x-api-key", GOOD)], [("Authorization", f"Bearer {GOOD}")], [("x-api-key", GOOD)]):
+        assert gw.handle("GET", "/anthropic/v1/messages/batches", headers, b"", "127.0.0.1").status == 200
+    # Without a header it runs too (no identity source to require), and refuses
+    assert gw.handle("GET", "/anthropic/v1/messages/batches", [], b"", "127.0.0.1").status == 401
+    assert len(calls) == 4
 
 
 def test_a_path_of_no_route_family_is_api_gateways_404():
