@@ -79,8 +79,16 @@ def batch_object(job: Job, *, base_url: str) -> MessageBatch:
 
 
 def create_batch(
-    tenant_id: str, request: CreateMessageBatchIn, *, provider_header: str | None, base_url: str, body_bytes: int
+    tenant_id: str,
+    request: CreateMessageBatchIn,
+    *,
+    provider_header: str | None,
+    base_url: str,
+    body_bytes: int,
+    idempotency_key: str | None = None,
 ) -> MessageBatch:
+    """A job from the requests; an ``Idempotency-Key`` (as on POST /v1/jobs) makes a repeat
+    answer the batch the first request created."""
     provider = choose_provider("anthropic", default=DEFAULT_PROVIDER, header=provider_header)
     if len(request.requests) > MAX_REQUESTS:
         raise ValidationFailed(f"a batch here holds at most {MAX_REQUESTS:,} requests", field="requests")
@@ -91,7 +99,7 @@ def create_batch(
     )
     try:
         created, _ = job_service.create_job(
-            tenant_id, job_request, idempotency_key=None, body_bytes=body_bytes,
+            tenant_id, job_request, idempotency_key=idempotency_key, body_bytes=body_bytes,
             origin=JobOrigin(surface=c.ANTHROPIC_SURFACE), max_inline_requests=MAX_REQUESTS,
         )
     except ValidationFailed as bad:

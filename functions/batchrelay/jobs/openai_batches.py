@@ -95,7 +95,11 @@ def _errors(job: Job) -> BatchErrors | None:
                                         param=error.get("field"), line=error.get("line"))])
 
 
-def create_batch(tenant_id: str, request: CreateBatchIn, *, provider_header: str | None) -> OpenAIBatch:
+def create_batch(
+    tenant_id: str, request: CreateBatchIn, *, provider_header: str | None, idempotency_key: str | None = None
+) -> OpenAIBatch:
+    """A job from the file; an ``Idempotency-Key`` (as on POST /v1/jobs) makes a repeat answer
+    the batch the first request created."""
     if request.completion_window != "24h":
         raise ValidationFailed("completion_window must be '24h'", field="completion_window", code="invalid_value")
     metadata = request.metadata or {}
@@ -111,7 +115,7 @@ def create_batch(tenant_id: str, request: CreateBatchIn, *, provider_header: str
     created, _ = job_service.create_job(
         tenant_id,
         CreateJobRequest(provider=provider, endpoint=request.endpoint, upload_id=file.file_id, metadata=metadata),
-        idempotency_key=None,
+        idempotency_key=idempotency_key,
         origin=JobOrigin(
             surface=c.OPENAI_SURFACE,
             input_file_id=file.file_id,

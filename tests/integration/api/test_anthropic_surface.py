@@ -144,3 +144,8 @@ def test_another_tenants_batch_is_not_found(aws):
 def test_the_other_apis_keep_their_own_error_shapes(aws, path):
     body = ApiClient().call("GET", path).body
     assert body["error"].get("type") != "not_found_error"
+
+
+def test_an_idempotency_key_makes_a_repeated_create_answer_the_same_batch(aws):
+    assert create(2, **{"Idempotency-Key": "k-1"})["id"] == create(2, **{"Idempotency-Key": "k-1"})["id"]
+    assert len(call("GET", "/messages/batches").body["data"]) == 1

@@ -212,3 +212,11 @@ def test_the_provider_header_is_read_whatever_its_case(aws, file):
     answer = openai_call("POST", "/batches", {"input_file_id": file["id"], "endpoint": "/v1/chat/completions",
                                               "completion_window": "24h"}, headers={"X-BatchRelay-Provider": "nope"})
     assert answer.status == 400 and answer.body["error"]["code"] == "invalid_provider"
+
+
+def test_an_idempotency_key_makes_a_repeated_create_answer_the_same_batch(aws, file):
+    body = {"input_file_id": file["id"], "endpoint": "/v1/chat/completions", "completion_window": "24h"}
+    first = openai_call("POST", "/batches", body, headers={"Idempotency-Key": "k-1"}).body
+    again = openai_call("POST", "/batches", body, headers={"Idempotency-Key": "k-1"}).body
+    assert again["id"] == first["id"]
+    assert len(openai_call("GET", "/batches").body["data"]) == 1

@@ -37,10 +37,11 @@ def _base_url() -> str:
 def create_message_batch(
     request: CreateMessageBatchIn,
     provider: Annotated[str | None, Header(alias=c.PROVIDER_HEADER)] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> MessageBatch:
     body_bytes = len((router.current_event.body or "").encode())
     return anthropic_batches.create_batch(_tenant(), request, provider_header=provider, base_url=_base_url(),
-                                          body_bytes=body_bytes)
+                                          body_bytes=body_bytes, idempotency_key=idempotency_key)
 
 
 @router.get("/messages/batches", include_in_schema=False)

@@ -134,8 +134,9 @@ def cancel_upload(upload_id: str) -> OpenAIUpload:
 def create_batch(
     request: CreateBatchIn,
     provider: Annotated[str | None, Header(alias=c.PROVIDER_HEADER)] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> OpenAIBatch:
-    return openai_batches.create_batch(_tenant(), request, provider_header=provider)
+    return openai_batches.create_batch(_tenant(), request, provider_header=provider, idempotency_key=idempotency_key)
 
 
 @router.get("/batches", include_in_schema=False)
