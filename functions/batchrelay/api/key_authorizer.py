@@ -19,13 +19,6 @@ from batchrelay import constants as c
 from batchrelay.aws.api_keys import KeyDirectory
 
 
-class Unauthorized(Exception):
-    """API Gateway answers 401 when an authorizer raises with exactly this message."""
-
-    def __init__(self) -> None:
-        super().__init__("Unauthorized")
-
-
 def _header_key(headers: dict[str, str], header: str) -> str | None:
     value = next((v for k, v in headers.items() if k.lower() == header.lower()), None)
     if not value:
@@ -50,19 +43,30 @@ def stage_resources(method_arn: str) -> str:
     return f"{prefix}/{stage}/*/*"
 
 
+# The principal of a refused request (no key in it is known and enabled).
+UNKNOWN_PRINCIPAL = "unknown"
+
+
+def _policy(effect: str, method_arn: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": stage_resources(method_arn)}],
+    }
+
+
 def authorize(event: dict[str, Any], directory: KeyDirectory) -> dict[str, Any]:
+    """Allow with the key, or an explicit Deny for a request with no known, enabled key.
+
+    A Deny (not a raised "Unauthorized") keeps a wrong key from counting as a failed invocation
+    of the function, whose errors raise an alarm; API Gateway caches it like an Allow and answers
+    with the ACCESS_DENIED gateway response, which the stack makes a 401."""
     value = presented_key(event)
     key = directory.find(value) if value else None
     if key is None or not key.enabled:
-        raise Unauthorized
+        return {"principalId": UNKNOWN_PRINCIPAL, "policyDocument": _policy("Deny", event["methodArn"])}
     return {
         "principalId": key.key_id,
         "usageIdentifierKey": key.value,
-        "policyDocument": {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": stage_resources(event["methodArn"])}
-            ],
-        },
+        "policyDocument": _policy("Allow", event["methodArn"]),
         "context": {"tenantId": key.key_id},
     }

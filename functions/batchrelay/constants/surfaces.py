@@ -75,11 +75,13 @@ BINARY_MEDIA_TYPES = ("multipart/form-data",)
 # Gateway responses are one setting for the whole REST API, so their body satisfies the three
 # error shapes at once: batchrelay's clients read "message", the openai SDK error.message /
 # error.code, the anthropic SDK type == "error" and error.type.
+_NO_KEY = "Unauthorized: send a valid API key (x-api-key, or Authorization: Bearer)"
 GATEWAY_RESPONSES: dict[str, tuple[int, str, str, str]] = {
     # response type: (status, error type, code, message)
-    "UNAUTHORIZED": (401, "authentication_error", "invalid_api_key",
-                     "Unauthorized: send a valid API key (x-api-key, or Authorization: Bearer on /openai)"),
-    "ACCESS_DENIED": (403, "permission_error", "access_denied", "Forbidden"),
+    # No key header (a cached authorizer's identity source is missing) ...
+    "UNAUTHORIZED": (401, "authentication_error", "invalid_api_key", _NO_KEY),
+    # ... or the authorizer's explicit Deny: no known, enabled key in the request.
+    "ACCESS_DENIED": (401, "authentication_error", "invalid_api_key", _NO_KEY),
     "INVALID_API_KEY": (403, "permission_error", "invalid_api_key", "Forbidden"),
     "MISSING_AUTHENTICATION_TOKEN": (404, "not_found_error", "route_not_found", "Not Found: no such route"),
     "THROTTLED": (429, "rate_limit_error", "rate_limit_exceeded", "Too Many Requests"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from batchrelay.api.key_authorizer import Unauthorized, authorize, presented_key, stage_resources
+from batchrelay.api.key_authorizer import UNKNOWN_PRINCIPAL, authorize, presented_key, stage_resources
 from batchrelay.aws.api_keys import ApiKey, KeyDirectory
 
 ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/openai/v1/batches"
@@ -48,10 +48,13 @@ def test_a_known_key_is_returned_as_the_usage_identifier_with_its_id_as_principa
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Bearer value-2"}])
-def test_unknown_disabled_or_missing_keys_are_unauthorized(headers):
+def test_unknown_disabled_or_missing_keys_are_denied_without_failing(headers):
+    # A Deny, not an exception: a wrong key is no failed invocation (the function's errors alarm)
     keys = directory(ApiKey("id1", "value-1", True), ApiKey("id2", "value-2", False))
-    with pytest.raises(Unauthorized, match=r"^Unauthorized$"):
-        authorize(event("/openai/v1/batches", headers), keys)
+    answer = authorize(event("/openai/v1/batches", headers), keys)
+    assert answer["principalId"] == UNKNOWN_PRINCIPAL and "usageIdentifierKey" not in answer
+    (statement,) = answer["policyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Resource"] == stage_resources(ARN)
 
 
 def test_the_directory_reads_keys_once_a_minute_and_again_for_an_unknown_one_at_most_every_few_seconds():
