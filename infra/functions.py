@@ -210,7 +210,7 @@ class BatchRelayFunctions(Construct):
                 (p.JOB_ITEMS, p.IDEMPOTENCY_ITEMS, p.UPLOAD_ITEMS, p.TENANT_ITEMS, p.FILES_ITEMS),
             ),
             self._items(("UpdateItem",), (p.JOB_ITEMS, p.FILES_ITEMS)),
-            self._items(("DeleteItem",), (p.TENANT_ITEMS, p.FILES_ITEMS)),
+            self._items(("DeleteItem",), (p.TENANT_ITEMS, p.FILES_ITEMS, *p.JOB_DATA_ITEMS)),
             self._items(("Query",), (p.JOB_ITEMS, p.TENANT_ITEMS, p.FILES_ITEMS)),
             self._index_query(c.TENANT_JOBS_INDEX),
             # Inline inputs are written here. Presigned upload URLs (a PUT, or the parts of a
@@ -221,9 +221,14 @@ class BatchRelayFunctions(Construct):
             # The OpenAI surface's files and their parts are uploads too: it joins parts
             # (multipart, aborted on failure) and deletes parts and deleted files.
             self._objects(("GetObject", "PutObject", "DeleteObject", "AbortMultipartUpload"), c.UPLOADS_PREFIX),
-            self._objects(("GetObject",), c.RESULTS_PREFIX),
+            self._objects(("GetObject", "DeleteObject"), c.RESULTS_PREFIX),
+            # DELETE /v1/jobs/{id} deletes a small job's data in the request (lifecycle/job_deletion.py).
+            self._objects(("DeleteObject",), c.CHUNKS_PREFIX, c.RAW_PREFIX),
+            self._list_job_data(),
         )
         r.queues.jobs.queue.grant_send_messages(fn)
+        # A deletion the request does not finish goes on behind the collect queue.
+        r.queues.collect.queue.grant_send_messages(fn)
         role = self._role(fn)
         # It seals every new secret; it opens only endpoint secrets (the test event).
         r.signing_key.allow_encrypt(
@@ -262,14 +267,23 @@ class BatchRelayFunctions(Construct):
         self._add_statements(
             fn,
             self._items(("GetItem", "PutItem", "UpdateItem", "Query"), (p.JOB_ITEMS,)),
-            # A finalized OpenAI-surface batch's output and error files are files of its tenant.
-            self._items(("PutItem",), (p.FILES_ITEMS,)),
-            self._objects(("GetObject", "PutObject", "AbortMultipartUpload"), c.CHUNKS_PREFIX, c.RESULTS_PREFIX),
-            self._objects(("PutObject", "AbortMultipartUpload"), c.RAW_PREFIX),
+            # A final job's items get their TTL, and a job's data is deleted on request,
+            # in steps behind the collect queue (item_expiry.py, job_deletion.py).
+            self._items(("UpdateItem", "DeleteItem"), p.JOB_DATA_ITEMS),
+            # A finalized OpenAI-surface batch's output and error files are files of its tenant,
+            # and go when its data is deleted.
+            self._items(("PutItem", "DeleteItem"), (p.FILES_ITEMS,)),
+            self._objects(
+                ("GetObject", "PutObject", "AbortMultipartUpload", "DeleteObject"), c.CHUNKS_PREFIX, c.RESULTS_PREFIX
+            ),
+            self._objects(("PutObject", "AbortMultipartUpload", "DeleteObject"), c.RAW_PREFIX),
+            self._objects(("DeleteObject",), c.INPUTS_PREFIX),
+            self._list_job_data(),
         )
-        # jobs: retryable failures become new chunks. It never sends to collect: finalizing
-        # runs in the same invocation as the last chunk's collection.
+        # jobs: retryable failures become new chunks. collect: the next TTL or deletion step
+        # (finalizing runs in the same invocation as the last chunk's collection).
         r.queues.jobs.queue.grant_send_messages(fn)
+        r.queues.collect.queue.grant_send_messages(fn)
         r.topic.grant_publish(fn)
         self._grant_provider_keys(fn)
 
@@ -345,6 +359,14 @@ class BatchRelayFunctions(Construct):
     def _index_query(self, index_name: str) -> iam.PolicyStatement:
         return iam.PolicyStatement(
             actions=["dynamodb:Query"], resources=[f"{self._resources.table.table_arn}/index/{index_name}"]
+        )
+
+    def _list_job_data(self) -> iam.PolicyStatement:
+        """Listing keys, only under the prefixes that hold jobs' data (the code lists one job's)."""
+        return iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[self._resources.bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": list(p.JOB_DATA_PREFIXES)}},
         )
 
     def _objects(self, actions: tuple[str, ...], *prefixes: str) -> iam.PolicyStatement:

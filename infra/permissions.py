@@ -11,8 +11,9 @@ section is generated from it (``python -m infra.permissions`` rewrites it; a tes
 when it is stale).
 
 Resources are named symbolically: ``table`` (items, narrowed by ``dynamodb:LeadingKeys``
-partition key patterns), ``index/<name>``, ``bucket/<prefix>*``, ``queue/<name>``,
-``topic/<name>``, ``key/<name>`` (KMS), ``secret/<name>`` (Secrets Manager), ``*``.
+partition key patterns), ``index/<name>``, ``bucket`` (listing, narrowed by ``s3:prefix``
+patterns), ``bucket/<prefix>*`` (objects), ``queue/<name>``, ``topic/<name>``, ``key/<name>``
+(KMS), ``secret/<name>`` (Secrets Manager), ``*``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ FILES_ITEMS = "FILES#*"              # the OpenAI surface's files and uploads
 TABLE = "table"
 TENANT_JOBS_INDEX = f"index/{c.TENANT_JOBS_INDEX}"
 DUE_CHUNKS_INDEX = f"index/{c.DUE_CHUNKS_INDEX}"
+BUCKET = "bucket"                    # the bucket itself: listing keys under a prefix
 INPUTS = f"bucket/{c.INPUTS_PREFIX}*"
 UPLOADS = f"bucket/{c.UPLOADS_PREFIX}*"
 CHUNKS = f"bucket/{c.CHUNKS_PREFIX}*"
@@ -75,17 +77,19 @@ TOPIC_KEY_USE = ("kms:Decrypt", "kms:GenerateDataKey*")
 @dataclass(frozen=True)
 class Allow:
     """``actions`` on ``resource``; on the table only for items whose partition key matches
-    one of ``keys``; on the signing key only for the encryption-context ``purposes``."""
+    one of ``keys``; on the signing key only for the encryption-context ``purposes``; on the
+    bucket (listing) only under the key ``prefixes``."""
 
     resource: str
     actions: tuple[str, ...]
     why: str
     keys: tuple[str, ...] = ()
     purposes: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()
 
     def grants(self) -> set[tuple[str, str, str]]:
-        """(action, resource, key pattern or purpose) triples: the unit the tests compare."""
-        scopes = self.keys or self.purposes or ("",)
+        """(action, resource, key pattern, purpose or prefix) triples: the unit the tests compare."""
+        scopes = self.keys or self.purposes or self.prefixes or ("",)
         return {(action, self.resource, scope) for action in self.actions for scope in scopes}
 
 
@@ -98,6 +102,14 @@ def _objects(resource: str, actions: tuple[str, ...], why: str) -> Allow:
 
 
 _TRACING = Allow(ANY, XRAY, "X-Ray trace segments (tracing is active); the actions take no resource")
+
+# A job's data: the items it owns or names, and the prefixes its objects live under.
+JOB_DATA_ITEMS = (JOB_ITEMS, BATCH_CLAIMS, IDEMPOTENCY_ITEMS)
+JOB_DATA_PREFIXES = tuple(f"{prefix}*" for prefix in (c.INPUTS_PREFIX, c.CHUNKS_PREFIX, c.RAW_PREFIX,
+                                                      c.RESULTS_PREFIX))
+_LIST_JOB_DATA = Allow(BUCKET, ("s3:ListBucket",),
+                       "find a job's objects to delete them (under the job's own prefixes)",
+                       prefixes=JOB_DATA_PREFIXES)
 
 
 def _provider_keys() -> tuple[Allow, ...]:
@@ -120,22 +132,31 @@ def permissions() -> dict[str, tuple[Allow, ...]]:
                    "create a job with its Idempotency-Key (one transaction), an upload, an endpoint, a tenant "
                    "secret; an OpenAI-surface file or upload"),
             _items(("UpdateItem",), (JOB_ITEMS, FILES_ITEMS),
-                   "cancel a job, hide one deleted through the Anthropic surface; complete or cancel an "
-                   "OpenAI-surface upload"),
+                   "cancel a job; start and step a deletion; give a final job of the previous version its TTL; "
+                   "complete or cancel an OpenAI-surface upload"),
             _items(("DeleteItem",), (TENANT_ITEMS, FILES_ITEMS),
-                   "remove a webhook endpoint; delete an OpenAI-surface file"),
+                   "remove a webhook endpoint; delete an OpenAI-surface file (and a deleted job's output files)"),
+            _items(("DeleteItem",), JOB_DATA_ITEMS,
+                   "delete a small job's items on request (job, chunks, deliveries, batch claims, idempotency key)"),
             _items(("Query",), (JOB_ITEMS, TENANT_ITEMS, FILES_ITEMS),
                    "a job's chunks and deliveries; a tenant's endpoints; a tenant's OpenAI-surface files"),
             Allow(TENANT_JOBS_INDEX, ("dynamodb:Query",), "list a tenant's jobs (and surface batches), newest first"),
+            _LIST_JOB_DATA,
             _objects(INPUTS, ("PutObject", "DeleteObject"),
-                     "write an inline input, drop it if the job is not stored"),
+                     "write an inline input, drop it if the job is not stored; delete it with the job"),
             _objects(UPLOADS, ("GetObject", "PutObject", "DeleteObject", "AbortMultipartUpload"),
                      "check an upload's size (HEAD, never its body); start and complete multipart uploads; sign "
                      "presigned PUT and part URLs (they act with this role); store OpenAI-surface files and parts, "
                      "join parts into a file (reading them; multipart), delete parts and deleted files"),
-            _objects(RESULTS, ("GetObject",),
-                     "sign presigned GET URLs of results, manifests and surface result files"),
+            _objects(CHUNKS, ("DeleteObject",), "delete a small job's chunk files on request"),
+            _objects(RAW, ("DeleteObject",), "delete a small job's raw provider files on request"),
+            _objects(RESULTS, ("GetObject", "DeleteObject"),
+                     "sign presigned GET URLs of results, manifests and surface result files; delete a small "
+                     "job's results on request"),
             Allow(JOBS_QUEUE, SQS_SEND, "queue a new job (or its validation) or a cancel for the submitter"),
+            Allow(COLLECT_QUEUE, SQS_SEND,
+                  "hand a deletion the request did not finish to the collector; start a previous version's "
+                  "job's TTL steps"),
             Allow(SIGNING_KEY, ("kms:Encrypt",), "seal new endpoint secrets and tenant secrets",
                   purposes=(c.SECRET_PURPOSE_ENDPOINT, c.SECRET_PURPOSE_TENANT)),
             Allow(SIGNING_KEY, ("kms:Decrypt",), "open an endpoint's secret to sign a test event",
@@ -162,26 +183,40 @@ def permissions() -> dict[str, tuple[Allow, ...]]:
         ),
         c.FUNCTION_POLLER: (
             _items(("GetItem",), (JOB_ITEMS,), "read a chunk (capacity hold, refused transitions)"),
-            _items(("UpdateItem",), (JOB_ITEMS,), "reschedule, end or hold chunks; postpone a stalled job's resend"),
-            Allow(DUE_CHUNKS_INDEX, ("dynamodb:Query",), "chunks due for a check; jobs whose queue message was lost"),
+            _items(("UpdateItem",), (JOB_ITEMS,),
+                   "reschedule, end or hold chunks; postpone the resend of a stalled job or chunk"),
+            Allow(DUE_CHUNKS_INDEX, ("dynamodb:Query",),
+                  "chunks due for a check; jobs and chunks whose queue message was lost"),
             Allow(JOBS_QUEUE, SQS_SEND, "re-send lost job and chunk messages"),
-            Allow(COLLECT_QUEUE, SQS_SEND, "hand ended chunks to the collector"),
+            Allow(COLLECT_QUEUE, SQS_SEND,
+                  "hand ended chunks to the collector; re-send lost provider-file cleanups, TTL and deletion steps"),
             *_provider_keys(),
             _TRACING,
         ),
         c.FUNCTION_COLLECTOR: (
             _items(("GetItem",), (JOB_ITEMS,), "read jobs and chunks"),
             _items(("PutItem",), (JOB_ITEMS,), "store a retry chunk"),
+            _items(("UpdateItem",), (JOB_ITEMS,),
+                   "mark chunks collected and count them; finalize the job; step a deletion"),
+            _items(("UpdateItem",), JOB_DATA_ITEMS,
+                   "give a final job's items their TTL (its chunks, deliveries, batch claims, idempotency key)"),
+            _items(("DeleteItem",), JOB_DATA_ITEMS,
+                   "delete a job's items on request (job, chunks, deliveries, batch claims, idempotency key)"),
             _items(("PutItem",), (FILES_ITEMS,), "register an OpenAI-surface batch's output and error files"),
-            _items(("UpdateItem",), (JOB_ITEMS,), "mark chunks collected and count them; finalize the job"),
-            _items(("Query",), (JOB_ITEMS,), "a job's chunks"),
-            _objects(CHUNKS, ("GetObject", "PutObject", "AbortMultipartUpload"),
-                     "read a chunk's input; write a retry chunk's input"),
-            _objects(RAW, ("PutObject", "AbortMultipartUpload"), "keep the provider's raw files (gzip)"),
-            _objects(RESULTS, ("GetObject", "PutObject", "AbortMultipartUpload"),
+            _items(("DeleteItem",), (FILES_ITEMS,), "delete them with the batch's data on request"),
+            _items(("Query",), (JOB_ITEMS,), "a job's chunks; a job's items, a page at a time"),
+            _LIST_JOB_DATA,
+            _objects(INPUTS, ("DeleteObject",), "delete a job's input on request"),
+            _objects(CHUNKS, ("GetObject", "PutObject", "AbortMultipartUpload", "DeleteObject"),
+                     "read a chunk's input; write a retry chunk's input; delete them on request"),
+            _objects(RAW, ("PutObject", "AbortMultipartUpload", "DeleteObject"),
+                     "keep the provider's raw files (gzip); delete them on request"),
+            _objects(RESULTS, ("GetObject", "PutObject", "AbortMultipartUpload", "DeleteObject"),
                      "write parts and their summaries, results.jsonl and manifest.json; read parts back; "
-                     "sign the results link of the event; rewrite results.jsonl in a drop-in surface's shape"),
+                     "sign the results link of the event; rewrite results.jsonl in a drop-in surface's shape; "
+                     "delete them on request"),
             Allow(COLLECT_QUEUE, SQS_CONSUME, "its trigger (event source mapping)"),
+            Allow(COLLECT_QUEUE, SQS_SEND, "queue a job's next TTL or deletion step"),
             Allow(JOBS_QUEUE, SQS_SEND, "queue the creation of a retry chunk"),
             Allow(EVENTS_TOPIC, ("sns:Publish",), "publish the job's final event"),
             Allow(EVENTS_KEY, TOPIC_KEY_USE, "publish to the KMS-encrypted topic"),
@@ -232,6 +267,8 @@ def _scope(allow: Allow) -> str:
         return "items " + ", ".join(f"`{k}`" for k in allow.keys)
     if allow.purposes:
         return "purpose " + ", ".join(f"`{p}`" for p in allow.purposes)
+    if allow.prefixes:
+        return "prefix " + ", ".join(f"`{p}`" for p in allow.prefixes)
     return ""
 
 

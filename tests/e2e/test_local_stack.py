@@ -102,6 +102,13 @@ def test_a_job_per_provider_from_submit_to_verified_webhook_to_results(stack: Ru
         assert deliveries.returncode == 0
         assert any(d["status"] == "delivered" for d in json.loads(deliveries.stdout)["data"])
 
+        # And once the Anthropic job is deleted, nothing of it answers: the job, its result link
+        deleted = http.delete(f"/v1/jobs/{anthropic_job['id']}")
+        assert deleted.status_code == 200, deleted.text
+        assert deleted.json()["status"] == "deleted" and deleted.json()["removed"]["results"] >= 2
+        assert http.get(f"/v1/jobs/{anthropic_job['id']}").status_code == 404
+        assert httpx.get(links["results_url"], timeout=60).status_code == 404
+
 
 def test_an_upload_based_job_of_20000_requests_through_the_cli(stack: RunningStack, tmp_path: Path):
     # Given a file too big to send inline
@@ -168,6 +175,36 @@ def test_a_bad_line_in_an_upload_fails_the_job_and_wait_says_where(stack: Runnin
     # And there are no results to fetch
     fetched = stack.cli("results", job_id, "-o", str(tmp_path / "none.jsonl"))
     assert fetched.returncode == 1 and fetched.stderr.startswith("error: no_results")
+
+
+def test_deleting_a_big_job_through_the_cli_goes_on_behind_the_queue(stack: RunningStack, tmp_path: Path):
+    # Given a final job of more chunks than a request deletes at once (no failures: no retry batches)
+    path = write_jsonl(tmp_path / "delete.jsonl", (openai_line(i, "del") for i in range(5_100)))
+    stack.sim_config(failure_rules=[])
+    try:
+        submitted = stack.cli("submit", str(path), "--provider", "openai", "--endpoint", "/v1/chat/completions",
+                              "--chunk-size", "100", "--wait", "--interval", "1", "--json", timeout=240)
+    finally:
+        stack.sim_config(failure_rules=[{"fraction": 0.05, "kind": "retryable", "first_attempt_only": True}])
+    assert submitted.returncode == 0, submitted.stderr
+    job = json.loads(submitted.stdout)
+    assert job["status"] == "completed" and job["expires_at"]
+
+    # When it is deleted through the CLI
+    deleted = stack.cli("delete", job["id"], "--json")
+
+    # Then the answer says it goes on, with what is left to remove
+    assert deleted.returncode == 0, deleted.stderr
+    answer = json.loads(deleted.stdout)
+    assert answer["status"] == "deleting" and answer["to_remove"]["chunks"] == 51
+    # And the job is gone soon after (a 404, which the CLI reports as an error)
+    with stack.http() as http:
+        deadline = time.monotonic() + 120
+        while http.get(f"/v1/jobs/{job['id']}").status_code != 404:
+            assert time.monotonic() < deadline, "the job was not deleted"
+            time.sleep(1)
+    status = stack.cli("status", job["id"])
+    assert status.returncode == 1 and "not_found" in status.stderr
 
 
 def test_cancel_through_the_cli(stack: RunningStack, tmp_path: Path):

@@ -72,6 +72,8 @@ class TemplateReader:
         purpose = f"kms:EncryptionContext:{c.SECRET_CONTEXT_PURPOSE}"
         if set(condition) == {"StringEquals"} and set(condition["StringEquals"]) == {purpose}:
             return _as_list(condition["StringEquals"][purpose])
+        if set(condition) == {"StringLike"} and set(condition["StringLike"]) == {"s3:prefix"}:
+            return _as_list(condition["StringLike"]["s3:prefix"])
         raise AssertionError(f"a condition the table cannot express: {condition}")
 
     def triples(self, statement: dict[str, Any], resources: list[str]) -> set[Grant]:
@@ -133,6 +135,22 @@ def test_every_item_grant_is_narrowed_to_partition_keys(reader):
         for action, resource, scope in reader.role_grants(name):
             if resource == p.TABLE:
                 assert scope, (name, action)
+
+
+def test_only_the_functions_that_delete_jobs_data_list_the_bucket_and_only_under_its_prefixes(reader):
+    # DELETE /v1/jobs/{id}: the api (a small job, in the request) and the collector (the rest)
+    listers, deleters = set(), set()
+    for name in p.permissions():
+        for action, resource, scope in reader.role_grants(name):
+            if action == "s3:ListBucket":
+                listers.add(name)
+                assert resource == p.BUCKET and scope in p.JOB_DATA_PREFIXES, (name, scope)
+            # (a tenant's own items: webhook endpoints, OpenAI-surface files)
+            if action == "dynamodb:DeleteItem" and scope not in (p.TENANT_ITEMS, p.FILES_ITEMS):
+                deleters.add(name)
+                assert scope in p.JOB_DATA_ITEMS, (name, scope)
+    assert listers == deleters == {c.FUNCTION_API, c.FUNCTION_COLLECTOR}
+    assert f"{c.UPLOADS_PREFIX}*" not in p.JOB_DATA_PREFIXES  # a tenant's uploads are not a job's
 
 
 def test_the_unauthenticated_openai_webhook_reads_claims_and_updates_chunks_only(reader):
@@ -227,9 +245,10 @@ def test_the_authorizer_reads_api_keys_and_nothing_else(reader):
     }
 
 
-def test_the_collector_may_only_add_files_to_a_tenants_file_list(reader):
+def test_the_collector_may_only_add_and_remove_a_tenants_files(reader):
+    # A finalized batch's output and error files; removed with the batch's data on request
     files = {g for g in reader.role_grants(c.FUNCTION_COLLECTOR) if g[2] == p.FILES_ITEMS}
-    assert files == {("dynamodb:PutItem", p.TABLE, p.FILES_ITEMS)}
+    assert files == {("dynamodb:PutItem", p.TABLE, p.FILES_ITEMS), ("dynamodb:DeleteItem", p.TABLE, p.FILES_ITEMS)}
 
 
 def test_the_readme_security_section_is_generated_from_the_table():

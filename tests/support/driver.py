@@ -76,6 +76,8 @@ class Driver:
         self.clock = clock or VirtualClock()
         self.duplicate = duplicate          # hand every message to its handler twice
         self.handled: Counter[str] = Counter()
+        self.kinds: Counter[str] = Counter()   # messages delivered, by their "kind"
+        self._delivered_last = False
         self.failures: Counter[str] = Counter()
         self.poll_summaries: list[dict[str, int]] = []
 
@@ -101,9 +103,11 @@ class Driver:
             messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=0,
                                            AttributeNames=["All"]).get("Messages", [])
             if not messages:
+                self._delivered_last = delivered > 0
                 return delivered
             message = messages[0]
             delivered += 1
+            self.kinds[str(orjson.loads(message["Body"]).get("kind"))] += 1
             rounds = 2 if self.duplicate else 1
             failed = False
             for _ in range(rounds):
@@ -120,7 +124,16 @@ class Driver:
                                               VisibilityTimeout=0)
             else:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        self._delivered_last = True
         raise AssertionError(f"{queue} did not drain within {max_messages} deliveries")
+
+    def deliver_one(self, queue: str) -> bool:
+        """Deliver the next message of a queue, if there is one (False: the queue is empty)."""
+        try:
+            self.drain(queue, max_messages=1)
+        except AssertionError:
+            pass  # more messages wait: drain() stops after one
+        return self._delivered_last
 
     def poll(self, advance_s: float = 0.0) -> dict[str, int]:
         self.clock.advance(advance_s)

@@ -15,6 +15,7 @@ from batchrelay.models.api import (
     CompleteUploadRequest,
     CreateJobRequest,
     CreateUploadRequest,
+    JobDeletionOut,
     JobList,
     JobOut,
     JobResults,
@@ -62,6 +63,21 @@ def list_jobs(
 @router.get("/v1/jobs/<job_id>", summary="A job's status, counts, chunks, usage, cost and results", tags=["jobs"])
 def get_job(job_id: str) -> JobOut:
     return job_service.get_job(_tenant(), job_id)
+
+
+@router.delete(
+    "/v1/jobs/<job_id>",
+    summary="Delete a final job's data: input, chunk files, raw provider files, results, table items",
+    description=(
+        "200 with what was removed when everything is gone (a later GET is 404 and result links stop "
+        "working); 202 when the rest goes on behind the queue (GET shows the progress, then 404). "
+        "409 unless the job is final."
+    ),
+    tags=["jobs"],
+)
+def delete_job(job_id: str) -> Response[JobDeletionOut]:
+    deletion, done = job_service.delete_job(_tenant(), job_id)
+    return Response(status_code=200 if done else 202, body=deletion, content_type="application/json")
 
 
 @router.post("/v1/jobs/<job_id>/cancel", summary="Cancel what has not finished", tags=["jobs"])

@@ -13,6 +13,9 @@ expires; every key below starts with one of them.
     results/<job_id>/parts/<chunk_id>.jsonl (+ .summary.json) one normalized part per chunk
     results/<job_id>/results.jsonl, manifest.json            the job's results
     results/<job_id>/<surface>/<kind>.jsonl                  its results in a drop-in surface's shape
+
+A job's objects are everything under its four prefixes (``job_prefixes``): deleting a job's
+data deletes them, whatever they are named.
 """
 
 from __future__ import annotations
@@ -60,6 +63,17 @@ def results_key(job_id: str) -> str:
 
 def manifest_key(job_id: str) -> str:
     return f"{c.RESULTS_PREFIX}{job_id}/manifest.json"
+
+
+def job_prefixes(tenant_id: str, job_id: str) -> dict[str, str]:
+    """Every prefix that holds objects of one job, by kind, results first (deleting them
+    first makes result links stop working first). Each ends with "/": job_1 is not job_10."""
+    return {
+        "results": f"{c.RESULTS_PREFIX}{job_id}/",
+        "raw_files": f"{c.RAW_PREFIX}{job_id}/",
+        "chunk_files": f"{c.CHUNKS_PREFIX}{job_id}/",
+        "inputs": f"{c.INPUTS_PREFIX}{tenant_id}/{job_id}/",
+    }
 
 
 def upload_part_key(tenant_id: str, upload_id: str, part_id: str) -> str:

@@ -132,3 +132,22 @@ def complete_multipart_upload(
         UploadId=upload_id,
         MultipartUpload={"Parts": [{"PartNumber": number, "ETag": etag} for number, etag in parts]},
     )
+def list_keys(prefix: str, *, limit: int = 1000, bucket: str | None = None) -> list[str]:
+    """Up to ``limit`` (at most 1000) keys under ``prefix``, in key order (one request)."""
+    answer = clients.s3().list_objects_v2(Bucket=_bucket(bucket), Prefix=prefix, MaxKeys=min(limit, 1000))
+    return [entry["Key"] for entry in answer.get("Contents", [])]
+
+
+def delete_keys(keys: list[str], *, bucket: str | None = None) -> int:
+    """Delete up to 1000 objects in one request; returns how many S3 deleted. Raises if any
+    could not be deleted (the caller tries again: deleting is idempotent)."""
+    if not keys:
+        return 0
+    answer = clients.s3().delete_objects(
+        Bucket=_bucket(bucket), Delete={"Objects": [{"Key": key} for key in keys], "Quiet": False}
+    )
+    errors = answer.get("Errors") or []
+    if errors:
+        first = errors[0]
+        raise RuntimeError(f"{len(errors)} objects not deleted, e.g. {first.get('Key')}: {first.get('Code')}")
+    return len(answer.get("Deleted") or [])

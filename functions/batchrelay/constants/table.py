@@ -12,6 +12,11 @@ Items (pk / sk):
   OpenAI file        FILES#<tenant_id>           / FILE#<file_id>     (input, output and error files)
   OpenAI upload      FILES#<tenant_id>           / UPLOAD#<upload_id> (OpenAI's Uploads API, in parts)
 (key builders: batchrelay.store.keys)
+
+Expiry (TTL_ATTRIBUTE): a job's own items (job, chunks, deliveries) and the items it
+names (batch claims, its idempotency key) expire at the job's final time + retention
+days; uploads at their creation + retention days (like the uploaded object); endpoints and
+tenant secrets never (they are the tenant's settings, not a job's data).
 """
 
 from __future__ import annotations
@@ -35,6 +40,14 @@ DUE_CHUNKS_SK = "due_at"
 QUEUED_JOBS_DUE_PK = "queued-jobs"
 QUEUED_JOB_RESEND_SECONDS = 300
 VALIDATING_JOB_RESEND_SECONDS = 600
+# Final jobs with work left behind the queue sit in the same index, under their own
+# partition, until it is done; if its message was lost, the poller sends it again:
+# giving the job's items their TTL (lifecycle.item_expiry), deleting its data on request
+# (lifecycle.job_deletion).
+EXPIRING_JOBS_DUE_PK = "expiring-jobs"
+DELETING_JOBS_DUE_PK = "deleting-jobs"
+# Epoch seconds after which DynamoDB deletes an item (the table's TTL attribute). Set on a
+# job's items once the job is final (final time + retention days), never while it runs.
 TTL_ATTRIBUTE = "expires_at"
 # A FILES# item's TTL is the file's (or upload's) own expires_at, as OpenAI shows it: DynamoDB
 # removes expired items within days, so reads also treat an item past it as gone.

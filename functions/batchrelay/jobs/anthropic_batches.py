@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from batchrelay import constants as c
 from batchrelay.aws.s3_objects import presigned_get
-from batchrelay.clock import iso, now_iso, parse_iso
+from batchrelay.clock import iso, parse_iso
 from batchrelay.errors import Conflict, NotFound, ValidationFailed
 from batchrelay.jobs import job_service
 from batchrelay.jobs.surfaces import choose_provider, rfc3339, surface_job
@@ -171,10 +171,12 @@ def results_location(tenant_id: str, batch_id: str) -> str:
 
 
 def delete_batch(tenant_id: str, batch_id: str) -> DeletedMessageBatch:
-    """Only an ended batch, as at Anthropic."""
+    """Only an ended batch, as at Anthropic. Its data goes as with DELETE /v1/jobs/{id}: all of
+    it within the request for a small batch, the rest behind the queue; either way the batch is
+    gone from this surface at once."""
     job = _job(tenant_id, batch_id)
     if not _ended(job):
         raise NotEnded(f"message batch {batch_id} is still processing; cancel it and wait until it has ended",
                        field="batch_id")
-    job_store.update_job_fields(job.job_id, surface_deleted_at=now_iso())
+    job_service.delete_job(tenant_id, job.job_id)
     return DeletedMessageBatch(id=batch_id)

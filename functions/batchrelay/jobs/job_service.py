@@ -1,8 +1,9 @@
-"""Creating, reading, listing and cancelling jobs: what the API routes call."""
+"""Creating, reading, listing, cancelling and deleting jobs: what the API routes call."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from datetime import UTC, datetime
 
@@ -17,12 +18,36 @@ from batchrelay.ids import new_id
 from batchrelay.jobs import input_files
 from batchrelay.jobs.job_views import job_out
 from batchrelay.jobs.uploads import checked_upload
-from batchrelay.lifecycle.messages import send_cancel_message, send_job_message, send_validate_message
-from batchrelay.models.api import CreateJobRequest, JobList, JobOut, JobResults, ResultLinks
-from batchrelay.models.job import CANCELLABLE_JOB_STATUSES, InputValidation, Job, JobOrigin, JobStatus
+from batchrelay.lifecycle import item_expiry, job_deletion
+from batchrelay.lifecycle.messages import (
+    send_cancel_message,
+    send_delete_message,
+    send_job_message,
+    send_validate_message,
+)
+from batchrelay.models.api import (
+    CreateJobRequest,
+    DeletionCountsOut,
+    DeletionPlanOut,
+    JobDeletionOut,
+    JobList,
+    JobOut,
+    JobResults,
+    ResultLinks,
+)
+from batchrelay.models.job import (
+    CANCELLABLE_JOB_STATUSES,
+    DeletionCounts,
+    InputValidation,
+    Job,
+    JobOrigin,
+    JobStatus,
+)
 from batchrelay.settings import get_settings
 from batchrelay.store import chunk_store, job_store
 from batchrelay.validation.request_rules import check_chunk_size, check_provider_endpoint, validate_metadata
+
+logger = logging.getLogger(__name__)
 
 
 class NotFinal(Conflict):
@@ -203,7 +228,19 @@ def _result_links(job: Job) -> ResultLinks | None:
 
 def get_job(tenant_id: str, job_id: str) -> JobOut:
     job = job_store.get_job(job_id, tenant_id=tenant_id)
+    _touch(job)
     return job_out(job, chunks=chunk_store.list_chunks(job_id), results=_result_links(job))
+
+
+def _touch(job: Job) -> None:
+    """A final job of the previous version has no TTL: reading it starts its items' TTL steps.
+    Never fails the read: the job stays as it was and the next read tries again."""
+    if not job.is_final or job.expires_at is not None:
+        return
+    try:
+        item_expiry.begin_expiry(job)
+    except Exception:
+        logger.exception("job %s: could not start its items' TTL steps", job.job_id)
 
 
 def list_jobs(tenant_id: str, *, status: str | None, limit: int, cursor: str | None) -> JobList:
@@ -238,7 +275,10 @@ def cancel_job(tenant_id: str, job_id: str) -> JobOut:
 
 def job_results(tenant_id: str, job_id: str) -> JobResults:
     job = job_store.get_job(job_id, tenant_id=tenant_id)
+    _touch(job)
     links = _result_links(job)
+    if job.status == JobStatus.DELETING:
+        raise NotFinal("the job's data is being deleted", field="status")
     if links is None and job.is_final and not job.input_accepted:
         raise NoResults(f"job is {job.status} and never ran: it has no results (see its error)", field="job_id")
     if links is None:
@@ -249,4 +289,55 @@ def job_results(tenant_id: str, job_id: str) -> JobResults:
         results_url=links.results_url,
         manifest_url=links.manifest_url,
         expires_at=links.expires_at,
+    )
+
+
+def delete_job(tenant_id: str, job_id: str, *, now: float | None = None) -> tuple[JobDeletionOut, bool]:
+    """Delete a final job's data (lifecycle/job_deletion.py); returns (answer, everything gone).
+
+    A small job is deleted here and now; a larger one, or whatever the request's budget
+    leaves, goes on behind the collect queue (GET shows the progress, then 404). Asking again
+    while it is deleting answers the progress.
+    """
+    now = time.time() if now is None else now
+    job = job_store.get_job(job_id, tenant_id=tenant_id)
+    if job.status == JobStatus.DELETING:
+        # Asked again: the progress. A lost message is the poller's to resend, not ours.
+        assert job.deletion is not None
+        return _deletion_out(job, job.deletion.removed, plan=job_deletion.plan_deletion(job)), False
+    if not job.is_final:
+        raise NotFinal(f"job is {job.status}; only a final job's data can be deleted", field="status")
+    try:
+        job = job_deletion.start_deletion(job, now=now)
+    except TransitionRefused as refused:
+        if refused.current != JobStatus.DELETING:
+            raise NotFinal(
+                f"job is {refused.current}; only a final job's data can be deleted", field="status"
+            ) from refused
+        return delete_job(tenant_id, job_id, now=now)  # a concurrent DELETE started it: its progress
+    plan = job_deletion.plan_deletion(job)
+    if plan.fits_inline:
+        outcome = job_deletion.run_step(job_id, budget_s=job_deletion.INLINE_BUDGET_S, provider_calls=False, now=now)
+        if outcome.done:
+            return _deletion_out(job, outcome.removed, done=True), True
+        job = job_store.find_job(job_id) or job
+        plan = job_deletion.plan_deletion(job)
+    send_delete_message(job_id)
+    assert job.deletion is not None
+    return _deletion_out(job, job.deletion.removed, plan=plan), False
+
+
+def _deletion_out(
+    job: Job, removed: DeletionCounts, *, done: bool = False, plan: job_deletion.DeletionPlan | None = None
+) -> JobDeletionOut:
+    assert job.deletion is not None
+    return JobDeletionOut(
+        id=job.job_id,
+        status="deleted" if done else "deleting",
+        requested_at=job.deletion.requested_at,
+        removed=DeletionCountsOut(**removed.model_dump()),
+        to_remove=None if plan is None else DeletionPlanOut(
+            table_items=plan.table_items, chunks=plan.chunks, deliveries=plan.deliveries,
+            batch_claims=plan.batch_claims, prefixes=plan.prefixes,
+        ),
     )

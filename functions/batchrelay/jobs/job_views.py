@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from batchrelay.models.api import ChunkOut, CountsOut, JobOut, ModelCountOut, ResultLinks, UsageOut, ValidationOut
+from batchrelay.clock import iso
+from batchrelay.models.api import (
+    ChunkOut,
+    CountsOut,
+    DeletionCountsOut,
+    DeletionProgressOut,
+    JobOut,
+    ModelCountOut,
+    ResultLinks,
+    UsageOut,
+    ValidationOut,
+)
 from batchrelay.models.job import Chunk, ChunkStatus, Job
 from batchrelay.results.pricing import job_cost
 
@@ -60,5 +71,10 @@ def job_out(job: Job, *, chunks: list[Chunk] | None = None, results: ResultLinks
             checked_bytes=job.validation.offset,
             checked_requests=job.validation.requests,
             done=job.validation.done,
+        ),
+        expires_at=iso(job.expires_at, timespec="seconds") if job.expires_at is not None else None,
+        deletion=None if job.deletion is None else DeletionProgressOut(
+            requested_at=job.deletion.requested_at,
+            removed=DeletionCountsOut(**job.deletion.removed.model_dump()),
         ),
     )

@@ -8,7 +8,7 @@ from batchrelay import constants as c
 from batchrelay import registry
 from batchrelay.clock import parse_iso
 from batchrelay.errors import NotFound, ValidationFailed
-from batchrelay.models.job import Job
+from batchrelay.models.job import Job, JobStatus
 from batchrelay.store import job_store
 
 
@@ -42,12 +42,12 @@ def choose_provider(
 
 def surface_job(tenant_id: str, job_id: str, surface: str, *, what: str) -> Job:
     """The tenant's job created through ``surface``; NotFound otherwise (another tenant's, a
-    native job, one deleted through the surface)."""
+    native job, one whose data is being deleted)."""
     try:
         job = job_store.get_job(job_id, tenant_id=tenant_id)
     except NotFound:
         job = None
-    if job is None or job.surface != surface or job.surface_deleted_at:
+    if job is None or job.surface != surface or job.status == JobStatus.DELETING:
         raise NotFound(f"No such {what}: {job_id}", field="batch_id")
     return job
 

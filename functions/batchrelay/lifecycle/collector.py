@@ -8,11 +8,17 @@ For one ENDED chunk:
 3. read the chunk input again: requests never reported end (expired / cancelled /
    errored with the batch) or go, with the retryable failures, into a retry chunk;
 4. store and count the retry chunk (one transaction) and queue its creation;
-5. mark the chunk COLLECTED and add its counts to the job (one transaction);
-6. finalize the job if this was its last chunk.
+5. mark the chunk COLLECTED and add its counts to the job (one transaction), flagged
+   files_pending_cleanup where the provider keeps files;
+6. finalize the job if this was its last chunk;
+7. delete the provider's files (lifecycle/provider_files.py: after finalizing, so a slow
+   provider never delays a job's end; a failure is left to the poller's safety net).
 
 A redelivered message redoes 1-4 identically (same provider output, same decisions;
 the retry chunk is stored only once) and finds step 5 done, then resumes at 6.
+
+The queue carries the upkeep of final jobs as well: `cleanup` (provider files, again),
+`expire` (items' TTL: item_expiry.py) and `delete` (DELETE /v1/jobs/{id}: job_deletion.py).
 """
 
 from __future__ import annotations
@@ -28,15 +34,23 @@ from batchrelay.aws.s3_keys import part_key, part_summary_key, raw_key
 from batchrelay.aws.s3_objects import object_lines, put_json
 from batchrelay.errors import NotFound
 from batchrelay.jsonl import iter_lines, loads_line
-from batchrelay.lifecycle import provider_lookup
+from batchrelay.lifecycle import item_expiry, job_deletion, provider_files, provider_lookup
 from batchrelay.lifecycle.chunk_planner import ChunkInputWriter, new_chunk
 from batchrelay.lifecycle.finalizer import finalize_if_complete, finalize_job
 from batchrelay.lifecycle.messages import send_chunk_message
+from batchrelay.lifecycle.poll_schedule import SAFETY_NET_S
 from batchrelay.lifecycle.result_normalizer import line_for_result, line_for_unreported, model_of
 from batchrelay.lifecycle.retry_planner import RetryPolicy, retry_chunk_id
 from batchrelay.models.job import Chunk, ChunkStatus, JobStatus, RequestCounts, Usage
-from batchrelay.models.messages import CollectChunk, CollectQueueMessage, FinalizeJob
-from batchrelay.providers.base import BatchProvider
+from batchrelay.models.messages import (
+    CleanUpChunkFiles,
+    CollectChunk,
+    CollectQueueMessage,
+    DeleteJobData,
+    ExpireJobItems,
+    FinalizeJob,
+)
+from batchrelay.providers.base import BatchInfo, BatchProvider
 from batchrelay.results.multipart_writer import MultipartWriter, WrittenObject
 from batchrelay.store import chunk_store, job_store
 
@@ -49,6 +63,12 @@ def handle_collect_message(message: CollectQueueMessage, *, now: float | None = 
             return collect_chunk(message.job_id, message.chunk_id, now=now)
         case FinalizeJob():
             return finalize_job(message.job_id, now=now)
+        case CleanUpChunkFiles():
+            return provider_files.clean_up_chunk_files(message.job_id, message.chunk_id, now=now)
+        case ExpireJobItems():
+            return item_expiry.expire_job_items(message.job_id, after=message.after, now=now)
+        case DeleteJobData():
+            return job_deletion.continue_deletion(message.job_id, now=now)
     raise TypeError(f"not a collect queue message: {message!r}")
 
 
@@ -111,10 +131,15 @@ _USAGE_FIELDS = ("input_tokens", "output_tokens", "total_tokens")
 
 def collect_chunk(job_id: str, chunk_id: str, *, now: float | None = None) -> str:
     now = time.time() if now is None else now
-    chunk = chunk_store.get_chunk(job_id, chunk_id)
+    chunk = chunk_store.find_chunk(job_id, chunk_id)
+    if chunk is None:
+        return "chunk is gone (its job's data was deleted)"
     if chunk.status == ChunkStatus.COLLECTED:
-        # Counted already; a crash may have come before finalizing: resume it.
-        return finalize_if_complete(job_id, now=now)
+        # Counted already; a crash may have come before finalizing or the cleanup: resume them.
+        outcome = finalize_if_complete(job_id, now=now)
+        if chunk.files_pending_cleanup:
+            outcome += f"; {provider_files.clean_up_quietly(job_id, chunk_id, now=now)}"
+        return outcome
     if chunk.status != ChunkStatus.ENDED:
         return f"chunk is {chunk.status}; nothing to collect yet"
     job = job_store.get_job(job_id)
@@ -137,10 +162,11 @@ def collect_chunk(job_id: str, chunk_id: str, *, now: float | None = None) -> st
     tally = PartTally()
     key = part_key(job_id, chunk_id)
     raw_copies: list[Future[WrittenObject]] = []
+    known_batches: dict[str, BatchInfo] = {}
     with MultipartWriter(key) as part_writer:
         part = LineBatcher(part_writer)
         if chunk.batch_id:
-            batch = provider.retrieve_batch(chunk.batch_id)
+            batch = known_batches[chunk.batch_id] = provider.retrieve_batch(chunk.batch_id)
             for raw_file in provider.raw_result_files(batch):
                 raw_copy = MultipartWriter(raw_key(job_id, chunk_id, chunk.batch_id, raw_file.name))
                 try:
@@ -190,11 +216,16 @@ def collect_chunk(job_id: str, chunk_id: str, *, now: float | None = None) -> st
         chunk_store.put_chunk_and_count(retry_chunk)
         send_chunk_message(job_id, retry_id)
 
-    counted = chunk_store.mark_collected_and_count(chunk, part_key=key, job_deltas=tally.job_deltas())
-    outcome = f"collected {tally.lines} lines, {retried} to retry"
-    if not counted:
-        outcome = "already counted"
-    return f"{outcome}; {finalize_if_complete(job_id, now=now)}"
+    cleanup = provider_files.needs_cleanup(chunk)
+    counted = chunk_store.mark_collected_and_count(
+        chunk, part_key=key, job_deltas=tally.job_deltas(),
+        cleanup_due_at=int(now) + SAFETY_NET_S if cleanup else None,
+    )
+    outcome = f"collected {tally.lines} lines, {retried} to retry" if counted else "already counted"
+    outcome += f"; {finalize_if_complete(job_id, now=now)}"
+    if counted and cleanup:
+        outcome += f"; {provider_files.clean_up_quietly(job_id, chunk_id, known=known_batches, now=now)}"
+    return outcome
 
 
 def _tee(blocks: Iterator[bytes], copy: MultipartWriter) -> Iterator[bytes]:

@@ -7,8 +7,9 @@ Steps, each safe to repeat:
    (results/assembly.py);
 3. price the usage (results/pricing.py) and write manifest.json; for a job created through a
    drop-in surface, also its results in that surface's shape (lifecycle/surface_results.py);
-4. finalizing -> final status with the keys, cost and event id;
-5. publish the event, then set event_published.
+4. finalizing -> final status with the keys, cost, event id and the job's TTL (its items
+   follow in bounded steps: lifecycle/item_expiry.py);
+5. publish the event, then set event_published; queue the items' TTL steps.
 A crash anywhere leaves the job finalizing or final-but-unpublished; a redelivered
 `collect`/`finalize` message resumes. The event id is stable, so a repeat is deduplicated.
 
@@ -28,7 +29,9 @@ from batchrelay.aws.s3_keys import manifest_key
 from batchrelay.aws.s3_objects import presigned_get
 from batchrelay.clock import iso
 from batchrelay.errors import TransitionRefused
+from batchrelay.lifecycle import item_expiry
 from batchrelay.lifecycle.final_status import final_status
+from batchrelay.lifecycle.messages import send_expire_message
 from batchrelay.lifecycle.surface_results import write_surface_results
 from batchrelay.models.job import ChunkStatus, Job, JobStatus
 from batchrelay.notifications import publisher
@@ -50,8 +53,11 @@ def _presigned_results_url(job: Job) -> str | None:
 
 
 def finalize_if_complete(job_id: str, *, now: float | None = None) -> str:
-    job = job_store.get_job(job_id)
+    job = job_store.find_job(job_id)
+    if job is None:
+        return "job is gone (its data was deleted)"
     if job.is_final and job.event_published:
+        item_expiry.begin_expiry(job, now=now)  # a job made final by the previous version
         return f"job is {job.status}"
     if not job.submission_done or job.chunks_final < job.chunks_total:
         return f"{job.chunks_final}/{job.chunks_total} chunks final"
@@ -60,7 +66,9 @@ def finalize_if_complete(job_id: str, *, now: float | None = None) -> str:
 
 def finalize_job(job_id: str, *, now: float | None = None) -> str:
     now = time.time() if now is None else now
-    job = job_store.get_job(job_id)
+    job = job_store.find_job(job_id)
+    if job is None:
+        return "job is gone (its data was deleted)"
     if job.status in (JobStatus.IN_PROGRESS, JobStatus.CANCELLING):
         if job.input_accepted and (not job.submission_done or job.chunks_final < job.chunks_total):
             return f"{job.chunks_final}/{job.chunks_total} chunks final"
@@ -78,7 +86,9 @@ def finalize_job(job_id: str, *, now: float | None = None) -> str:
         return f"job is {job.status}"
     if not job.event_published:
         _publish(job)
+        send_expire_message(job_id)
         return f"finalized as {job.status}; event published"
+    item_expiry.begin_expiry(job, now=now)
     return f"job is {job.status}"
 
 
@@ -105,6 +115,7 @@ def _write_results(job: Job, *, now: float) -> Job:
             sync_cost_usd=sync_cost_usd,
             finished_at=finished_at,
             event_id=event_id_for(job.job_id, str(status)),
+            **item_expiry.final_fields(now),
             **({"surface_files": {k: f.model_dump() for k, f in surface_files.items()}} if surface_files else {}),
         )
     except TransitionRefused:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from batchrelay.aws import clients
 from batchrelay.models.messages import (
     CancelJob,
+    CleanUpChunkFiles,
     CollectChunk,
     CreateChunkBatch,
+    DeleteJobData,
+    ExpireJobItems,
     FinalizeJob,
     PlanJob,
     QueueMessage,
@@ -41,3 +44,15 @@ def send_finalize_message(job_id: str) -> None:
 
 def send_cancel_message(job_id: str) -> None:
     _send(get_settings().jobs_queue_url, CancelJob(job_id=job_id))
+
+
+def send_cleanup_message(job_id: str, chunk_id: str) -> None:
+    _send(get_settings().collect_queue_url, CleanUpChunkFiles(job_id=job_id, chunk_id=chunk_id))
+
+
+def send_expire_message(job_id: str, *, after: str | None = None) -> None:
+    _send(get_settings().collect_queue_url, ExpireJobItems(job_id=job_id, after=after))
+
+
+def send_delete_message(job_id: str) -> None:
+    _send(get_settings().collect_queue_url, DeleteJobData(job_id=job_id))

@@ -7,9 +7,12 @@ Per provider, each run:
   batch it needs), then retrieves individually what the sweep did not reach;
 - hands ended batches to `collect`, holds chunks refused for capacity, and reschedules
   running ones adaptively (poll_schedule);
-- re-sends the message for chunks waiting on us (pending, creating, held, ended) whose
-  safety-net time has come: a lost message never strands a chunk; likewise for jobs
-  stranded queued or validating (resend_stalled_jobs).
+- re-sends the message for chunks waiting on us (pending, creating, held, ended; collected
+  with provider files still to delete) whose safety-net time has come: a lost message never
+  strands a chunk;
+- and, before the providers, for jobs: queued or validating ones whose message was lost
+  (resend_stalled_jobs), final ones whose items' TTL steps or deletion steps stopped
+  (`expire`, `delete`).
 
 Provider calls run on a thread pool; DynamoDB writes stay on the calling thread (boto3
 resources are not thread-safe). New work stops at ``deadline``; the rest waits a minute.
@@ -23,13 +26,17 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 
+from batchrelay import constants as c
 from batchrelay import registry
 from batchrelay.errors import TransitionRefused
 from batchrelay.lifecycle import provider_lookup
 from batchrelay.lifecycle.handoff import hand_to_collect
 from batchrelay.lifecycle.messages import (
     send_chunk_message,
+    send_cleanup_message,
     send_collect_message,
+    send_delete_message,
+    send_expire_message,
     send_job_message,
     send_validate_message,
 )
@@ -72,6 +79,7 @@ def run_poll(
     """One poller run. ``now`` is the scheduling time (tests move it); ``deadline`` is on ``clock``."""
     summary = PollSummary()
     resend_stalled_jobs(now, summary)
+    resend_job_upkeep(now, summary)
     for name in registry.names() if providers is None else providers:
         if clock() >= deadline:
             break
@@ -90,6 +98,25 @@ def resend_stalled_jobs(now: float, summary: PollSummary) -> None:
             else:
                 send_job_message(job_id)
             summary.resent += 1
+
+
+# Final jobs with work behind the collect queue, and the message that goes on with it.
+_UPKEEP = {
+    c.EXPIRING_JOBS_DUE_PK: send_expire_message,
+    c.DELETING_JOBS_DUE_PK: send_delete_message,
+}
+
+
+def resend_job_upkeep(now: float, summary: PollSummary) -> None:
+    """Final jobs whose TTL or deletion steps stopped (a lost message, a crashed step): send
+    the step's message again (a step starts over safely; one holding a lease is left alone)."""
+    for due_pk, send in _UPKEEP.items():
+        for job_id, due_at in job_store.query_due_jobs(due_pk, int(now)):
+            if job_store.postpone_due_job(
+                job_id, due_pk, seen_due_at=due_at, next_due_at=int(now) + SAFETY_NET_S
+            ):
+                send(job_id)
+                summary.resent += 1
 
 
 def poll_provider(name: str, *, now: float, deadline: float, clock: Callable[[], float], summary: PollSummary) -> None:
@@ -195,10 +222,11 @@ def apply_batch_info(chunk: Chunk, info: BatchInfo, *, now: float, summary: Poll
 
 def _resend(chunk: Chunk, *, now: float, summary: PollSummary) -> None:
     """Push the safety-net time out first (only one poller wins), then send the message."""
+    cleanup = chunk.status == ChunkStatus.COLLECTED and chunk.files_pending_cleanup
     try:
         chunk_store.transition_chunk(
             chunk.job_id, chunk.chunk_id, chunk.provider, chunk.status, None,
-            due_at=None if chunk.status == ChunkStatus.COLLECTED else int(now) + SAFETY_NET_S,
+            due_at=None if chunk.status == ChunkStatus.COLLECTED and not cleanup else int(now) + SAFETY_NET_S,
             guard=chunk_store.same_due_at(chunk.due_at),
         )
     except TransitionRefused:
@@ -207,6 +235,8 @@ def _resend(chunk: Chunk, *, now: float, summary: PollSummary) -> None:
         send_collect_message(chunk.job_id, chunk.chunk_id)
     elif chunk.status in (ChunkStatus.PENDING, ChunkStatus.CREATING, ChunkStatus.HELD):
         send_chunk_message(chunk.job_id, chunk.chunk_id)
+    elif cleanup:
+        send_cleanup_message(chunk.job_id, chunk.chunk_id)
     else:
         return
     summary.resent += 1

@@ -121,6 +121,43 @@ class ValidationOut(BaseModel):
     checked_bytes: int = Field(description="bytes of it checked so far")
     checked_requests: int = Field(description="requests checked so far")
     done: bool = Field(description="every line checked and accepted")
+class DeletionCountsOut(BaseModel):
+    """Removed per kind: objects under each of the job's prefixes, provider files, table items."""
+
+    inputs: int = Field(description="objects under inputs/<tenant>/<job>/")
+    chunk_files: int = Field(description="objects under chunks/<job>/ (each chunk's input)")
+    raw_files: int = Field(description="objects under raw/<job>/ (the providers' result files, as received)")
+    results: int = Field(description="objects under results/<job>/ (results, manifest, parts)")
+    provider_files: int = Field(description="files the provider still kept for the job's batches")
+    table_items: int = Field(description="the job, its chunks, deliveries, batch claims and idempotency key")
+
+
+class DeletionProgressOut(BaseModel):
+    requested_at: str
+    removed: DeletionCountsOut
+
+
+class DeletionPlanOut(BaseModel):
+    """What a deletion still has to remove."""
+
+    table_items: int
+    chunks: int
+    deliveries: int
+    batch_claims: int
+    prefixes: list[str] = Field(description="every object under these prefixes is deleted")
+
+
+class JobDeletionOut(BaseModel):
+    id: str
+    object: Literal["job.deletion"] = "job.deletion"
+    status: Literal["deleted", "deleting"] = Field(
+        description="deleted: nothing of the job is left (GET is 404); deleting: it goes on behind the queue"
+    )
+    requested_at: str
+    removed: DeletionCountsOut = Field(description="what was removed so far (all of it when deleted)")
+    to_remove: DeletionPlanOut | None = Field(
+        default=None, description="while deleting: what is left (GET /v1/jobs/{id} shows the progress)"
+    )
 
 
 class JobOut(BaseModel):
@@ -149,6 +186,10 @@ class JobOut(BaseModel):
         default=None, description="why the job failed without running: code, message, field and line"
     )
     validation: ValidationOut | None = Field(default=None, description="jobs created from an upload")
+    expires_at: str | None = Field(
+        default=None, description="once final: when the job and its data expire (final time + retention)"
+    )
+    deletion: DeletionProgressOut | None = Field(default=None, description="while deleting: the progress")
 
 
 class JobList(BaseModel):

@@ -20,6 +20,7 @@ class JobStatus(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    DELETING = "deleting"  # a final job whose data is being removed on request (then: no job)
 
 
 FINAL_JOB_STATUSES = frozenset(
@@ -44,6 +45,8 @@ JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.IN_PROGRESS: frozenset({JobStatus.FINALIZING, JobStatus.CANCELLING}),
     JobStatus.CANCELLING: frozenset({JobStatus.FINALIZING}),
     JobStatus.FINALIZING: FINAL_JOB_STATUSES,
+    # DELETE /v1/jobs/{id}: only a final job; the job item is the last thing deleted.
+    **{status: frozenset({JobStatus.DELETING}) for status in FINAL_JOB_STATUSES},
 }
 
 
@@ -181,11 +184,15 @@ class Job(BaseModel):
     input_file_id: str | None = None          # the OpenAI surface: the file it was created from
     output_expires_after: int | None = None   # the OpenAI surface: seconds its result files live
     surface_files: dict[str, SurfaceFile] = Field(default_factory=dict)   # by kind: output, errors, results
-    surface_deleted_at: str | None = None     # deleted through its surface (gone from it, data kept)
     # Jobs created from an upload (None for inline jobs and jobs stored before validation moved
     # to the background).
     validation: InputValidation | None = None
     version: int = 0
+    # The job's TTL (epoch seconds: final time + retention days), set with the final status;
+    # items_ttl_set once every other item of the job carries it too (lifecycle.item_expiry).
+    expires_at: int | None = None
+    items_ttl_set: bool = False
+    deletion: JobDeletion | None = None
 
     @property
     def is_final(self) -> bool:
@@ -196,6 +203,27 @@ class Job(BaseModel):
         """Its input passed validation, so its requests are known (False: the job never ran,
         nothing reached a provider, and it has no results)."""
         return self.validation is None or self.validation.done
+
+
+class DeletionCounts(BaseModel):
+    """What a deletion removed, per kind (objects by prefix, provider files, table items)."""
+
+    inputs: int = 0            # inputs/<tenant>/<job>/
+    chunk_files: int = 0       # chunks/<job>/
+    raw_files: int = 0         # raw/<job>/ (the providers' result files, as received)
+    results: int = 0           # results/<job>/ (results, manifest, parts)
+    provider_files: int = 0    # files the provider kept for the job's batches
+    table_items: int = 0       # the job, its chunks, deliveries, batch claims, idempotency key
+
+
+class JobDeletion(BaseModel):
+    """A deletion asked for with DELETE /v1/jobs/{id} and its progress."""
+
+    requested_at: str
+    previous_status: str
+    removed: DeletionCounts = Field(default_factory=DeletionCounts)
+    # Epoch seconds until which one step holds the deletion (one worker at a time).
+    lease_until: float = 0.0
 
 
 class ChunkCounts(BaseModel):
@@ -230,5 +258,9 @@ class Chunk(BaseModel):
     end_reason: str | None = None        # completed | expired | cancelled | failed | not_submitted
     batch_errors: list[dict[str, Any]] = Field(default_factory=list)
     part_key: str | None = None
+    # Provider files (input, output, errors) still to delete once collected; the poller's
+    # safety net retries (lifecycle.provider_files) with growing waits (cleanup_attempts).
+    files_pending_cleanup: bool = False
+    cleanup_attempts: int = 0
     created_at: str = ""
     updated_at: str = ""

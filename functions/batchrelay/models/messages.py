@@ -7,7 +7,9 @@ unknown fields are ignored (a newer message read by an older consumer during a r
 
 jobs:     {"kind": "job", "job_id"} | {"kind": "chunk", "job_id", "chunk_id"} | {"kind": "cancel", "job_id"} |
           {"kind": "validate", "job_id"}
-collect:  {"kind": "collect", "job_id", "chunk_id"} | {"kind": "finalize", "job_id"}
+collect:  {"kind": "collect", "job_id", "chunk_id"} | {"kind": "finalize", "job_id"} |
+          {"kind": "cleanup", "job_id", "chunk_id"} | {"kind": "expire", "job_id", "after"} |
+          {"kind": "delete", "job_id"}
 webhooks: the job event itself (from SNS, raw delivery; models.events.JobEvent) |
           {"kind": "delivery", "job_id", "event_id", "endpoint_id", "attempt", "not_before"}
 """
@@ -69,6 +71,29 @@ class FinalizeJob(QueueMessage):
     job_id: str
 
 
+class CleanUpChunkFiles(QueueMessage):
+    """Delete the files the provider keeps for a collected chunk's batches (a retry)."""
+
+    kind: Literal["cleanup"] = "cleanup"
+    job_id: str
+    chunk_id: str
+
+
+class ExpireJobItems(QueueMessage):
+    """Give a final job's items their TTL, one bounded page after ``after`` (a sort key)."""
+
+    kind: Literal["expire"] = "expire"
+    job_id: str
+    after: str | None = None
+
+
+class DeleteJobData(QueueMessage):
+    """Go on deleting a job's data (DELETE /v1/jobs/{id}), one bounded step per message."""
+
+    kind: Literal["delete"] = "delete"
+    job_id: str
+
+
 class DeliverWebhook(QueueMessage):
     """One attempt of one (event, endpoint) delivery, not before ``not_before``."""
 
@@ -81,7 +106,9 @@ class DeliverWebhook(QueueMessage):
 
 
 JobsQueueMessage = Annotated[PlanJob | CreateChunkBatch | CancelJob | ValidateJobInput, Field(discriminator="kind")]
-CollectQueueMessage = Annotated[CollectChunk | FinalizeJob, Field(discriminator="kind")]
+CollectQueueMessage = Annotated[
+    CollectChunk | FinalizeJob | CleanUpChunkFiles | ExpireJobItems | DeleteJobData, Field(discriminator="kind")
+]
 
 JOBS_QUEUE_MESSAGE: TypeAdapter[JobsQueueMessage] = TypeAdapter(JobsQueueMessage)
 COLLECT_QUEUE_MESSAGE: TypeAdapter[CollectQueueMessage] = TypeAdapter(CollectQueueMessage)

@@ -26,8 +26,11 @@ What an adapter implements, and what the lifecycle relies on:
 - **Results** (``raw_result_files``, ``parse_result_line``): byte streams (never a whole
   file in memory) and one ``ProviderResult`` per line, outcome and retryability decided
   here (5xx, 429, overload: worth a new batch; 4xx: final).
-- **Cleanup** (``delete_files``): files the provider keeps for a batch (input, output,
-  errors) once the chunk is collected; failures are logged and retried, never fatal.
+- **Cleanup** (``delete_files``): files the provider keeps for an ended batch (input,
+  output, errors), deleted once the chunk is collected (registry ``input_files``); a file
+  gone already counts as deleted. A ``ProviderError`` is logged and retried by the poller's
+  safety net (``lifecycle.provider_files``), never fatal to a job. An adapter that uploads
+  input deletes it itself when the create is refused (nothing else knows the file).
 
 ``ProviderError`` is the only exception an adapter lets out of a provider call.
 """
@@ -151,8 +154,9 @@ class BatchProvider(ABC):
         """Turn one line of a raw result file into a ProviderResult."""
 
     def delete_files(self, batch: BatchInfo) -> list[str]:
-        """Delete what the provider keeps for an ended batch; returns what was deleted.
+        """Delete what the provider keeps for an ended batch; returns the ids now gone.
 
         Providers without files (Anthropic: results expire on their own) keep nothing.
+        Raises ProviderError when a deletion should be tried again later.
         """
         return []

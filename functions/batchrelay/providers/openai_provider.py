@@ -40,6 +40,8 @@ _RUNNING = {"validating", "in_progress", "finalizing", "cancelling"}
 _END_REASONS = {"completed": "completed", "expired": "expired", "cancelled": "cancelled", "failed": "failed"}
 _ENDED_AT_FIELD = {"completed": "completed_at", "expired": "expired_at", "cancelled": "cancelled_at",
                    "failed": "failed_at"}
+# The files a batch keeps at OpenAI, as BatchInfo.extra names them.
+_FILE_FIELDS = ("input_file_id", "output_file_id", "error_file_id")
 # Per-request error codes (no HTTP response) that are worth another batch.
 _RETRYABLE_CODES = {"server_error", "internal_error", "rate_limit_exceeded", "timeout", "service_unavailable"}
 
@@ -100,18 +102,46 @@ class OpenAIProvider(SdkProvider):
                     metadata=normalize_metadata(metadata),
                 )
         except ProviderError as exc:
-            # A definite refusal leaves an orphan file; an ambiguous failure (timeout, 5xx) may
-            # have created the batch, whose validation still needs the file, so keep it then.
-            if not exc.retryable:
+            # A refusal (any 4xx, 429 included: the caller tries again with a new upload) leaves
+            # an orphan file: delete it. An ambiguous failure (timeout, 5xx) may have created
+            # the batch, whose validation still needs the file: keep it then (an adopted batch
+            # names it, and it is deleted with the batch's files once collected).
+            if exc.status_code is not None and 400 <= exc.status_code < 500:
                 self._delete_file_quietly(uploaded.id)
             raise
         return self._info(batch)
 
     def _delete_file_quietly(self, file_id: str) -> None:
+        # Nothing refers to this file any more, so no safety net can retry: OpenAI's own
+        # expiry of batch files (30 days by default) is the one left.
         try:
             self.client.files.delete(file_id)
         except openai.OpenAIError as exc:
             log.warning("could not delete input file %s: %s", file_id, exc)
+
+    def delete_files(self, batch: BatchInfo) -> list[str]:
+        """Delete the batch's input, output and error files; returns the ids now gone.
+
+        Only for an ended batch (a running one still reads its input). A file that is gone
+        already (deleted before, expired) counts as deleted, so a retry after a partial
+        failure finishes the job. Raises ProviderError for what is worth retrying later.
+        """
+        if not all(key in batch.extra for key in _FILE_FIELDS):
+            batch = self.retrieve_batch(batch.batch_id)
+        if batch.state != "ended":
+            return []
+        deleted: list[str] = []
+        for key in _FILE_FIELDS:
+            file_id = batch.extra.get(key)
+            if not file_id:
+                continue
+            with translate_errors(self.name):
+                try:
+                    self.client.files.delete(file_id)
+                except openai.NotFoundError:
+                    pass
+            deleted.append(file_id)
+        return deleted
 
     def find_batch(
         self,

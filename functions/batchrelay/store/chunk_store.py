@@ -336,11 +336,20 @@ def put_chunk_and_count(chunk: Chunk) -> tuple[Chunk, bool]:
         return existing, False
 
 
-def mark_collected_and_count(chunk: Chunk, *, part_key: str, job_deltas: dict[str, int]) -> bool:
-    """ended -> collected (out of the due index) and add ``job_deltas`` plus chunks_final +1
-    to the job, in one transaction. False when the chunk was not ENDED (already counted)."""
-    update = {"status": str(ChunkStatus.COLLECTED), "part_key": part_key}
-    expression, names, values = _update_expression(chunk.provider, update, None)
+def mark_collected_and_count(
+    chunk: Chunk, *, part_key: str, job_deltas: dict[str, int], cleanup_due_at: int | None = None
+) -> bool:
+    """ended -> collected and add ``job_deltas`` plus chunks_final +1 to the job, in one
+    transaction. False when the chunk was not ENDED (already counted).
+
+    The chunk leaves the due index, unless ``cleanup_due_at``: then its provider files are
+    still to delete (files_pending_cleanup) and the poller looks at it again at that time,
+    should the cleanup that follows not happen.
+    """
+    update: dict[str, Any] = {"status": str(ChunkStatus.COLLECTED), "part_key": part_key}
+    if cleanup_due_at is not None:
+        update["files_pending_cleanup"] = True
+    expression, names, values = _update_expression(chunk.provider, update, cleanup_due_at)
     names["#status"] = "status"
     values[":ended"] = str(ChunkStatus.ENDED)
     deltas = {**{k: v for k, v in job_deltas.items() if v}, "chunks_final": 1}
@@ -356,3 +365,29 @@ def mark_collected_and_count(chunk: Chunk, *, part_key: str, job_deltas: dict[st
         if not cancelled_by_condition(exc, 0):
             raise
         return False
+
+
+# --- provider files of collected chunks (lifecycle.provider_files) ------------------------
+
+
+def files_cleaned(chunk: Chunk) -> Chunk | None:
+    """The chunk's provider files are deleted: no longer pending, out of the due index.
+    None when it was not pending (a repeat)."""
+    try:
+        return transition_chunk(
+            chunk.job_id, chunk.chunk_id, chunk.provider, ChunkStatus.COLLECTED, None,
+            due_at=None, guard=attribute_is("files_pending_cleanup", True), files_pending_cleanup=False,
+        )
+    except (TransitionRefused, NotFound):
+        return None
+
+
+def cleanup_failed(chunk: Chunk, *, attempts: int, due_at: int) -> Chunk | None:
+    """A cleanup attempt failed: the poller tries again at ``due_at``. None if no longer pending."""
+    try:
+        return transition_chunk(
+            chunk.job_id, chunk.chunk_id, chunk.provider, ChunkStatus.COLLECTED, None,
+            due_at=due_at, guard=attribute_is("files_pending_cleanup", True), cleanup_attempts=attempts,
+        )
+    except (TransitionRefused, NotFound):
+        return None

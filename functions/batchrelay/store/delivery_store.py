@@ -11,12 +11,14 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
+from batchrelay import constants as c
 from batchrelay.clock import now_iso
+from batchrelay.errors import NotFound
 from batchrelay.models.webhooks import Delivery, DeliveryAttempt, DeliveryStatus
 from batchrelay.store import keys
 from batchrelay.store.table import from_dynamo, get, put_if_absent, query_items, update_if
 
-_NOT_MODEL = {"pk", "sk"}
+_NOT_MODEL = {"pk", "sk", c.TTL_ATTRIBUTE}
 
 
 def _from_item(item: dict[str, Any]) -> Delivery:
@@ -27,12 +29,20 @@ def _key(delivery: Delivery) -> dict[str, str]:
     return keys.delivery_key(delivery.job_id, delivery.event_id, delivery.endpoint_id)
 
 
-def create_delivery(delivery: Delivery) -> tuple[Delivery, bool]:
-    """Store a new delivery unless one exists for (event, endpoint); returns (stored, created)."""
-    if put_if_absent({**delivery.model_dump(mode="json"), **_key(delivery)}):
+def create_delivery(delivery: Delivery, *, expires_at: int | None = None) -> tuple[Delivery, bool]:
+    """Store a new delivery unless one exists for (event, endpoint); returns (stored, created).
+
+    ``expires_at``: its TTL (deliveries are made once the job is final, so they get it at once).
+    """
+    item = {**delivery.model_dump(mode="json"), **_key(delivery)}
+    if expires_at is not None:
+        item[c.TTL_ATTRIBUTE] = expires_at
+    if put_if_absent(item):
         return delivery, True
     existing = get_delivery(delivery.job_id, delivery.event_id, delivery.endpoint_id)
-    assert existing is not None  # deliveries are never deleted
+    if existing is None:
+        # Deleted between the two calls (its job's data was deleted on request).
+        raise NotFound(f"delivery of {delivery.event_id} to {delivery.endpoint_id} is gone", field="job_id")
     return existing, False
 
 

@@ -1,4 +1,5 @@
-"""Jobs in DynamoDB: create (with its idempotency key), get, list by tenant, transitions."""
+"""Jobs in DynamoDB: create (with its idempotency key), get, list by tenant, transitions;
+the upkeep of final jobs (their items' TTL, the deletion of their data) and its safety net."""
 
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ from batchrelay.aws import clients
 from batchrelay.clock import now_iso
 from batchrelay.errors import Conflict, NotFound, TransitionRefused, ValidationFailed
 from batchrelay.models.job import (
+    FINAL_JOB_STATUSES,
     JOB_TRANSITIONS,
     TIMED_JOB_STATUSES,
+    DeletionCounts,
     InputValidation,
     Job,
+    JobDeletion,
     JobStatus,
     RequestCounts,
     Usage,
@@ -29,7 +33,9 @@ from batchrelay.store.table import (
     encode_cursor,
     from_dynamo,
     get,
+    is_condition_failure,
     serialize_item,
+    serialize_value,
     status_in,
     table,
     table_name,
@@ -42,7 +48,6 @@ _JOB_ATTRS_NOT_MODEL = {
     "sk",
     c.TENANT_JOBS_PK,
     c.TENANT_JOBS_SK,
-    c.TTL_ATTRIBUTE,
     c.DUE_CHUNKS_PK,
     c.DUE_CHUNKS_SK,
 }
@@ -111,7 +116,10 @@ def create_job(job: Job, *, idempotency_key: str | None = None, request_hash: st
                             "created_at": job.created_at,
                         }
                     ),
-                    "ConditionExpression": "attribute_not_exists(pk)",
+                    # A key whose job has expired (TTL past, item not yet removed) is free again.
+                    "ConditionExpression": "attribute_not_exists(pk) OR #ttl < :now",
+                    "ExpressionAttributeNames": {"#ttl": c.TTL_ATTRIBUTE},
+                    "ExpressionAttributeValues": {":now": serialize_value(int(time.time()))},
                 }
             }
         )
@@ -130,15 +138,32 @@ def create_job(job: Job, *, idempotency_key: str | None = None, request_hash: st
 
 
 def get_idempotency_record(tenant_id: str, key: str) -> dict[str, Any] | None:
-    return get(keys.idempotency_key(tenant_id, key))
+    """The job an Idempotency-Key names; None if unused, or expired with its job."""
+    item = get(keys.idempotency_key(tenant_id, key))
+    return None if item is None or _expired(item) else item
 
 
 def get_job(job_id: str, *, tenant_id: str | None = None) -> Job:
-    """The job; NotFound if it does not exist or belongs to another tenant."""
+    """The job; NotFound if it does not exist or belongs to another tenant.
+
+    A tenant never sees a job past its TTL: DynamoDB deletes expired items a while (up to
+    days) after their time, and the job's objects have expired by then too.
+    """
     item = get(keys.job_key(job_id))
-    if not item or (tenant_id is not None and item.get("tenant_id") != tenant_id):
+    if not item or (tenant_id is not None and (item.get("tenant_id") != tenant_id or _expired(item))):
         raise NotFound(f"job {job_id} not found", field="job_id")
     return job_from_item(item)
+
+
+def find_job(job_id: str) -> Job | None:
+    """The job, or None if there is none (deleted, expired and removed, never made)."""
+    item = get(keys.job_key(job_id))
+    return job_from_item(item) if item else None
+
+
+def _expired(item: dict[str, Any]) -> bool:
+    expires_at = item.get(c.TTL_ATTRIBUTE)
+    return expires_at is not None and expires_at <= time.time()
 
 
 def list_jobs(
@@ -161,9 +186,13 @@ def list_jobs(
             "ScanIndexForward": False,
             "Limit": limit - len(jobs),
         }
+        # Jobs past their TTL are gone for the tenant (see get_job).
+        query["FilterExpression"] = "(attribute_not_exists(#ttl) OR #ttl > :now)"
+        query["ExpressionAttributeNames"] = {"#ttl": c.TTL_ATTRIBUTE}
+        query["ExpressionAttributeValues"][":now"] = int(time.time())
         if status:
-            query["FilterExpression"] = "#s = :s"
-            query["ExpressionAttributeNames"] = {"#s": "status"}
+            query["FilterExpression"] += " AND #s = :s"
+            query["ExpressionAttributeNames"]["#s"] = "status"
             query["ExpressionAttributeValues"][":s"] = status
         if start_key:
             query["ExclusiveStartKey"] = start_key
@@ -178,7 +207,7 @@ def list_jobs(
 def list_surface_jobs(
     tenant_id: str, surface: str, *, limit: int, after: Job | None = None, before: Job | None = None
 ) -> tuple[list[Job], bool]:
-    """A tenant's jobs created through a drop-in ``surface`` (and not deleted through it), newest
+    """A tenant's jobs created through a drop-in ``surface`` (and not being deleted), newest
     first: the page of ``limit`` older than ``after`` (or the newest), or newer than ``before``.
     Returns (jobs, whether more lie beyond the page in that direction)."""
     cursor = before or after
@@ -194,9 +223,11 @@ def list_surface_jobs(
         query: dict[str, Any] = {
             "IndexName": c.TENANT_JOBS_INDEX,
             "KeyConditionExpression": f"{c.TENANT_JOBS_PK} = :t",
-            "FilterExpression": "#surface = :surface AND attribute_not_exists(#deleted)",
-            "ExpressionAttributeNames": {"#surface": "surface", "#deleted": "surface_deleted_at"},
-            "ExpressionAttributeValues": {":t": keys.tenant_pk(tenant_id), ":surface": surface},
+            "FilterExpression": "#surface = :surface AND #status <> :deleting",
+            "ExpressionAttributeNames": {"#surface": "surface", "#status": "status"},
+            "ExpressionAttributeValues": {
+                ":t": keys.tenant_pk(tenant_id), ":surface": surface, ":deleting": str(JobStatus.DELETING),
+            },
             "ScanIndexForward": before is not None,
             # One more than the page: whether it exists says has_more.
             "Limit": max(limit + 1 - len(jobs), 10),
@@ -401,3 +432,125 @@ def accept_validated_input(
         request_count=request_count,
         models=models,
     )
+
+# --- upkeep of final jobs: item TTLs and deletion, with the poller's safety net ------------
+#
+# A final job with work left behind the queue sits in the due index under its own partition
+# (EXPIRING_JOBS_DUE_PK, DELETING_JOBS_DUE_PK) with the time its message counts as lost; each
+# step moves that time on, and the poller re-sends the message of a job whose time came.
+
+
+def expiry_fields(expires_at: int, *, due_at: int) -> dict[str, Any]:
+    """Fields of the final transition: the job's TTL, and the job in the safety net until
+    every other item of the job has its TTL too."""
+    return {c.TTL_ATTRIBUTE: expires_at, c.DUE_CHUNKS_PK: c.EXPIRING_JOBS_DUE_PK, c.DUE_CHUNKS_SK: due_at}
+
+
+def begin_item_expiry(job_id: str, *, expires_at: int, due_at: int) -> bool:
+    """Give a final job without a TTL (one of the previous version) its TTL and put it in the
+    safety net; True only for the one caller that did (it queues the steps)."""
+    names: dict[str, str] = {"#ttl": c.TTL_ATTRIBUTE, "#due_pk": c.DUE_CHUNKS_PK, "#due": c.DUE_CHUNKS_SK}
+    values: dict[str, Any] = {":ttl": expires_at, ":due_pk": c.EXPIRING_JOBS_DUE_PK, ":due": due_at}
+    condition = status_in(tuple(str(s) for s in FINAL_JOB_STATUSES), names, values)
+    return update_if(
+        keys.job_key(job_id),
+        expression="SET #ttl = :ttl, #due_pk = :due_pk, #due = :due",
+        condition=f"{condition} AND attribute_not_exists(#ttl)",
+        names=names,
+        values=values,
+    ) is not None
+
+
+def query_due_jobs(due_pk: str, now: int, *, limit: int = 100) -> list[tuple[str, int]]:
+    """(job_id, due_at) of the jobs in one upkeep partition whose time has come (oldest first)."""
+    page = table().query(
+        IndexName=c.DUE_CHUNKS_INDEX,
+        KeyConditionExpression=Key(c.DUE_CHUNKS_PK).eq(due_pk) & Key(c.DUE_CHUNKS_SK).lte(now),
+        Limit=limit,
+    )
+    return [(from_dynamo(i)["job_id"], int(i[c.DUE_CHUNKS_SK])) for i in page.get("Items", [])]
+
+
+def postpone_due_job(job_id: str, due_pk: str, *, seen_due_at: int | None, next_due_at: int) -> bool:
+    """Move a job's time in an upkeep partition on; with ``seen_due_at``, only if it is still
+    the time the caller saw (one poller re-sends). False when the job left the partition."""
+    condition = "#due_pk = :due_pk" + (" AND #due = :seen" if seen_due_at is not None else "")
+    values: dict[str, Any] = {":due_pk": due_pk, ":next": next_due_at}
+    if seen_due_at is not None:
+        values[":seen"] = seen_due_at
+    return update_if(
+        keys.job_key(job_id),
+        expression="SET #due = :next",
+        condition=condition,
+        names={"#due_pk": c.DUE_CHUNKS_PK, "#due": c.DUE_CHUNKS_SK},
+        values=values,
+    ) is not None
+
+
+def finish_item_expiry(job_id: str) -> bool:
+    """Every item of the job has its TTL: out of the safety net, marked done."""
+    return update_if(
+        keys.job_key(job_id),
+        expression="SET #done = :true REMOVE #due_pk, #due",
+        condition="#due_pk = :due_pk",
+        names={"#done": "items_ttl_set", "#due_pk": c.DUE_CHUNKS_PK, "#due": c.DUE_CHUNKS_SK},
+        values={":true": True, ":due_pk": c.EXPIRING_JOBS_DUE_PK},
+    ) is not None
+
+
+def start_deletion(job_id: str, from_status: JobStatus, *, requested_at: str, due_at: int) -> Job:
+    """final -> deleting, in the deletion safety net (TransitionRefused names what it found)."""
+    deletion = JobDeletion(requested_at=requested_at, previous_status=str(from_status))
+    return transition_job(
+        job_id, from_status, JobStatus.DELETING,
+        deletion=deletion.model_dump(mode="json"),
+        **{c.DUE_CHUNKS_PK: c.DELETING_JOBS_DUE_PK, c.DUE_CHUNKS_SK: due_at},
+    )
+
+
+def claim_deletion_step(job_id: str, *, now: float, lease_until: float, due_at: int) -> Job | None:
+    """Take the deletion for one step (no other step holds it) and move the safety net past
+    it; None when the job is not deleting or another step holds it."""
+    item = update_if(
+        keys.job_key(job_id),
+        expression="SET #del.#lease = :until, #due = :due",
+        condition="#status = :deleting AND #del.#lease < :now",
+        names={"#status": "status", "#del": "deletion", "#lease": "lease_until", "#due": c.DUE_CHUNKS_SK},
+        values={":until": lease_until, ":due": due_at, ":deleting": str(JobStatus.DELETING), ":now": now},
+    )
+    return job_from_item(item) if item else None
+
+
+def record_deletion_step(job_id: str, removed: DeletionCounts, *, lease_until: float) -> Job | None:
+    """Add a step's removals to the job's progress and release the step; None if the lease
+    was lost meanwhile (another step took over and counts its own)."""
+    set_parts, names, values = job_set_clause(
+        set_fields={"deletion.lease_until": 0.0},
+        add_fields={f"deletion.removed.{kind}": n for kind, n in removed.model_dump().items() if n},
+    )
+    names.update({"#status": "status", "#c_del": "deletion", "#c_lease": "lease_until"})
+    values.update({":deleting": str(JobStatus.DELETING), ":mine": lease_until})
+    item = update_if(
+        keys.job_key(job_id),
+        expression=f"SET {', '.join(set_parts)}",
+        condition="#status = :deleting AND #c_del.#c_lease = :mine",
+        names=names,
+        values=values,
+    )
+    return job_from_item(item) if item else None
+
+
+def delete_job_item(job_id: str, *, lease_until: float) -> bool:
+    """Delete the job item, the last of a deletion, while this step holds it."""
+    try:
+        table().delete_item(
+            Key=keys.job_key(job_id),
+            ConditionExpression="#status = :deleting AND #del.#lease = :mine",
+            ExpressionAttributeNames={"#status": "status", "#del": "deletion", "#lease": "lease_until"},
+            ExpressionAttributeValues=to_dynamo({":deleting": str(JobStatus.DELETING), ":mine": lease_until}),
+        )
+        return True
+    except ClientError as exc:
+        if not is_condition_failure(exc):
+            raise
+        return False

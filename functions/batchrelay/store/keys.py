@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+JOB_SK = "JOB"
 CHUNK_SK_PREFIX = "CHUNK#"
 DELIVERY_SK_PREFIX = "DELIVERY#"
 WEBHOOK_SK_PREFIX = "WEBHOOK#"
@@ -12,7 +13,7 @@ def job_pk(job_id: str) -> str:
 
 
 def job_key(job_id: str) -> dict[str, str]:
-    return {"pk": job_pk(job_id), "sk": "JOB"}
+    return {"pk": job_pk(job_id), "sk": JOB_SK}
 
 
 def chunk_key(job_id: str, chunk_id: str) -> dict[str, str]:

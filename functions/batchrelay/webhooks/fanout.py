@@ -13,12 +13,12 @@ import orjson
 from pydantic import TypeAdapter
 
 from batchrelay import clock
-from batchrelay.clock import now_iso
+from batchrelay.clock import now_iso, parse_iso
 from batchrelay.models.events import JobEvent, JobEventData
 from batchrelay.models.messages import DeliverWebhook
 from batchrelay.models.webhooks import JOB_URL_ENDPOINT_ID, Delivery
-from batchrelay.store import delivery_store, endpoint_store
-from batchrelay.webhooks import attempts
+from batchrelay.store import delivery_store, endpoint_store, job_items
+from batchrelay.webhooks import attempts, schedule
 from batchrelay.webhooks.messages import enqueue_delivery
 
 
@@ -66,6 +66,7 @@ def fan_out(
         raise ValueError(f"event {event.id} names no job_id or tenant_id")
     outcomes: dict[str, str] = {}
     errors: dict[str, str] = {}
+    expires_at = delivery_expires_at(event, now=clock.now())
     for endpoint_id, url in _targets(event):
         try:
             now = now_iso()
@@ -81,7 +82,8 @@ def fan_out(
                     next_attempt_at=now,
                     created_at=now,
                     updated_at=now,
-                )
+                ),
+                expires_at=expires_at,
             )
             if created or (delivery.status == "pending" and delivery.attempt_count == 0):
                 outcomes[endpoint_id] = attempts.attempt_delivery(delivery, 1, time_left=time_left)
@@ -94,6 +96,14 @@ def fan_out(
     if errors:
         raise DeliveryErrors(f"event {event.id}: {errors}")
     return outcomes
+
+
+def delivery_expires_at(event: JobEvent, *, now: float) -> int:
+    """A delivery's TTL, set at creation (its job is final by then): the job's own, from its
+    final time, but never before every retry of the delivery is over."""
+    finished_at = event.data.finished_at if isinstance(event.data, JobEventData) else None
+    job_expires_at = job_items.expires_at_for(parse_iso(finished_at) if finished_at else now)
+    return max(job_expires_at, int(now) + schedule.LONGEST_DELIVERY_SECONDS)
 
 
 def handle_delivery_message(

@@ -16,6 +16,9 @@ RETRY_DELAYS: tuple[int, ...] = (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 36
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 JITTER = 0.10
 MAX_DELAY_SECONDS = 10 * 3600
+# No delivery can still be retrying this long after it was created (every wait at its
+# longest, Retry-After included): a delivery record is kept at least this long.
+LONGEST_DELIVERY_SECONDS = int(len(RETRY_DELAYS) * MAX_DELAY_SECONDS * (1 + JITTER)) + 3600
 
 
 def is_success(status_code: int | None) -> bool:

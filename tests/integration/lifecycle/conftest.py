@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
+from batchrelay_tools.simulator import SimulatorServer, SimulatorSettings
 from tests.support.driver import Driver, VirtualClock
 from tests.support.fake_provider import FakeProvider
 
@@ -30,3 +33,18 @@ def driver(aws, clock, monkeypatch) -> Driver:
     monkeypatch.setenv("CREATION_LEASE_SECONDS", "0")
     get_settings.cache_clear()
     return Driver(aws, clock)
+
+
+@pytest.fixture
+def sim(aws, clock, monkeypatch) -> Iterator[SimulatorServer]:
+    """The provider simulator on the driver's virtual clock, reached through the real SDKs."""
+    from batchrelay.providers.adapters import reset_providers
+
+    with SimulatorServer(SimulatorSettings(processing_seconds=100.0), clock=clock) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url_openai)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url_anthropic)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-sim")
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-sim")
+        reset_providers()
+        yield server
+    reset_providers()

@@ -7,31 +7,16 @@ tests take milliseconds.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 
 from batchrelay.models.job import ChunkStatus, JobStatus
 from batchrelay.store import chunk_store
-from batchrelay_tools.simulator import SimulatorServer, SimulatorSettings
+from batchrelay_tools.simulator import SimulatorServer
 from tests.support.driver import Driver
 from tests.support.stored_jobs import anthropic_requests, chat_requests, read_lines, submit_job
 
 PROVIDERS = ["openai", "anthropic"]
-
-
-@pytest.fixture
-def sim(aws, clock, monkeypatch) -> Iterator[SimulatorServer]:
-    from batchrelay.providers.adapters import reset_providers
-
-    with SimulatorServer(SimulatorSettings(processing_seconds=100.0), clock=clock) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url_openai)
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url_anthropic)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-sim")
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-sim")
-        reset_providers()
-        yield server
-    reset_providers()
 
 
 def new_job(provider: str, n: int, **overrides):

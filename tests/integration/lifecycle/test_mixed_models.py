@@ -11,7 +11,6 @@ import pytest
 
 from batchrelay.models.job import JobStatus
 from batchrelay.store import chunk_store
-from tests.integration.lifecycle.test_lifecycle_simulator import sim  # noqa: F401  (the simulator fixture)
 from tests.support.stored_jobs import chat_requests, read_lines, submit_job
 
 MODELS = ("gpt-4o-mini", "gpt-4.1", "o4-mini")
@@ -144,7 +143,7 @@ def test_planning_is_the_same_every_time(fake, aws, chunk_size):
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
-def test_a_mixed_model_job_through_the_adapters_and_the_simulator(sim, driver, provider):  # noqa: F811
+def test_a_mixed_model_job_through_the_adapters_and_the_simulator(sim, driver, provider):
     from batchrelay.lifecycle.chunk_planner import chunk_provider_key
     from tests.integration.lifecycle.test_lifecycle_simulator import batches_created, results_by_id
     from tests.support.stored_jobs import anthropic_requests, read_bytes

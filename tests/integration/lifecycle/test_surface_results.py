@@ -58,3 +58,18 @@ def test_an_anthropic_batch_gets_one_results_file_in_anthropics_shape(fake, driv
 def test_a_native_job_gets_no_surface_files(fake, driver):
     job = driver.run_until_final(submit_job(chat_requests(2)).job_id)
     assert job.surface_files == {}
+
+
+def test_deleting_a_batchs_data_removes_its_output_files_from_the_tenants_list(fake, driver):
+    from batchrelay.jobs import job_service
+
+    fake.outcome_for = lambda pcid, seen: "permanent" if pcid.endswith("1") else "succeeded"
+    job = driver.run_until_final(
+        submit_job(chat_requests(3), surface=c.OPENAI_SURFACE, input_file_id="file-in", tenant_id="t1").job_id)
+    file_ids = [f.file_id for f in job.surface_files.values()]
+    assert len(file_ids) == 2 and all(file_store.get_file("t1", f) for f in file_ids)
+
+    _, done = job_service.delete_job("t1", job.job_id)
+
+    assert done
+    assert [file_store.get_file("t1", f) for f in file_ids] == [None, None]

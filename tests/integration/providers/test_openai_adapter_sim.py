@@ -333,3 +333,83 @@ def test_unknown_batch_is_a_final_error(openai_provider):
     with pytest.raises(ProviderError) as failure:
         openai_provider.retrieve_batch("batch_missing")
     assert failure.value.status_code == 404 and not failure.value.retryable
+
+
+# --- cleanup: the batch's files are deleted through the SDK's files.delete ---------------
+
+
+def test_delete_files_removes_the_input_output_and_error_files(openai_provider, write_requests, sim):
+    # Given an ended batch with an input, an output and an error file
+    sim.configure(failure_rules=[FailureRule(pattern="^bad", kind="permanent")])
+    path, _ = write_requests(openai_provider, ["ok-1", "bad-1"])
+    info = openai_provider.create_batch(requests_path=path, request_count=2, endpoint="/v1/chat/completions",
+                                        metadata={})
+    ended = wait_until_ended(openai_provider, info.batch_id)
+    files = {ended.extra[k] for k in ("input_file_id", "output_file_id", "error_file_id")}
+    assert None not in files and sim.stats()["files"] == 3
+
+    # When the adapter deletes them
+    deleted = openai_provider.delete_files(ended)
+
+    # Then the simulator's ledger shows exactly those three deleted, through DELETE /v1/files/{id}
+    assert set(deleted) == files
+    assert {f["id"] for f in sim.file_ledger()["deleted"]} == files
+    assert {f["purpose"] for f in sim.file_ledger()["deleted"]} == {"batch", "batch_output"}
+    stats = sim.stats()
+    assert (stats["files"], stats["files_created"], stats["files_deleted"]) == (0, 3, 3)
+    assert sim.calls("DELETE /v1/files/{id}") == 3
+    with pytest.raises(ProviderError) as gone:
+        raw_bytes(openai_provider, ended)
+    assert gone.value.status_code == 404
+
+    # And deleting again (a retry after a partial failure) counts them as gone, changing nothing
+    assert set(openai_provider.delete_files(ended)) == files
+    assert sim.stats()["files_deleted"] == 3
+
+
+def test_delete_files_reads_the_batch_when_it_only_has_its_id(openai_provider, write_requests, sim):
+    path, _ = write_requests(openai_provider, IDS)
+    info = openai_provider.create_batch(requests_path=path, request_count=6, endpoint="/v1/chat/completions",
+                                        metadata={})
+    wait_until_ended(openai_provider, info.batch_id)
+    from batchrelay.providers.base import BatchInfo
+
+    bare = BatchInfo(batch_id=info.batch_id, provider_status="completed", state="ended", created_at=0.0)
+    assert len(openai_provider.delete_files(bare)) == 2  # input and output
+    assert sim.stats()["files"] == 0
+
+
+def test_a_running_batch_keeps_its_files(clocked_sim, clock, write_requests):
+    provider = make_openai(clocked_sim)
+    path, _ = write_requests(provider, IDS)
+    info = provider.create_batch(requests_path=path, request_count=6, endpoint="/v1/chat/completions", metadata={})
+    assert provider.delete_files(info) == []
+    assert clocked_sim.stats()["files_deleted"] == 0
+
+
+def test_a_failed_deletion_is_a_retryable_error_and_deletes_nothing(openai_provider, write_requests, sim):
+    path, _ = write_requests(openai_provider, IDS)
+    info = openai_provider.create_batch(requests_path=path, request_count=6, endpoint="/v1/chat/completions",
+                                        metadata={})
+    ended = wait_until_ended(openai_provider, info.batch_id)
+    sim.configure(delete_file_errors_next=10)
+    with pytest.raises(ProviderError) as failure:
+        openai_provider.delete_files(ended)
+    assert failure.value.retryable and failure.value.status_code == 500
+    assert sim.stats()["files_deleted"] == 0
+    sim.configure(delete_file_errors_next=0)
+    assert len(openai_provider.delete_files(ended)) == 2
+
+
+@pytest.mark.parametrize(("status", "input_kept"), [(400, False), (429, False), (500, True)])
+def test_a_refused_create_deletes_its_input_file(openai_provider, write_requests, sim, status, input_kept):
+    # A refusal (any 4xx, 429 included: nothing was made) leaves the upload nobody refers to;
+    # a 5xx may hide a batch that still reads it.
+    sim.configure(create_errors_next=1, create_error_status=status)
+    path, _ = write_requests(openai_provider, IDS)
+    with pytest.raises(ProviderError):
+        openai_provider.create_batch(requests_path=path, request_count=6, endpoint="/v1/chat/completions",
+                                     metadata={})
+    assert sim.stats()["files_created"] == 1
+    assert sim.stats()["files"] == (1 if input_kept else 0)
+    assert sim.stats()["files_deleted"] == (0 if input_kept else 1)

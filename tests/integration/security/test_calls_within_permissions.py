@@ -7,8 +7,10 @@ partition key; for the signing key, the encryption context's purpose. Each must 
 of ``infra/permissions.py`` for that function, or the deployed function would be refused.
 The scenario walks every route and lifecycle path a test can drive: endpoints, the tenant
 secret, an upload, idempotent replays, retry chunks, the OpenAI webhook fast path, a cancel,
-finalizing, signed deliveries; the authorizer finding keys; the OpenAI surface through the
-openai SDK (files, uploads in parts, batches, output files, deletions).
+finalizing, signed deliveries, the items' TTL steps, a provider-file cleanup retried by the
+poller's safety net, and DELETE of a small job (in the request) and a larger one (behind the
+collect queue); the authorizer finding keys; the drop-in surfaces through the openai and
+anthropic SDKs (files, uploads in parts, batches, output files, results, deletions).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from standardwebhooks import Webhook
 from batchrelay import constants as c
 from batchrelay.settings import get_settings
 from batchrelay.webhooks.signing import new_secret
-from batchrelay_tools.cli.client import ApiClient
+from batchrelay_tools.cli.client import ApiClient, ApiError
 from batchrelay_tools.local.config import LocalConfig
 from batchrelay_tools.local.stack import HandlerCache, LocalStack
 from batchrelay_tools.local.webhook_receiver import WebhookReceiver
@@ -139,6 +141,11 @@ def needs(call: Call, env: dict[str, str]) -> list[Need]:
                 out.append((f"dynamodb:{_TRANSACT_ACTIONS[kind]}", p.TABLE, _string(key[c.PK])))
             return out
     if call.service == "s3":
+        if op == "ListObjectsV2":
+            # IAM checks s3:ListBucket on the bucket, with the request's prefix (s3:prefix)
+            return [("s3:ListBucket", p.BUCKET, params.get("Prefix", ""))]
+        if op == "DeleteObjects":
+            return [("s3:DeleteObject", f"bucket/{o['Key']}", "") for o in params["Delete"]["Objects"]]
         if op in ("CopyObject", "UploadPartCopy"):
             source = params["CopySource"]  # "bucket/key" once the SDK has built it
             source_key = source["Key"] if isinstance(source, dict) else source.split("/", 1)[1]
@@ -172,6 +179,8 @@ def allows(allow: p.Allow, action: str, resource: str, scope: str) -> bool:
         return any(fnmatch.fnmatchcase(scope, pattern) for pattern in allow.keys)
     if allow.purposes:
         return scope in allow.purposes
+    if allow.prefixes:
+        return any(fnmatch.fnmatchcase(scope, pattern) for pattern in allow.prefixes)
     return True
 
 
@@ -235,6 +244,12 @@ def test_every_call_of_every_function_is_within_its_permissions(calls, no_provid
 
     monkeypatch.setattr(c, "INPUT_COPY_PART_BYTES", 8_000)
     monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", 1)
+    from batchrelay.lifecycle import job_deletion, provider_files
+
+    # A failed provider-file cleanup comes back within a second (deployed: half an hour on),
+    # and only a one-chunk job is deleted in the request (the OpenAI job goes behind the queue).
+    monkeypatch.setattr(provider_files, "cleanup_delay", lambda attempts: 1)
+    monkeypatch.setattr(job_deletion, "INLINE_MAX_CHUNKS", 1)
     cache = HandlerCache()
 
     def invoke(function: str, event: dict[str, Any], context: Any) -> Any:
@@ -280,6 +295,10 @@ def test_every_call_of_every_function_is_within_its_permissions(calls, no_provid
         bad_job = api.create_job({"provider": "openai", "endpoint": "/v1/chat/completions",
                                   "upload_id": bad_upload["upload_id"]})
 
+
+        # The first OpenAI file deletions fail (past the SDK's retries): the poller retries them
+        stack.simulator.configure(delete_file_errors_next=12)
+
         # An Anthropic job, cancelled once its batches run
         anthropic_job = api.create_job(
             {"provider": "anthropic", "endpoint": "/v1/messages", "requests": _requests("anthropic", 4)}
@@ -307,6 +326,27 @@ def test_every_call_of_every_function_is_within_its_permissions(calls, no_provid
         assert api.deliveries(openai_job["id"])["data"]
         assert api.list_jobs(limit=5)["data"]
         api.request("POST", "/v1/webhook-endpoints/tenant-secret")
+
+        # Every provider file is deleted in the end (the failed deletions were retried)
+        deadline = time.monotonic() + 60
+        while stack.simulator.stats()["files"]:
+            assert time.monotonic() < deadline, stack.simulator.file_ledger()["live"]
+            time.sleep(0.5)
+        assert stack.simulator.stats()["files_deleted"] == stack.simulator.stats()["files_created"]
+
+        # DELETE: the small Anthropic job in the request, the OpenAI job behind the queue
+        deleted = api.request("DELETE", f"/v1/jobs/{anthropic_job['id']}")
+        assert deleted["status"] == "deleted" and deleted["removed"]["table_items"] > 0
+        assert api.request("DELETE", f"/v1/jobs/{openai_job['id']}")["status"] == "deleting"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                api.get_job(openai_job["id"])
+            except ApiError as gone:
+                assert gone.status == 404
+                break
+            assert time.monotonic() < deadline, "the OpenAI job was not deleted"
+            time.sleep(0.5)
 
         # The OpenAI surface, as the openai SDK drives it (Authorization: Bearer)
         client = openai.OpenAI(base_url=stack.url + c.OPENAI_PREFIX, api_key=stack.api_key, max_retries=0)
@@ -358,6 +398,17 @@ def test_every_call_of_every_function_is_within_its_permissions(calls, no_provid
     assert (c.FUNCTION_SUBMITTER, "UploadPartCopy") in operations   # an upload copied in parts
     assert (c.FUNCTION_API, "CompleteMultipartUpload") in operations
     assert (c.FUNCTION_API, "HeadObject") in operations and (c.FUNCTION_API, "CopyObject") not in operations
+    for function in (c.FUNCTION_API, c.FUNCTION_COLLECTOR):  # DELETE, in the request and behind the queue
+        assert (function, "s3:ListBucket", p.BUCKET) in made
+        assert (function, "dynamodb:DeleteItem", p.TABLE) in made
+        assert any(f == function and a == "s3:DeleteObject" and r.startswith("bucket/results/")
+                   for f, a, r in made)
+    scoped = {(call.function, need[0], need[2].split("#")[0]) for call in calls for need in needs(call, env)}
+    assert (c.FUNCTION_COLLECTOR, "dynamodb:UpdateItem", "IDEMPOTENCY") in scoped  # the TTL steps
+    assert (c.FUNCTION_COLLECTOR, "dynamodb:UpdateItem", "BATCH") in scoped
+    cleanups = [call for call in calls if call.function == c.FUNCTION_POLLER and call.operation == "SendMessage"
+                and '"kind":"cleanup"' in call.params.get("MessageBody", "")]
+    assert cleanups, "the poller never retried a provider-file cleanup"
 
 
 def test_a_call_outside_the_table_is_refused():

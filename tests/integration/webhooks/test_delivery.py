@@ -271,3 +271,28 @@ def test_a_retry_lost_between_recording_and_queueing_is_queued_again(receiver, q
     assert len(receiver.at("/lost")) == 2
     log = deliveries()[endpoint["id"]]
     assert log["status"] == "delivered" and [a["status_code"] for a in log["attempts"]] == [500, 200]
+
+
+def test_deliveries_get_their_ttl_at_creation(receiver, queue, clock):
+    # Given a final job and an endpoint (deliveries are only ever made once a job is final)
+    from batchrelay import constants as c
+    from batchrelay.clock import parse_iso
+    from batchrelay.settings import get_settings
+    from batchrelay.store import keys
+    from batchrelay.store.table import get
+    from batchrelay.webhooks.schedule import LONGEST_DELIVERY_SECONDS
+
+    endpoint = register(receiver, "/all")
+    job = store_job(make_job())
+
+    # When its event fans out
+    publish_final_event(job)
+    queue.drain()
+
+    # Then the delivery expires with the job's data (final time + retention), and never
+    # before its retries could be over
+    item = get(keys.delivery_key(job.job_id, "evt_job_01_completed", endpoint["id"]))
+    assert item is not None
+    job_expiry = int(parse_iso(job.finished_at)) + get_settings().retention_days * 86_400
+    assert item[c.TTL_ATTRIBUTE] == max(job_expiry, int(clock.now) + LONGEST_DELIVERY_SECONDS)
+    assert item[c.TTL_ATTRIBUTE] >= int(clock.now) + LONGEST_DELIVERY_SECONDS

@@ -145,6 +145,10 @@ class ApiClient:
     def cancel_job(self, job_id: str) -> dict[str, Any]:
         return self.request("POST", f"/v1/jobs/{job_id}/cancel", retry=True)
 
+    def delete_job(self, job_id: str) -> dict[str, Any]:
+        # Safe to repeat: a second DELETE answers the progress (or 404 once all is gone).
+        return self.request("DELETE", f"/v1/jobs/{job_id}", retry=True)
+
     def job_results(self, job_id: str) -> dict[str, Any]:
         return self.request("GET", f"/v1/jobs/{job_id}/results", retry=True)
 

@@ -99,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("job")
     cancel.add_argument("--json", action="store_true")
 
+    delete = commands.add_parser(
+        "delete", parents=[connection], help="delete a final job's data (input, chunk files, raw files, results)"
+    )
+    delete.add_argument("job")
+    delete.add_argument("--json", action="store_true")
+
     jobs = commands.add_parser("jobs", parents=[connection], help="list jobs, newest first")
     jobs.add_argument("--status")
     jobs.add_argument("--limit", type=int, default=20)
@@ -353,6 +359,18 @@ def cmd_cancel(client: ApiClient, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_delete(client: ApiClient, args: argparse.Namespace) -> int:
+    answer = client.delete_job(args.job)
+    if args.json:
+        _print_json(answer)
+        return 0
+    removed = ", ".join(f"{kind} {n}" for kind, n in answer["removed"].items())
+    print(f"{answer['id']}  {answer['status']}  removed: {removed}")
+    if answer["status"] != "deleted":
+        print(f"the rest goes on in the background: batchrelay status {answer['id']} shows it", file=sys.stderr)
+    return 0
+
+
 def cmd_jobs(client: ApiClient, args: argparse.Namespace) -> int:
     page = client.list_jobs(status=args.status, limit=args.limit, cursor=args.cursor)
     if args.json:
@@ -409,6 +427,7 @@ COMMANDS = {
     "wait": cmd_wait,
     "results": cmd_results,
     "cancel": cmd_cancel,
+    "delete": cmd_delete,
     "jobs": cmd_jobs,
     "deliveries": cmd_deliveries,
     "webhooks": cmd_webhooks,

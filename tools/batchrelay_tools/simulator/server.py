@@ -43,6 +43,7 @@ ROUTES: list[tuple[str, re.Pattern[str], str, str]] = [
         ("GET", r"^/v1/messages/batches/(?P<id>[^/]+)/results$", "/v1/messages/batches/{id}/results",
          "anthropic_results"),
         ("GET", r"^/_sim/stats$", "/_sim/stats", "sim_stats"),
+        ("GET", r"^/_sim/files$", "/_sim/files", "sim_files"),
         ("POST", r"^/_sim/stats/reset$", "/_sim/stats/reset", "sim_stats_reset"),
         ("GET", r"^/_sim/config$", "/_sim/config", "sim_get_config"),
         ("POST", r"^/_sim/config$", "/_sim/config", "sim_config"),
@@ -57,6 +58,9 @@ def _is_anthropic(path: str) -> bool:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "batchrelay-simulator/1"
+    # Headers and body go out in separate writes: with Nagle's algorithm on, each answer on a
+    # kept-alive connection waits ~40 ms for the client's delayed ACK.
+    disable_nagle_algorithm = True
     timeout = 30  # idle keep-alive connections end instead of pinning a thread forever
     sim: Simulator  # set on the subclass the server builds
 
@@ -242,6 +246,9 @@ class _Handler(BaseHTTPRequestHandler):
     def sim_stats(self, body: bytes) -> None:
         self._send_json(200, self.sim.stats())
 
+    def sim_files(self, body: bytes) -> None:
+        self._send_json(200, self.sim.file_ledger())
+
     def sim_stats_reset(self, body: bytes) -> None:
         self.sim.reset_stats()
         self._send_json(200, self.sim.stats())
@@ -286,6 +293,14 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # don't wait for idle keep-alive connections on shutdown
     allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up (a closed keep-alive connection, a dropped call) is normal.
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class SimulatorServer:
@@ -354,6 +369,10 @@ class SimulatorServer:
 
     def stats(self) -> dict[str, Any]:
         return self.simulator.stats()
+
+    def file_ledger(self) -> dict[str, list[dict[str, Any]]]:
+        """Live and deleted files (same as GET /_sim/files)."""
+        return self.simulator.file_ledger()
 
     def calls(self, route: str) -> int:
         """Calls so far to a route, e.g. ``calls("GET /v1/batches")``."""

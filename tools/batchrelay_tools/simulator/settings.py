@@ -87,6 +87,7 @@ class SimulatorSettings:
     download_bytes_per_second: float | None = None  # throttle result downloads
     cut_downloads_next: int = 0            # next N result downloads close the connection mid-body
     cut_after_fraction: float = 0.5        # how far into the body a cut download gets
+    delete_file_errors_next: int = 0       # next N file deletions answer HTTP 500 (nothing deleted)
 
     # --- content ---
     # Write a raw carriage-return byte (not the escape "\\r") inside response text. Such lines

@@ -3,10 +3,18 @@
 A batch's status is a pure function of the clock and a few recorded instants (creation,
 cancel request), computed on every read, so fast test clocks and real time behave the
 same. Result files are generated once, when a batch is first seen in a final state.
+
+For deterministic runs (the lifecycle simulation), ids come from ``new_id`` (uuid4 unless
+replaced) and everything generated later from a batch (result files, line ids) is derived
+from the batch's id, so the order in which clients read batches changes nothing.
+``batch_planner`` decides per batch how long it runs and how it ends, ``vanish`` makes a
+batch answer 404, and ``ledger`` tells what was created and billed (see ledger.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import re
 import threading
@@ -18,6 +26,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from batchrelay_tools.simulator import answers
+from batchrelay_tools.simulator.ledger import (
+    BATCH_FAILED,
+    CANCELLED,
+    ERRORED,
+    EXPIRED,
+    SUCCEEDED,
+    LedgerBatch,
+    LedgerRequest,
+)
 from batchrelay_tools.simulator.settings import FailureRule, SimulatorSettings
 
 
@@ -58,6 +75,18 @@ class StoredFile:
             "status": "processed",
             "status_details": None,
         }
+
+
+@dataclass(frozen=True)
+class DeletedFile:
+    """A file some client deleted: the ledger shows what was cleaned up, and when."""
+
+    id: str
+    filename: str
+    purpose: str
+    bytes: int
+    created_at: int
+    deleted_at: float
 
 
 @dataclass
@@ -104,6 +133,26 @@ class Timeline:
 
 
 @dataclass
+class BatchPlan:
+    """How one batch runs, decided when it is created (None keeps the settings' value)."""
+
+    processing_seconds: float | None = None
+    validating_seconds: float | None = None
+    finalizing_seconds: float | None = None
+    expire_after_fraction: float | None = None
+    token_limit_exceeded: bool = False    # OpenAI: the batch fails with token_limit_exceeded
+
+
+def _uuid_id(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:24]}"
+
+
+def _derived_id(batch_id: str, what: str) -> str:
+    """An id for something generated from a batch (order-independent, unlike a counter)."""
+    return hashlib.sha256(f"{batch_id}:{what}".encode()).hexdigest()[:24]
+
+
+@dataclass
 class OpenAIBatch:
     id: str
     seq: int
@@ -114,6 +163,8 @@ class OpenAIBatch:
     requests: list[PlannedRequest]
     model: str | None
     fail_errors: list[dict[str, Any]] | None = None
+    # (custom_id, body digest) of every request sent, for the ledger (even when validation failed).
+    sent: list[tuple[str, str]] = field(default_factory=list)
     # Filled when the batch is first seen final.
     output_file_id: str | None = None
     error_file_id: str | None = None
@@ -127,6 +178,7 @@ class AnthropicBatch:
     timeline: Timeline
     requests: list[PlannedRequest]
     results: bytes | None = None
+    sent: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _iso(ts: float | None) -> str | None:
@@ -146,11 +198,38 @@ class Simulator:
         self.clock = self.clock or time.time
         self.lock = threading.RLock()
         self.files: dict[str, StoredFile] = {}
+        self.deleted_files: dict[str, DeletedFile] = {}
+        self.files_created = 0
         self.openai_batches: dict[str, OpenAIBatch] = {}
         self.anthropic_batches: dict[str, AnthropicBatch] = {}
         self.calls: Counter[str] = Counter()
         self.attempts: Counter[str] = Counter()  # first_attempt_only bookkeeping
         self._seq = 0
+        self.new_id: Callable[[str], str] = _uuid_id
+        self.batch_planner: Callable[[str, int], BatchPlan | None] | None = None
+        # Told of every batch created: (provider, batch id, when it will end if left alone).
+        self.on_created: Callable[[str, str, float], None] | None = None
+        self.vanished: set[str] = set()
+
+    def reset(self, settings: SimulatorSettings | None = None) -> None:
+        """Forget every file and batch (a fresh provider account); hooks back to their defaults."""
+        with self.lock:
+            self.settings = settings or SimulatorSettings()
+            self.files.clear()
+            self.openai_batches.clear()
+            self.anthropic_batches.clear()
+            self.calls.clear()
+            self.attempts.clear()
+            self._seq = 0
+            self.new_id = _uuid_id
+            self.batch_planner = None
+            self.on_created = None
+            self.vanished.clear()
+
+    def vanish(self, batch_id: str) -> None:
+        """From now on the batch answers 404 and is missing from lists (it still runs and bills)."""
+        with self.lock:
+            self.vanished.add(batch_id)
 
     # ------------------------------------------------------------------ helpers
     def _next_seq(self) -> int:
@@ -166,9 +245,20 @@ class Simulator:
             return {
                 "routes": dict(self.calls),
                 "files": len(self.files),
+                "files_created": self.files_created,
+                "files_deleted": len(self.deleted_files),
+                "files_by_purpose": dict(Counter(f.purpose for f in self.files.values())),
                 "openai_batches": len(self.openai_batches),
                 "anthropic_batches": len(self.anthropic_batches),
             }
+
+    def file_ledger(self) -> dict[str, list[dict[str, Any]]]:
+        """Every file that exists (``live``) and every file deleted so far (``deleted``)."""
+        with self.lock:
+            live = [{"id": f.id, "filename": f.filename, "purpose": f.purpose, "bytes": len(f.data),
+                     "created_at": f.created_at} for f in self.files.values()]
+            deleted = [dataclasses.asdict(f) for f in self.deleted_files.values()]
+        return {"live": live, "deleted": deleted}
 
     def reset_stats(self) -> None:
         with self.lock:
@@ -183,16 +273,25 @@ class Simulator:
                 return True
             return False
 
-    def _timeline(self, total: int) -> Timeline:
+    def _plan(self, provider: str, total: int) -> BatchPlan:
+        return (self.batch_planner(provider, total) if self.batch_planner else None) or BatchPlan()
+
+    def _timeline(self, total: int, plan: BatchPlan | None = None) -> Timeline:
         s = self.settings
+        plan = plan or BatchPlan()
         expire_count = None
-        if s.expire_after_fraction is not None:
-            expire_count = int(total * max(0.0, min(1.0, s.expire_after_fraction)))
+        fraction = plan.expire_after_fraction if plan.expire_after_fraction is not None else s.expire_after_fraction
+        if fraction is not None:
+            expire_count = int(total * max(0.0, min(1.0, fraction)))
+
+        def pick(override: float | None, default: float) -> float:
+            return default if override is None else override
+
         return Timeline(
             created_at=self.clock(),
-            validating_seconds=s.validating_seconds,
-            processing_seconds=s.processing_seconds,
-            finalizing_seconds=s.finalizing_seconds,
+            validating_seconds=pick(plan.validating_seconds, s.validating_seconds),
+            processing_seconds=pick(plan.processing_seconds, s.processing_seconds),
+            finalizing_seconds=pick(plan.finalizing_seconds, s.finalizing_seconds),
             cancelling_seconds=s.cancelling_seconds,
             total=total,
             expire_count=expire_count,
@@ -211,12 +310,13 @@ class Simulator:
         return None
 
     # ------------------------------------------------------------------ OpenAI files
-    def create_file(self, filename: str, purpose: str, data: bytes) -> StoredFile:
+    def create_file(self, filename: str, purpose: str, data: bytes, *, file_id: str | None = None) -> StoredFile:
         if purpose not in ("batch", "batch_output", "assistants", "fine-tune", "user_data", "vision", "evals"):
             raise ApiError(400, f"Invalid purpose: {purpose!r}", param="purpose")
         with self.lock:
-            stored = StoredFile(f"file-{uuid.uuid4().hex[:24]}", filename, purpose, data, int(self.clock()))
+            stored = StoredFile(file_id or self.new_id("file-"), filename, purpose, data, int(self.clock()))
             self.files[stored.id] = stored
+            self.files_created += 1
             return stored
 
     def get_file(self, file_id: str) -> StoredFile:
@@ -227,9 +327,15 @@ class Simulator:
         return stored
 
     def delete_file(self, file_id: str) -> dict[str, Any]:
+        if self.consume("delete_file_errors_next"):
+            raise ApiError(500, "Simulated HTTP 500 on file delete.")
         with self.lock:
-            if self.files.pop(file_id, None) is None:
+            stored = self.files.pop(file_id, None)
+            if stored is None:
                 raise ApiError(404, f"No such File object: {file_id}", param="id")
+            self.deleted_files[file_id] = DeletedFile(
+                stored.id, stored.filename, stored.purpose, len(stored.data), stored.created_at, self.clock()
+            )
         return {"id": file_id, "object": "file", "deleted": True}
 
     # ------------------------------------------------------------------ OpenAI batches
@@ -253,6 +359,10 @@ class Simulator:
             raise ApiError(400, "The input file must be uploaded with purpose 'batch'", param="input_file_id")
 
         requests, errors = self._parse_openai_input(source.data, endpoint)
+        plan = self._plan("openai", len(requests))
+        if not errors and plan.token_limit_exceeded:
+            errors = [{"code": "token_limit_exceeded", "message": "Enqueued token limit reached for the model in "
+                       "organization org-sim.", "param": None, "line": None}]
         if not errors and self.consume("validation_failures_next"):
             errors = [{"code": "invalid_request", "message": "Simulated validation failure: invalid body.",
                        "param": "body", "line": 1}]
@@ -266,19 +376,24 @@ class Simulator:
             }]
         with self.lock:
             batch = OpenAIBatch(
-                id=f"batch_{uuid.uuid4().hex[:24]}",
+                id=self.new_id("batch_"),
                 seq=self._next_seq(),
                 endpoint=endpoint,
                 input_file_id=source.id,
                 metadata=metadata,
-                timeline=self._timeline(len(requests)),
+                timeline=self._timeline(len(requests), plan),
                 requests=[] if errors else [
                     PlannedRequest(cid, body, self._plan_failure(cid, body)) for cid, body in requests
                 ],
                 model=next((str(b.get("model")) for _, b in requests if b.get("model")), None),
                 fail_errors=errors or None,
+                sent=[(cid, answers.body_digest(body)) for cid, body in requests],
             )
             self.openai_batches[batch.id] = batch
+            if self.on_created:
+                t = batch.timeline
+                self.on_created("openai", batch.id, t.processing_start if errors else t.processing_end
+                                + t.finalizing_seconds)
             return self._openai_view(batch)
 
     @staticmethod
@@ -329,7 +444,7 @@ class Simulator:
 
     def _openai_get(self, batch_id: str) -> OpenAIBatch:
         batch = self.openai_batches.get(batch_id)
-        if batch is None:
+        if batch is None or batch_id in self.vanished:
             raise ApiError(404, f"No batch found with id '{batch_id}'.", param="batch_id")
         return batch
 
@@ -349,7 +464,8 @@ class Simulator:
 
     def list_openai_batches(self, after: str | None, limit: int) -> dict[str, Any]:
         with self.lock:
-            ordered = sorted(self.openai_batches.values(), key=lambda b: b.seq, reverse=True)
+            ordered = sorted((b for b in self.openai_batches.values() if b.id not in self.vanished),
+                             key=lambda b: b.seq, reverse=True)
             start = 0
             if after:
                 ids = [b.id for b in ordered]
@@ -438,8 +554,8 @@ class Simulator:
         output: list[bytes] = []
         errors: list[bytes] = []
         for index, planned in enumerate(batch.requests):
-            line_id = f"batch_req_{uuid.uuid4().hex[:24]}"
-            request_id = f"req_{uuid.uuid4().hex[:24]}"
+            line_id = f"batch_req_{_derived_id(batch.id, f'line-{index}')}"
+            request_id = f"req_{_derived_id(batch.id, f'request-{index}')}"
             if index >= done:
                 code = "batch_expired" if status == "expired" else "batch_cancelled"
                 message = ("This request could not be executed before the completion window expired."
@@ -467,9 +583,11 @@ class Simulator:
                 }))
         # Like the real API: a file only exists when it has at least one line.
         if output:
-            batch.output_file_id = self.create_file(f"{batch.id}_output.jsonl", "batch_output", b"".join(output)).id
+            batch.output_file_id = self.create_file(f"{batch.id}_output.jsonl", "batch_output", b"".join(output),
+                                                    file_id=f"file-{_derived_id(batch.id, 'output')}").id
         if errors:
-            batch.error_file_id = self.create_file(f"{batch.id}_error.jsonl", "batch_output", b"".join(errors)).id
+            batch.error_file_id = self.create_file(f"{batch.id}_error.jsonl", "batch_output", b"".join(errors),
+                                                   file_id=f"file-{_derived_id(batch.id, 'errors')}").id
         batch.materialized = True
 
     def _jsonl(self, obj: dict[str, Any]) -> bytes:
@@ -503,19 +621,22 @@ class Simulator:
             parsed.append((custom_id, params))
         with self.lock:
             batch = AnthropicBatch(
-                id=f"msgbatch_{uuid.uuid4().hex[:24]}",
+                id=self.new_id("msgbatch_"),
                 seq=self._next_seq(),
-                timeline=self._timeline(len(parsed)),
+                timeline=self._timeline(len(parsed), self._plan("anthropic", len(parsed))),
                 requests=[PlannedRequest(cid, params, self._plan_failure(cid, params)) for cid, params in parsed],
+                sent=[(cid, answers.body_digest(params)) for cid, params in parsed],
             )
             # Anthropic has no validating phase.
             batch.timeline.validating_seconds = 0.0
             self.anthropic_batches[batch.id] = batch
+            if self.on_created:
+                self.on_created("anthropic", batch.id, batch.timeline.processing_end)
             return self._anthropic_view(batch, base_url)
 
     def _anthropic_get(self, batch_id: str) -> AnthropicBatch:
         batch = self.anthropic_batches.get(batch_id)
-        if batch is None:
+        if batch is None or batch_id in self.vanished:
             raise ApiError(404, f"Message batch {batch_id} not found")
         return batch
 
@@ -535,7 +656,8 @@ class Simulator:
     def list_anthropic_batches(self, before_id: str | None, after_id: str | None, limit: int,
                                base_url: str) -> dict[str, Any]:
         with self.lock:
-            ordered = sorted(self.anthropic_batches.values(), key=lambda b: b.seq, reverse=True)
+            ordered = sorted((b for b in self.anthropic_batches.values() if b.id not in self.vanished),
+                             key=lambda b: b.seq, reverse=True)
             ids = [b.id for b in ordered]
             for cursor in (before_id, after_id):
                 if cursor and cursor not in ids:
@@ -618,6 +740,57 @@ class Simulator:
             if view["processing_status"] != "ended" or batch.results is None:
                 raise ApiError(404, f"Message batch {batch_id} has not ended; results are not available yet")
             return batch.results
+
+
+    # ------------------------------------------------------------------ the ledger
+    def ledger(self) -> list[LedgerBatch]:
+        """Every batch ever created, oldest first, with each request's outcome as the provider
+        settles it (computed from the timeline: a batch nobody reads again still bills)."""
+        with self.lock:
+            entries = [self._ledger_openai(b) for b in self.openai_batches.values()]
+            entries += [self._ledger_anthropic(b) for b in self.anthropic_batches.values()]
+        return sorted(entries, key=lambda e: (e.created_at, e.batch_id))
+
+    def _ledger_openai(self, batch: OpenAIBatch) -> LedgerBatch:
+        t = batch.timeline
+        entry = LedgerBatch("openai", batch.id, t.created_at, t.processing_start, dict(batch.metadata or {}),
+                            cancel_requested_at=t.cancel_at, vanished=batch.id in self.vanished)
+        if batch.fail_errors:
+            entry.end_reason = "failed"
+            entry.fail_codes = [str(e.get("code")) for e in batch.fail_errors]
+            entry.requests = [LedgerRequest(cid, digest, BATCH_FAILED) for cid, digest in batch.sent]
+            return entry
+        self._settle(entry, t, batch.requests, batch.sent, finalizing=True)
+        return entry
+
+    def _ledger_anthropic(self, batch: AnthropicBatch) -> LedgerBatch:
+        t = batch.timeline
+        entry = LedgerBatch("anthropic", batch.id, t.created_at, t.processing_end,
+                            cancel_requested_at=t.cancel_at, vanished=batch.id in self.vanished)
+        self._settle(entry, t, batch.requests, batch.sent, finalizing=False)
+        return entry
+
+    @staticmethod
+    def _settle(entry: LedgerBatch, t: Timeline, planned: list[PlannedRequest], sent: list[tuple[str, str]],
+                *, finalizing: bool) -> None:
+        if t.cancel_effective() and t.cancel_at is not None:
+            done, entry.end_reason, rest = t.processed_at(t.cancel_at), "cancelled", CANCELLED
+            entry.ends_at = t.cancel_at + t.cancelling_seconds
+        elif t.expire_count is not None:
+            done, entry.end_reason, rest = t.expire_count, "expired", EXPIRED
+            entry.ends_at = t.processing_end
+        else:
+            done, entry.end_reason, rest = t.total, "completed", EXPIRED
+            entry.ends_at = t.processing_end + (t.finalizing_seconds if finalizing else 0.0)
+        for index, (cid, digest) in enumerate(sent):
+            request = LedgerRequest(cid, digest)
+            if index >= done:
+                request.outcome = rest
+            elif planned[index].failure is not None:
+                request.outcome, request.error_status = ERRORED, planned[index].failure.effective_status
+            else:
+                request.outcome = SUCCEEDED
+            entry.requests.append(request)
 
 
 def _int_or_none(value: float | None) -> int | None:

@@ -186,3 +186,15 @@ def test_big_files_go_in_parts_and_small_ones_in_one_put(tmp_path: Path, monkeyp
     monkeypatch.setattr(cli, "MULTIPART_MIN_BYTES", 50)
     cli.upload_file(FakeClient(), path)
     assert calls[0] == ("create", 100, None) and calls[-1][0] == "complete"
+
+
+def test_delete_prints_what_was_removed(capsys):
+    class FakeClient:
+        def delete_job(self, job_id):
+            return {"id": job_id, "status": "deleting", "removed": {"results": 2, "table_items": 0}}
+
+    args = cli.build_parser().parse_args(["delete", "job_1"])
+    assert cli.cmd_delete(FakeClient(), args) == 0
+    out, err = capsys.readouterr()
+    assert out == "job_1  deleting  removed: results 2, table_items 0\n"
+    assert "batchrelay status job_1" in err

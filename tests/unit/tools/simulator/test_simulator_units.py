@@ -32,3 +32,21 @@ def test_settings_update_from_json():
     assert SimulatorSettings.from_dict(settings.to_dict()) == settings
     with pytest.raises(ValueError):
         settings.update({"no_such_setting": 1})
+
+
+def test_the_file_ledger_records_every_deletion():
+    from batchrelay_tools.simulator.state import ApiError, Simulator
+
+    sim = Simulator(clock=lambda: 1_000.0)
+    kept = sim.create_file("in.jsonl", "batch", b"x\n")
+    gone = sim.create_file("out.jsonl", "batch_output", b"yy\n")
+    assert sim.delete_file(gone.id) == {"id": gone.id, "object": "file", "deleted": True}
+    with pytest.raises(ApiError):
+        sim.delete_file(gone.id)  # a second deletion is a 404, and not recorded twice
+    ledger = sim.file_ledger()
+    assert [f["id"] for f in ledger["live"]] == [kept.id]
+    assert ledger["deleted"] == [{"id": gone.id, "filename": "out.jsonl", "purpose": "batch_output", "bytes": 3,
+                                  "created_at": 1000, "deleted_at": 1000.0}]
+    stats = sim.stats()
+    assert (stats["files"], stats["files_created"], stats["files_deleted"]) == (1, 2, 1)
+    assert stats["files_by_purpose"] == {"batch": 1}
