@@ -60,6 +60,17 @@ class Monitoring(Construct):
                 f"The {name} function failed",
             )
         self._alarm("Api5xx", rest_api.metric_server_error(period=PERIOD, statistic="Sum"), "API 5xx responses")
+        self._alarm(
+            "ProviderCredentialsRefused",
+            cloudwatch.Metric(
+                namespace=c.METRICS_NAMESPACE,
+                metric_name=c.METRIC_PROVIDER_CREDENTIALS_REFUSED,
+                dimensions_map={"service": c.SERVICE_NAME},
+                period=PERIOD,
+                statistic="Sum",
+            ),
+            "A provider refused the API key: its chunks are held until the key is fixed (see the job's status_detail)",
+        )
 
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=dashboard_name)
         self._add_widgets(queues, functions, rest_api)

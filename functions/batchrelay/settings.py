@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     poll_min_delay_seconds: PositiveInt = Field(
         default=c.DEFAULT_POLL_MIN_DELAY_SECONDS, validation_alias=c.ENV_POLL_MIN_DELAY_SECONDS
     )
+    # How long chunks are held while a provider refuses the API key (401/403) before their
+    # requests fail: long enough to fix a key after a deploy or a rotation.
+    credentials_max_hold_seconds: PositiveInt = Field(
+        default=c.DEFAULT_CREDENTIALS_MAX_HOLD_SECONDS, validation_alias=c.ENV_CREDENTIALS_MAX_HOLD_SECONDS
+    )
     creation_lease_seconds: Seconds = Field(
         default=c.DEFAULT_CREATION_LEASE_SECONDS, validation_alias=c.ENV_CREATION_LEASE_SECONDS
     )

@@ -126,3 +126,10 @@ def test_the_functions_that_check_webhook_urls_are_told_the_allowed_destinations
             assert c.ENV_WEBHOOK_ALLOWED_DESTINATIONS not in variables
         # And no deployed function has local mode's exceptions
         assert c.ENV_WEBHOOK_ALLOW_HTTP not in variables and c.ENV_WEBHOOK_ALLOW_LOOPBACK not in variables
+
+
+def test_an_alarm_watches_providers_refusing_the_api_key(synthesized):
+    alarms = [a["Properties"] for a in synthesized.of_type("AWS::CloudWatch::Alarm").values()]
+    (alarm,) = [a for a in alarms if a.get("MetricName") == c.METRIC_PROVIDER_CREDENTIALS_REFUSED]
+    assert alarm["Namespace"] == c.METRICS_NAMESPACE
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": c.SERVICE_NAME}]

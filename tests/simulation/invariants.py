@@ -13,8 +13,8 @@ the scenario that no known defect excuses):
   request with that outcome -- a result comes only from a batch proven to be its chunk's;
 - unjustified_error / unjustified_expired / unjustified_cancelled / dropped_answer: a line
   that is not a success is backed by the ledger (the provider answered an error, expired
-  the request, or refused the whole batch as invalid) or by the client's own cancel, and
-  never hides an answer the provider delivered;
+  the request, refused the whole batch as invalid, or lost the batch: 404) or by the
+  client's own cancel, and never hides an answer the provider delivered;
 - counts: the job's counts, its result lines and its manifest agree with its request count.
 
 Across the run, from the ledger alone (never from batchrelay's records):
@@ -234,6 +234,10 @@ def _check_line(facts: Facts, plan: JobPlan, where: str, body: Body, line: dict[
             defect = 1 if plan.provider == "anthropic" else None
             out.append(Violation("unproven_line", f"{body.custom_id!r} succeeded from batch {line.get('batch_id')}, "
                                  "which never answered this request", where, defect))
+        return out
+    if batch is not None and batch.vanished and status == "errored":
+        # The provider lost the batch (404): whatever it answered can no longer be read, and
+        # with no attempt left the line says so (batch_not_found).
         return out
     if sent is not None and sent.outcome == SUCCEEDED:
         out.append(Violation("dropped_answer", f"{body.custom_id!r} is {status}, but batch "

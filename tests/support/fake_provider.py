@@ -25,6 +25,7 @@ import orjson
 
 from batchrelay import registry
 from batchrelay.providers.base import BatchInfo, BatchProvider, ProviderError, ProviderResult, RawFile
+from batchrelay.providers.custom_ids import tagged, untagged
 
 _SAFE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
@@ -56,6 +57,9 @@ class FakeProvider(BatchProvider):
         self.calls: Counter[str] = Counter()
         self.seen: Counter[str] = Counter()       # batches each provider id was sent in
         self.create_errors: list[ProviderError] = []
+        self.ambiguous_creates_next = 0           # make the batch, then answer 500 (the answer is lost)
+        self.find_errors: list[ProviderError] = []  # raised by the next candidate searches
+        self.keeps_metadata = True                # False: like Anthropic, batches carry no metadata
         self.token_limit_next = 0
         self.validation_failures_next = 0
         self.expire_next: float | None = None     # next batch expires after this fraction
@@ -67,10 +71,10 @@ class FakeProvider(BatchProvider):
         self._lock = threading.Lock()
 
     # --- ids and request format ---
-    def provider_custom_id(self, custom_id: str) -> str:
+    def provider_custom_id(self, custom_id: str, tag: str) -> str:
         if _SAFE.match(custom_id):
-            return custom_id
-        return "h_" + hashlib.sha256(custom_id.encode()).hexdigest()[:40]
+            return tagged(tag, custom_id)
+        return tagged(tag, "h_" + hashlib.sha256(custom_id.encode()).hexdigest()[:40])
 
     def request_line(self, provider_custom_id: str, body: dict[str, Any], endpoint: str) -> dict[str, Any]:
         return {"custom_id": provider_custom_id, "method": "POST", "url": endpoint, "body": body}
@@ -105,9 +109,16 @@ class FakeProvider(BatchProvider):
                 batch.expire_fraction, self.expire_next = self.expire_next, None
             if not batch.fail_with:
                 for pcid, _body in requests:
-                    self.seen[pcid] += 1
-                    batch.outcomes[pcid] = self.outcome_for(pcid, self.seen[pcid])
+                    # Outcomes are scripted on the user's ids: the chunk tag changes between attempts.
+                    request = untagged(pcid)
+                    self.seen[request] += 1
+                    batch.outcomes[pcid] = self.outcome_for(request, self.seen[request])
+            if not self.keeps_metadata:
+                batch.metadata = {}
             self.batches[batch.batch_id] = batch
+            if self.ambiguous_creates_next:
+                self.ambiguous_creates_next -= 1
+                raise ProviderError("server error after the batch was made", retryable=True, status_code=500)
             return self._info(batch)
 
     def _ended(self, batch: FakeBatch) -> bool:
@@ -138,19 +149,23 @@ class FakeProvider(BatchProvider):
                          total=total, completed=total, metadata=batch.metadata, ended_at=batch.ends_at,
                          extra={"done": total})
 
-    def find_batch(
-        self, *, metadata: dict[str, str], created_after: float, created_before: float | None,
-        request_count: int, exclude_ids: set[str],
-    ) -> BatchInfo | None:
+    def find_candidates(
+        self, *, metadata: dict[str, str], created_after: float, created_before: float, request_count: int,
+    ) -> Iterator[BatchInfo]:
         self.calls["find"] += 1
+        if self.find_errors:
+            raise self.find_errors.pop(0)
         for batch in sorted(self.batches.values(), key=lambda b: b.created_at, reverse=True):
-            if batch.batch_id in exclude_ids or batch.created_at < created_after:
+            if not created_after <= batch.created_at <= created_before:
                 continue
-            if created_before is not None and batch.created_at > created_before:
-                continue
-            if all(batch.metadata.get(k) == v for k, v in metadata.items()) and len(batch.requests) == request_count:
-                return self._info(batch)
-        return None
+            matches = not self.keeps_metadata or all(batch.metadata.get(k) == v for k, v in metadata.items())
+            if matches and len(batch.requests) == request_count:
+                yield self._info(batch)
+
+    def prove_ownership(self, batch: BatchInfo, *, tag: str, metadata: dict[str, str]) -> bool | None:
+        if self.keeps_metadata:
+            return all(batch.metadata.get(k) == v for k, v in metadata.items())
+        return super().prove_ownership(batch, tag=tag, metadata=metadata)  # by the tag in its results
 
     def list_batches(self, *, created_after: float, page_size: int = 100) -> Iterator[BatchInfo]:
         newest_first = sorted(self.batches.values(), key=lambda b: (b.created_at, b.batch_id), reverse=True)

@@ -8,8 +8,12 @@ from typing import Any
 from batchrelay.jsonl import iter_lines
 from batchrelay.providers.anthropic_provider import AnthropicProvider
 from batchrelay.providers.base import BatchInfo, BatchProvider, ProviderResult
+from batchrelay.providers.custom_ids import chunk_id_tag, untagged
 from batchrelay.providers.openai_provider import OpenAIProvider
 from batchrelay_tools.simulator import SimulatorServer
+
+# The chunk tag the adapter tests write their requests under (as a chunk planned for job_test).
+DEFAULT_TAG = chunk_id_tag("job_test", "c00001")
 
 
 class FakeClock:
@@ -55,13 +59,15 @@ def wait_until_ended(provider: BatchProvider, batch_id: str, timeout: float = 10
 
 
 def collect(provider: BatchProvider, info: BatchInfo) -> dict[str, ProviderResult]:
-    """Every result line of an ended batch, keyed by provider custom id (lines split on \\n only)."""
+    """Every result line of an ended batch, keyed by the id without its chunk tag (lines split
+    on \\n only); every line carries the one tag the batch's requests were written with."""
     results: dict[str, ProviderResult] = {}
     for raw in provider.raw_result_files(info):
         for line in iter_lines(raw.blocks):
             result = provider.parse_result_line(raw.name, line)
-            assert result.custom_id not in results, f"duplicate result for {result.custom_id}"
-            results[result.custom_id] = result
+            key = untagged(result.custom_id)
+            assert key not in results, f"duplicate result for {result.custom_id}"
+            results[key] = result
     return results
 
 

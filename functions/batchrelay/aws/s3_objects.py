@@ -10,6 +10,7 @@ from collections.abc import Generator, Iterator
 from typing import Any
 
 import orjson
+from botocore.exceptions import ClientError
 
 from batchrelay.aws import clients
 from batchrelay.jsonl import iter_lines, split_lines
@@ -28,7 +29,12 @@ def object_blocks(
     """The object's bytes from ``start`` on, in blocks (one GET; closing the iterator early
     closes the connection, so a reader may stop anywhere)."""
     kwargs: dict[str, Any] = {"Range": f"bytes={start}-"} if start else {}
-    body = clients.s3().get_object(Bucket=_bucket(bucket), Key=key, **kwargs)["Body"]
+    try:
+        body = clients.s3().get_object(Bucket=_bucket(bucket), Key=key, **kwargs)["Body"]
+    except ClientError as exc:
+        if start and exc.response["Error"]["Code"] == "InvalidRange":
+            return  # ``start`` is the object's end: nothing is left to read
+        raise
     try:
         yield from body.iter_chunks(block_size)
     finally:

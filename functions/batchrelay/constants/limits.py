@@ -20,10 +20,9 @@ ORJSON_MAX_WRITE_DEPTH = 254
 MAX_BODY_DEPTH = 250
 MAX_MODEL_LENGTH = 256
 # Distinct body.model values in one job: providers that take one model per batch get at
-# least one batch per model, and planning makes one pass over the input per
-# MAX_OPEN_CHUNK_WRITERS models (lifecycle/chunk_planner.py).
+# least one batch per model, and planning makes one pass over the input per model
+# (lifecycle/chunk_planner.py).
 MAX_MODELS_PER_JOB = 32
-MAX_OPEN_CHUNK_WRITERS = 8
 DEFAULT_CHUNK_SIZE = 5_000
 # A job's chunk_size is at least this, or its request count when that is smaller.
 MIN_CHUNK_SIZE = 100

@@ -15,6 +15,8 @@ from batchrelay.constants.environment import (
 
 SERVICE_NAME = "batchrelay"
 METRICS_NAMESPACE = "batchrelay"
+# Emitted by the submitter each time a provider refuses the API key (an alarm watches it).
+METRIC_PROVIDER_CREDENTIALS_REFUSED = "ProviderCredentialsRefused"
 
 # --- queues and topic (logical names; the stack and local mode use them) ---
 JOBS_QUEUE = "jobs"

@@ -40,6 +40,12 @@ DUE_CHUNKS_SK = "due_at"
 QUEUED_JOBS_DUE_PK = "queued-jobs"
 QUEUED_JOB_RESEND_SECONDS = 300
 VALIDATING_JOB_RESEND_SECONDS = 600
+# Every other status that waits on a message has its safety net too (store.job_store):
+# submitting (planning steps), cancelling and finalizing (and a final job whose event is not
+# yet published) are resent after 15 minutes; an in-progress job, whose chunks have safety
+# nets of their own, is asked to finalize (harmless unless every chunk is final) hourly.
+WATCHED_JOB_RESEND_SECONDS = 900
+IN_PROGRESS_JOB_RESEND_SECONDS = 3600
 # Final jobs with work left behind the queue sit in the same index, under their own
 # partition, until it is done; if its message was lost, the poller sends it again:
 # giving the job's items their TTL (lifecycle.item_expiry), deleting its data on request

@@ -77,4 +77,5 @@ def job_out(job: Job, *, chunks: list[Chunk] | None = None, results: ResultLinks
             requested_at=job.deletion.requested_at,
             removed=DeletionCountsOut(**job.deletion.removed.model_dump()),
         ),
+        status_detail=job.status_detail,
     )

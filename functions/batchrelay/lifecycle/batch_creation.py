@@ -1,20 +1,39 @@
 """Create the provider batch of one chunk, at most once.
 
-1. Record the intent first: PENDING/HELD -> CREATING with create_seq + 1 and intent_at.
+1. Record the intent first: PENDING/HELD -> CREATING with create_seq + 1, intent_at, and
+   the moment added to ``intents`` (every moment a create call may have reached the provider).
 2. A chunk found already CREATING means an earlier attempt started and has not recorded
    a batch. Within the creation lease (settings.creation_lease_seconds: the submitter's
    timeout and a margin) that attempt may still be running (a duplicate delivery), so
    this one backs off (CreationInProgress: the message comes back later) rather than
-   risk a second batch. After the lease the earlier attempt is dead: bump create_seq
-   (this fences it out: its record_batch now fails) and ask the provider for a batch
-   with this chunk's metadata created since the intent; adopt it if found.
-3. Otherwise create the batch, then record it (chunk_store.record_batch: CREATING with
-   our create_seq -> SUBMITTED, and the batch's claim item, in one transaction).
+   risk a second batch. After the lease the earlier attempt is dead: a takeover bumps
+   create_seq (this fences it out: its record_batch now fails) and looks for the batch
+   it may have made, around every earlier intent (not only the last: a takeover whose
+   own search failed must not make the next one forget the first window):
+   - every batch in those windows that could be the chunk's is a candidate
+     (``find_candidates``), skipping batches another chunk has claimed;
+   - a candidate is adopted only once proven the chunk's (``prove_ownership``): OpenAI by
+     the chunk's metadata, at once; Anthropic, whose batches carry no metadata, by the
+     chunk tag every request id carries, readable in its results once it has ended;
+   - while a candidate cannot be told yet, the chunk waits for it (it stays CREATING and
+     the poller's safety net brings the message back), rather than risk a second batch;
+   - with no candidate left, a new intent is recorded and the batch created.
+3. Create the batch, then record it (chunk_store.record_batch: CREATING with our
+   create_seq -> SUBMITTED, and the batch's claim item, in one transaction).
 
 An attempt whose record is refused made a batch nobody owns (it was fenced out while
 the provider was answering): it cancels that batch. A provider error that proves no
 batch was made (429, other 4xx) puts the chunk back to PENDING; an ambiguous one
-(timeout, 5xx) leaves it CREATING, and the retry after the lease looks first.
+(timeout, 5xx) leaves it CREATING, and the retry after the lease looks first. A refused
+key (401/403: revoked, or the placeholder secret right after deploy) holds the chunk
+(HELD, held_reason "credentials") and names the provider on the job; the chunk is tried
+again every SAFETY_NET_S and fails only after settings.credentials_max_hold_seconds.
+
+When a second batch can still be made for a chunk (the first could not be found): the
+provider did not list a batch it had made within the window (list lag beyond the clock
+slack), or, for Anthropic, a candidate expired or was archived before it could be proven.
+Such a batch is an orphan: it is never claimed, so its results are never collected or
+counted; the provider bills what it ran.
 """
 
 from __future__ import annotations
@@ -41,12 +60,12 @@ from batchrelay.store import chunk_store, job_store
 logger = logging.getLogger(__name__)
 
 # A crashed attempt created its batch (if at all) between its intent and its own timeout.
-# The adapters add their own clock-skew slack to this window; the window stays tight
-# because Anthropic batches carry no metadata and are told apart by time and size.
+# The adapters add their own clock-skew slack to this window.
 CREATION_WINDOW_S = c.FUNCTION_TIMEOUTS[c.FUNCTION_SUBMITTER] + 60
 CREATION_LEAD_S = 5
-MAX_FIND_ROUNDS = 5
 CREATE_ATTEMPTS_ON_429 = 3
+CREDENTIAL_STATUS = frozenset({401, 403})
+HELD_FOR_CREDENTIALS = "held: the provider refused the API key"
 _STOPPING = (JobStatus.CANCELLING, JobStatus.FINALIZING)
 
 
@@ -81,19 +100,20 @@ def ensure_batch(job_id: str, chunk_id: str, *, now: float | None = None) -> str
     provider = provider_lookup.provider_for(chunk.provider)
     stopping = _job_stopping(job)
 
+    found: BatchInfo | None = None
     if chunk.status in (ChunkStatus.PENDING, ChunkStatus.HELD):
         if stopping:
             hand_to_collect(job_id, chunk_id, provider=chunk.provider, reason="cancelled", now=now)
             return "cancelled before submission"
+        if _credentials_hold_over(chunk, now):
+            errors = [{"code": "provider_credentials", "message": f"{chunk.provider} refused the API key for "
+                       f"{get_settings().credentials_max_hold_seconds}s; the batch was never created"}]
+            hand_to_collect(job_id, chunk_id, provider=chunk.provider, reason="failed", batch_errors=errors, now=now)
+            return "failed: credentials refused for longer than the maximum hold"
         try:
-            chunk = chunk_store.transition_chunk(
-                job_id, chunk_id, chunk.provider, chunk.status, ChunkStatus.CREATING,
-                create_seq=chunk.create_seq + 1, intent_at=now, due_at=int(now) + SAFETY_NET_S,
-                guard=chunk_store.same_create_seq(chunk.create_seq),
-            )
+            chunk = _new_intent(chunk, from_status=chunk.status, now=now)
         except TransitionRefused:
             return "another attempt is creating it"
-        found = None
     else:
         intent_at = chunk.intent_at if chunk.intent_at is not None else now
         lease = get_settings().creation_lease_seconds
@@ -103,24 +123,33 @@ def ensure_batch(job_id: str, chunk_id: str, *, now: float | None = None) -> str
                 f"(lease {lease}s); not creating a second batch"
             )
         try:
-            # A new intent: if this attempt dies too, the next one backs off for a lease from
-            # now and searches from now, where a batch of ours would have been created.
+            # Fence out the earlier attempt before looking for what it made.
             chunk = chunk_store.transition_chunk(
                 job_id, chunk_id, chunk.provider, ChunkStatus.CREATING, None,
-                create_seq=chunk.create_seq + 1, intent_at=now, due_at=int(now) + SAFETY_NET_S,
+                create_seq=chunk.create_seq + 1, due_at=int(now) + SAFETY_NET_S,
                 guard=chunk_store.same_create_seq(chunk.create_seq),
             )
         except TransitionRefused:
             return "another attempt is creating it"
-        found = _find_earlier_batch(provider, chunk, intent_at)
+        found, unproven = _find_earlier_batch(provider, chunk)
+        if found is None and unproven:
+            # Possibly ours, not provable yet: wait for it rather than risk a second batch.
+            return f"waiting to prove whose batch {', '.join(unproven)} is"
         if found is None and stopping:
             hand_to_collect(job_id, chunk_id, provider=chunk.provider, reason="cancelled", now=now)
             return "cancelled before submission"
+        if found is None:
+            try:
+                chunk = _new_intent(chunk, from_status=ChunkStatus.CREATING, now=now)
+            except TransitionRefused:
+                return "another attempt is creating it"
 
     if found is None:
         try:
             batch = _create(provider, chunk)
         except ProviderError as exc:
+            if exc.status_code in CREDENTIAL_STATUS:
+                return _hold_for_credentials(chunk, job, exc, now=now)
             if exc.retryable or not _definitely_not_created(exc):
                 if _definitely_not_created(exc):
                     _release_intent(chunk)
@@ -134,9 +163,57 @@ def ensure_batch(job_id: str, chunk_id: str, *, now: float | None = None) -> str
 
     if not _record(provider, chunk, batch, now=now, adopted=found is not None):
         return "fenced out; our batch was cancelled"
-    if _job_stopping(job_store.get_job(job_id)):
+    job = job_store.get_job(job_id)
+    if _job_stopping(job):
         _cancel_quietly(provider, batch.batch_id)
+    elif job.status_detail and job.status_detail.get("provider") == chunk.provider:
+        _clear_status_detail(job)
     return f"{outcome} {batch.batch_id}"
+
+
+def _new_intent(chunk: Chunk, *, from_status: ChunkStatus, now: float) -> Chunk:
+    """Record that a create call is about to be made (it may reach the provider from now on)."""
+    return chunk_store.transition_chunk(
+        chunk.job_id, chunk.chunk_id, chunk.provider, from_status, ChunkStatus.CREATING,
+        create_seq=chunk.create_seq + 1, intent_at=now, intents=[*chunk.intents, now],
+        due_at=int(now) + SAFETY_NET_S, guard=chunk_store.same_create_seq(chunk.create_seq),
+    )
+
+
+def _credentials_hold_over(chunk: Chunk, now: float) -> bool:
+    return (
+        chunk.held_reason == "credentials" and chunk.held_since is not None
+        and now - chunk.held_since >= get_settings().credentials_max_hold_seconds
+    )
+
+
+def _hold_for_credentials(chunk: Chunk, job: Job, exc: ProviderError, *, now: float) -> str:
+    """The provider refused our key: nothing was made. Hold the chunk and say so on the job;
+    the poller's safety net tries again, until the maximum hold fails it."""
+    held_since = chunk.held_since if chunk.held_reason == "credentials" and chunk.held_since else now
+    try:
+        chunk_store.transition_chunk(
+            chunk.job_id, chunk.chunk_id, chunk.provider, ChunkStatus.CREATING, ChunkStatus.HELD,
+            held_reason="credentials", held_since=held_since, due_at=int(now) + SAFETY_NET_S,
+            batch_errors=[{"code": "provider_credentials", "status_code": exc.status_code, "message": exc.message}],
+            guard=chunk_store.same_create_seq(chunk.create_seq),
+        )
+    except TransitionRefused:
+        return "another attempt took over"
+    detail = {
+        "code": "provider_credentials",
+        "provider": chunk.provider,
+        "message": f"{chunk.provider} refused the API key ({exc.status_code}); chunks are held and retried, "
+                   f"and fail after {get_settings().credentials_max_hold_seconds}s",
+        "since": held_since,
+    }
+    if job.status_detail != detail:
+        job_store.update_job_fields(job.job_id, status_detail=detail)
+    return f"{HELD_FOR_CREDENTIALS} ({exc.status_code})"
+
+
+def _clear_status_detail(job: Job) -> None:
+    job_store.update_job_fields(job.job_id, status_detail=None)
 
 
 def _release_intent(chunk: Chunk) -> None:
@@ -150,25 +227,36 @@ def _release_intent(chunk: Chunk) -> None:
         pass  # a later attempt already took over
 
 
-def _find_earlier_batch(provider: BatchProvider, chunk: Chunk, intent_at: float) -> BatchInfo | None:
-    """A batch the interrupted attempt made, skipping batches other chunks own."""
-    exclude = set(chunk.batch_ids)
-    for _ in range(MAX_FIND_ROUNDS):
-        found = provider.find_batch(
-            # Only the job and chunk pairs: the interrupted attempt used an earlier create_seq.
-            metadata={"batchrelay_job": chunk.job_id, "batchrelay_chunk": chunk.chunk_id},
-            created_after=intent_at - CREATION_LEAD_S,
-            created_before=intent_at + CREATION_WINDOW_S,
-            request_count=chunk.request_count,
-            exclude_ids=exclude,
-        )
-        if found is None:
-            return None
-        owner = chunk_store.find_chunk_by_batch(chunk.provider, found.batch_id)
-        if owner is None or owner == (chunk.job_id, chunk.chunk_id):
-            return found
-        exclude.add(found.batch_id)
-    return None
+def _find_earlier_batch(provider: BatchProvider, chunk: Chunk) -> tuple[BatchInfo | None, list[str]]:
+    """(the batch an interrupted attempt made, proven this chunk's; ids of candidates that
+    cannot be told yet). Batches another chunk has claimed are skipped."""
+    intents = chunk.intents or ([chunk.intent_at] if chunk.intent_at is not None else [])
+    if not intents:
+        return None, []
+    metadata = {"batchrelay_job": chunk.job_id, "batchrelay_chunk": chunk.chunk_id}
+    unproven: list[str] = []
+    for candidate in provider.find_candidates(
+        # Only the job and chunk pairs: the interrupted attempt used an earlier create_seq.
+        metadata=metadata,
+        created_after=min(intents) - CREATION_LEAD_S,
+        created_before=max(intents) + CREATION_WINDOW_S,
+        request_count=chunk.request_count,
+    ):
+        owner = chunk_store.find_chunk_by_batch(chunk.provider, candidate.batch_id)
+        if owner == (chunk.job_id, chunk.chunk_id):
+            return candidate, []
+        if owner is not None:
+            continue
+        if chunk.id_tag is None:
+            # Planned before chunk tags: only metadata can prove it (no proof, no adoption).
+            proven = provider.prove_ownership(candidate, tag="", metadata=metadata) if candidate.metadata else False
+        else:
+            proven = provider.prove_ownership(candidate, tag=chunk.id_tag, metadata=metadata)
+        if proven:
+            return candidate, []
+        if proven is None:
+            unproven.append(candidate.batch_id)
+    return None, unproven
 
 
 def _create(provider: BatchProvider, chunk: Chunk) -> BatchInfo:
@@ -203,7 +291,7 @@ def _record(provider: BatchProvider, chunk: Chunk, batch: BatchInfo, *, now: flo
     try:
         chunk_store.record_batch(
             chunk, batch_id=batch.batch_id, batch_created_at=created_at, due_at=int(now) + delay,
-            provider_status=batch.provider_status,
+            provider_status=batch.provider_status, held_reason=None, held_since=None,
             counts=ChunkCounts(total=batch.total, completed=batch.completed, failed=batch.failed).model_dump(),
         )
         return True

@@ -4,48 +4,42 @@ Planning is deterministic: the same input, chunk size and limits give the same c
 with the same ids and contents, so a submitter that crashed half-way plans again and
 finds the chunks it already stored.
 
-One model per batch. Providers that declare ``one_model_per_batch`` (read through the
-provider registry) get chunks cut per model: each model's requests, in input order, fill
-that model's own chunks, each within the limits, so a mixed-model job makes one batch
-per model per chunk. Other providers (Anthropic) get chunks in input order, as if every
-request named the same model.
+Planning makes durable progress (``plan_step``): each chunk is stored together with
+where planning goes on after it (``Job.planning``), in one transaction, so an invocation
+that dies (a Lambda timeout) loses at most the chunk it was writing, and the next one
+resumes after the last chunk stored; an invocation stops between two chunks when its time
+runs short and queues the next. A job of any size and any accepted chunk size gets through.
 
-Memory stays bounded whatever the job's size or its number of models. An open chunk is
-a ChunkInputWriter: two multipart writers, each at most ``max_in_flight + 1`` part
-buffers of 5 MiB (15 MiB; 30 MiB a chunk), whatever the chunk's length. A pass over the
-input keeps at most ``MAX_OPEN_CHUNK_WRITERS`` (8) chunks open, one per model it
-plans, so planning holds at most ~240 MiB of buffers (the submitter has 1 GiB). A pass
-plans the first 8 models it meets that no earlier pass planned and skips the lines of
-the rest; passes repeat until a pass skips nothing. Validation caps a job at
-``MAX_MODELS_PER_JOB`` (32) models, so a job is read at most 4 times; a job of a single
-model (the common case) is read once, as before. Besides the open chunks, planning keeps
-only the names of the models already planned.
+One model per batch. Providers that declare ``one_model_per_batch`` (the registry) are
+planned in one pass over the input per model (sorted; the models validation counted), each
+pass cutting that model's requests, in input order, into its own chunks within the limits:
+a mixed-model job makes one batch per model per chunk. Other providers (Anthropic) get one
+pass, in input order. Memory stays bounded whatever the job's size or its number of models:
+one chunk is open at a time (a ChunkInputWriter: two multipart writers of at most
+``max_in_flight + 1`` 5 MiB part buffers each). Validation caps a job at MAX_MODELS_PER_JOB
+(32) models, so a job is read at most 32 times; a job of one model is read once.
 
-Chunk ids are numbered in the order chunks open; with several models open at once,
-chunks are yielded in the order they fill up, not by id. results.jsonl follows chunk ids,
-so a mixed-model job's results come grouped by chunk, not in input order. Planning finds
-the models in the input itself (job.models, counted by the API, is for display), so jobs
-stored before that count existed plan the same way. Like the limits, MAX_OPEN_CHUNK_WRITERS
-is part of what makes planning deterministic: change it only between jobs.
+Chunk ids are numbered in the order chunks open, pass after pass, so a mixed-model job's
+results (which follow chunk ids) come grouped by model, not in input order.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from batchrelay import constants as c
 from batchrelay import registry
 from batchrelay.aws.s3_keys import chunk_input_key, chunk_provider_key
-from batchrelay.aws.s3_objects import object_lines
+from batchrelay.aws.s3_objects import numbered_object_lines
 from batchrelay.jsonl import loads_line
 from batchrelay.lifecycle.poll_schedule import SAFETY_NET_S
-from batchrelay.models.job import Chunk, ChunkStatus, Job
+from batchrelay.models.job import Chunk, ChunkStatus, Job, PlanningProgress
 from batchrelay.providers.base import BatchProvider
+from batchrelay.providers.custom_ids import PLACEHOLDER_TAG, chunk_id_tag
 from batchrelay.results.multipart_writer import MultipartWriter
 from batchrelay.settings import get_settings
 
@@ -72,6 +66,12 @@ class ChunkBoundaries:
         self.requests = 0
         self.bytes = 0
 
+    def would_start_new_chunk(self, line_bytes: int) -> bool:
+        """Whether this line would open a new chunk (nothing is counted)."""
+        return self.requests == 0 or self.requests >= self.limits.max_requests or (
+            self.bytes + line_bytes > self.limits.max_bytes
+        )
+
     def starts_new_chunk(self, line_bytes: int) -> bool:
         """Account for one more request line; True when it opens a new chunk (the first does).
 
@@ -93,12 +93,17 @@ def base_chunk_id(index: int) -> str:
 
 
 class ChunkInputWriter:
-    """The two files of one chunk: normalized lines for us, request lines for the provider."""
+    """The two files of one chunk: normalized lines for us, request lines for the provider.
+
+    Every provider id starts with the chunk's tag (``custom_ids.chunk_id_tag``), which is
+    what proves a batch is this chunk's (see batch_creation).
+    """
 
     def __init__(self, job_id: str, chunk_id: str, provider: BatchProvider, endpoint: str):
         self.chunk_id = chunk_id
         self.provider = provider
         self.endpoint = endpoint
+        self.tag = chunk_id_tag(job_id, chunk_id)
         self.input_key = chunk_input_key(job_id, chunk_id)
         self._input = MultipartWriter(self.input_key)
         self._provider = MultipartWriter(chunk_provider_key(job_id, chunk_id))
@@ -108,12 +113,20 @@ class ChunkInputWriter:
     def provider_line(provider: BatchProvider, provider_custom_id: str, body: Any, endpoint: str) -> bytes:
         return orjson.dumps(provider.request_line(provider_custom_id, body, endpoint)) + b"\n"
 
-    def add(self, custom_id: str, provider_custom_id: str, body: Any, provider_line: bytes) -> None:
+    @classmethod
+    def line_size(cls, provider: BatchProvider, custom_id: str, body: Any, endpoint: str) -> int:
+        """The size of the request's provider line in any chunk (every tag has one length)."""
+        return len(cls.provider_line(provider, provider.provider_custom_id(custom_id, PLACEHOLDER_TAG), body, endpoint))
+
+    def add(self, custom_id: str, body: Any) -> str:
+        """Write one request to both files; returns the id the provider gets."""
+        provider_custom_id = self.provider.provider_custom_id(custom_id, self.tag)
         self._input.write(
             orjson.dumps({"custom_id": custom_id, "provider_custom_id": provider_custom_id, "body": body}) + b"\n"
         )
-        self._provider.write(provider_line)
+        self._provider.write(self.provider_line(self.provider, provider_custom_id, body, self.endpoint))
         self.requests += 1
+        return provider_custom_id
 
     def close(self) -> None:
         self._input.close()
@@ -141,6 +154,7 @@ def new_chunk(
         input_key=chunk_input_key(job.job_id, chunk_id),
         model=model,
         tenant_id=job.tenant_id,
+        id_tag=chunk_id_tag(job.job_id, chunk_id),
         due_at=int(now) + SAFETY_NET_S,
     )
 
@@ -150,59 +164,97 @@ def model_of(body: Any) -> str | None:
     return model if isinstance(model, str) else None
 
 
-@dataclass
-class _OpenGroup:
-    """One model's place in a pass: where its chunks end, and its chunk being written."""
+class PlanningFenced(Exception):
+    """Another planner stored this chunk or moved planning on first: this one stops."""
 
-    boundaries: ChunkBoundaries
-    writer: ChunkInputWriter | None = None
+
+def planning_passes(job: Job) -> list[str | None]:
+    """One pass per model where the provider takes one model per batch (the models the
+    input was validated with, sorted, or found by reading it), else a single pass."""
+    if not registry.spec(job.provider).capabilities.one_model_per_batch:
+        return [None]
+    if job.models:
+        return sorted(job.models)
+    found: set[str | None] = set()
+    for raw in numbered_object_lines(job.input_key):
+        if raw.strip():
+            found.add(model_of(loads_line(raw)["body"]))
+    return sorted(found, key=lambda model: (model is None, model or ""))
 
 
 def plan_chunks(job: Job, provider: BatchProvider, *, now: float | None = None) -> Iterator[Chunk]:
-    """Stream the job input; write each chunk's files, then yield the chunk (not yet stored)."""
-    per_model = registry.spec(job.provider).capabilities.one_model_per_batch
-    limits = chunk_limits(job)
-    planned: set[str | None] = set()   # models whose chunks earlier passes wrote
-    index = 0
-    while True:
-        groups: dict[str | None, _OpenGroup] = {}
-        skipped = False
-        try:
-            for raw in object_lines(job.input_key):
-                request = loads_line(raw)
-                body = request["body"]
-                model = model_of(body) if per_model else None   # None: one group for every request
-                group = groups.get(model)
-                if group is None:
-                    if model in planned:
-                        continue
-                    if len(groups) >= c.MAX_OPEN_CHUNK_WRITERS:
-                        skipped = True   # a later pass plans this model
-                        continue
-                    group = groups[model] = _OpenGroup(ChunkBoundaries(limits))
-                custom_id = request["custom_id"]
-                provider_custom_id = provider.provider_custom_id(custom_id)
-                line = ChunkInputWriter.provider_line(provider, provider_custom_id, body, job.endpoint)
-                if group.boundaries.starts_new_chunk(len(line)):
-                    if group.writer is not None:
-                        yield _close(job, group.writer, model, now)
-                    index += 1
-                    group.writer = ChunkInputWriter(job.job_id, base_chunk_id(index), provider, job.endpoint)
-                assert group.writer is not None
-                group.writer.add(custom_id, provider_custom_id, body, line)
-            # The last chunk of each model, in the order the models were met.
-            for model, group in groups.items():
-                if group.writer is not None:
-                    writer, group.writer = group.writer, None
-                    yield _close(job, writer, model, now)
-        except BaseException:
-            for group in groups.values():
-                if group.writer is not None:
-                    group.writer.abort()
-            raise
-        planned.update(groups)
-        if not skipped:
-            return
+    """Every chunk of the job in one go (no stopping, nothing stored): for tests and for jobs
+    whose planning began before planning had steps. The submitter plans with plan_step."""
+    chunks: list[Chunk] = []
+    progress = PlanningProgress(models=planning_passes(job))
+    while not progress.done:
+        progress = plan_step(job, provider, progress, should_stop=lambda: False,
+                             store=lambda chunk, _after: chunks.append(chunk), now=now)
+        yield from chunks
+        chunks.clear()
+
+
+def plan_step(
+    job: Job,
+    provider: BatchProvider,
+    progress: PlanningProgress,
+    *,
+    should_stop: Callable[[], bool],
+    store: Callable[[Chunk, PlanningProgress], None],
+    now: float | None = None,
+) -> PlanningProgress:
+    """Plan the pass under way from ``progress`` on; returns where planning goes on next.
+
+    Each chunk, once written, goes to ``store`` with the progress that follows it (the
+    submitter stores both in one transaction, PlanningFenced when another planner is ahead).
+    When ``should_stop()`` says so after a chunk, the step ends there, at a chunk boundary;
+    at the end of the input the pass ends and the next one (or ``done``) follows. Chunk
+    boundaries depend only on the input and the limits, never on where a step stopped.
+    """
+    assert progress.models is not None, "planning begins with its passes"
+    model = progress.models[progress.model_index]
+    per_model = model is not None or len(progress.models) > 1
+    boundaries = ChunkBoundaries(chunk_limits(job))
+    writer: ChunkInputWriter | None = None
+    offset, next_index, step = progress.offset, progress.next_index, progress.step
+    try:
+        for raw in numbered_object_lines(job.input_key, start=offset):
+            line_start, offset = offset, offset + len(raw) + 1
+            if not raw.strip():
+                continue
+            request = loads_line(raw)
+            body = request["body"]
+            if per_model and model_of(body) != model:
+                continue   # another pass plans it
+            custom_id = request["custom_id"]
+            size = ChunkInputWriter.line_size(provider, custom_id, body, job.endpoint)
+            if boundaries.would_start_new_chunk(size):
+                if writer is not None:
+                    step += 1
+                    after = progress.model_copy(update={"step": step, "offset": line_start, "next_index": next_index})
+                    closing, writer = writer, None
+                    store(_close(job, closing, model, now), after)
+                    if should_stop():
+                        return after
+                writer = ChunkInputWriter(job.job_id, base_chunk_id(next_index), provider, job.endpoint)
+                next_index += 1
+            boundaries.starts_new_chunk(size)
+            assert writer is not None
+            writer.add(custom_id, body)
+        # The end of the input: the pass is over.
+        last_pass = progress.model_index + 1 >= len(progress.models)
+        after = progress.model_copy(update={
+            "step": step + (1 if writer is not None else 0), "offset": 0, "next_index": next_index,
+            "model_index": progress.model_index if last_pass else progress.model_index + 1, "done": last_pass,
+        })
+        if writer is not None:
+            closing, writer = writer, None
+            store(_close(job, closing, model, now), after)
+        return after
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
 
 
 def _close(job: Job, writer: ChunkInputWriter, model: str | None, now: float | None) -> Chunk:

@@ -15,7 +15,11 @@ For one ENDED chunk:
    provider never delays a job's end; a failure is left to the poller's safety net).
 
 A redelivered message redoes 1-4 identically (same provider output, same decisions;
-the retry chunk is stored only once) and finds step 5 done, then resumes at 6.
+the retry chunk is stored only once) and finds step 5 done, then resumes at 6. Only one
+collector works on a chunk at a time: it takes a lease first (``claim_collection``), and
+step 5 counts only for the lease holder, so two runs (the poller's safety net resends
+`collect` while the first may still run) can never both decide, around a cancel, one
+putting an id in the part and the other in a retry chunk.
 
 The queue carries the upkeep of final jobs as well: `cleanup` (provider files, again),
 `expire` (items' TTL: item_expiry.py) and `delete` (DELETE /v1/jobs/{id}: job_deletion.py).
@@ -30,9 +34,10 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+from batchrelay import constants as c
 from batchrelay.aws.s3_keys import part_key, part_summary_key, raw_key
 from batchrelay.aws.s3_objects import object_lines, put_json
-from batchrelay.errors import NotFound
+from batchrelay.errors import NotFound, TransitionRefused
 from batchrelay.jsonl import iter_lines, loads_line
 from batchrelay.lifecycle import item_expiry, job_deletion, provider_files, provider_lookup
 from batchrelay.lifecycle.chunk_planner import ChunkInputWriter, new_chunk
@@ -55,6 +60,14 @@ from batchrelay.results.multipart_writer import MultipartWriter, WrittenObject
 from batchrelay.store import chunk_store, job_store
 
 logger = logging.getLogger(__name__)
+
+
+# Longer than a collector can run: a lease that ran out belongs to a collector that died.
+COLLECT_LEASE_S = c.FUNCTION_TIMEOUTS[c.FUNCTION_COLLECTOR] + 60
+
+
+class CollectionInProgress(Exception):
+    """Another collector holds this chunk's collection lease: try later."""
 
 
 def handle_collect_message(message: CollectQueueMessage, *, now: float | None = None) -> str:
@@ -142,6 +155,23 @@ def collect_chunk(job_id: str, chunk_id: str, *, now: float | None = None) -> st
         return outcome
     if chunk.status != ChunkStatus.ENDED:
         return f"chunk is {chunk.status}; nothing to collect yet"
+    try:
+        # One collector at a time: a second delivery (the poller's safety net resends
+        # `collect`) waits until this lease ends, so decisions are made once.
+        chunk = chunk_store.claim_collection(chunk, now=now, lease_seconds=COLLECT_LEASE_S)
+    except TransitionRefused as refused:
+        if refused.current == ChunkStatus.COLLECTED:
+            return finalize_if_complete(job_id, now=now)
+        raise CollectionInProgress(f"chunk {chunk_id} of job {job_id} is being collected by another run") from refused
+    try:
+        return _collect_claimed(chunk, now=now)
+    except BaseException:
+        chunk_store.release_collection(chunk)  # so the retried message need not wait for the lease
+        raise
+
+
+def _collect_claimed(chunk: Chunk, *, now: float) -> str:
+    job_id, chunk_id = chunk.job_id, chunk.chunk_id
     job = job_store.get_job(job_id)
     next_attempt = chunk.attempt + 1
     retry_id = retry_chunk_id(chunk_id, next_attempt)
@@ -165,7 +195,7 @@ def collect_chunk(job_id: str, chunk_id: str, *, now: float | None = None) -> st
     known_batches: dict[str, BatchInfo] = {}
     with MultipartWriter(key) as part_writer:
         part = LineBatcher(part_writer)
-        if chunk.batch_id:
+        if chunk.batch_id and chunk.end_reason != "lost":
             batch = known_batches[chunk.batch_id] = provider.retrieve_batch(chunk.batch_id)
             for raw_file in provider.raw_result_files(batch):
                 raw_copy = MultipartWriter(raw_key(job_id, chunk_id, chunk.batch_id, raw_file.name))
@@ -293,9 +323,7 @@ def _write_unreported_and_retry_input(
             if pcid in retry_ids:
                 if retry_input is None:
                     retry_input = ChunkInputWriter(job_id, retry_id, provider, chunk.endpoint)
-                body = entry["body"]
-                retry_input.add(entry["custom_id"], pcid, body,
-                                ChunkInputWriter.provider_line(provider, pcid, body, chunk.endpoint))
+                retry_input.add(entry["custom_id"], entry["body"])   # new ids: the retry chunk's tag
         if retry_input is not None:
             retry_input.close()
     except BaseException:

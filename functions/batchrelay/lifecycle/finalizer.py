@@ -129,7 +129,7 @@ def _end_unrun(job: Job, *, now: float) -> Job:
     try:
         return job_store.transition_job(
             job.job_id, JobStatus.FINALIZING, status,
-            finished_at=iso(now), event_id=event_id_for(job.job_id, str(status)),
+            finished_at=iso(now), event_id=event_id_for(job.job_id, str(status)), **item_expiry.final_fields(now),
         )
     except TransitionRefused:
         return job_store.get_job(job.job_id)
@@ -139,4 +139,4 @@ def _publish(job: Job) -> None:
     cost = job_cost(job)
     event = build_job_event(job, results_url=_presigned_results_url(job), cost=cost)
     publisher.publish_job_event(event)  # errors propagate: the message is retried and resumes here
-    job_store.update_job_fields(job.job_id, event_published=True)
+    job_store.mark_event_published(job.job_id)

@@ -32,7 +32,7 @@ import time
 
 from batchrelay import constants as c
 from batchrelay.clock import parse_iso
-from batchrelay.lifecycle.messages import send_expire_message
+from batchrelay.lifecycle.messages import send_expire_message, send_finalize_message
 from batchrelay.lifecycle.poll_schedule import SAFETY_NET_S
 from batchrelay.models.job import Job
 from batchrelay.store import job_items, job_store, keys
@@ -73,6 +73,11 @@ def expire_job_items(job_id: str, *, after: str | None = None, now: float | None
         return "job is gone"
     if not job.is_final:
         return f"job is {job.status}"  # running (never: steps start once final) or being deleted
+    if not job.event_published:
+        # Its event comes first (a lost finalize left it unpublished): publish, which queues
+        # these steps again.
+        send_finalize_message(job_id)
+        return "event not yet published: finalize sent again"
     if job.expires_at is None:
         begin_expiry(job, now=now)
         return "job had no TTL (previous version): steps queued"

@@ -32,11 +32,13 @@ from batchrelay.errors import TransitionRefused
 from batchrelay.lifecycle import provider_lookup
 from batchrelay.lifecycle.handoff import hand_to_collect
 from batchrelay.lifecycle.messages import (
+    send_cancel_message,
     send_chunk_message,
     send_cleanup_message,
     send_collect_message,
     send_delete_message,
     send_expire_message,
+    send_finalize_message,
     send_job_message,
     send_validate_message,
 )
@@ -88,16 +90,27 @@ def run_poll(
 
 
 def resend_stalled_jobs(now: float, summary: PollSummary) -> None:
-    """Jobs still queued or validating long after their last move lost their `jobs` message:
-    send it again (`job` to plan, `validate` for the next validation step; both are
-    idempotent, and validation resumes from its stored progress)."""
+    """Jobs whose resend time has come may have lost the message that moves them on: send
+    it again (every consumer is idempotent, and resumes from what is stored).
+
+    queued / submitting: `job` (plan, or the next planning step); validating: `validate`
+    (the next validation step); cancelling: `cancel`, and `job` while planning is not done;
+    in_progress, finalizing, or final with the event not yet published: `finalize` (it does
+    nothing until every chunk is final)."""
     for job_id, due_at, status in job_store.query_stalled_jobs(int(now)):
-        if job_store.postpone_stalled_resend(job_id, status, seen_due_at=due_at, now=int(now)):
-            if status == JobStatus.VALIDATING:
-                send_validate_message(job_id)
-            else:
+        if not job_store.postpone_stalled_resend(job_id, status, seen_due_at=due_at, now=int(now)):
+            continue
+        if status == JobStatus.VALIDATING:
+            send_validate_message(job_id)
+        elif status in (JobStatus.QUEUED, JobStatus.SUBMITTING):
+            send_job_message(job_id)
+        elif status == JobStatus.CANCELLING:
+            send_cancel_message(job_id)
+            if not job_store.get_job(job_id).submission_done:
                 send_job_message(job_id)
-            summary.resent += 1
+        else:
+            send_finalize_message(job_id)
+        summary.resent += 1
 
 
 # Final jobs with work behind the collect queue, and the message that goes on with it.
@@ -186,6 +199,10 @@ def check_batches(
             try:
                 found[futures[future]] = future.result()
             except ProviderError as exc:
+                if exc.status_code == 404:
+                    # Gone at the provider: ended for us, or it would be checked every minute forever.
+                    found[futures[future]] = BatchInfo.lost(futures[future], exc.message)
+                    continue
                 summary.errors += 1
                 logger.warning("retrieving batch %s failed: %s", futures[future], exc.message)
     return found

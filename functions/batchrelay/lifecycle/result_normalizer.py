@@ -56,8 +56,14 @@ def line_for_unreported(
     batch_errors: list[dict[str, Any]] | None = None,
 ) -> bytes:
     """A request the provider never reported on: not run (expired/cancelled) or refused with its batch."""
-    if status == "errored":
+    if status == "errored" and any(e.get("code") == "batch_not_found" for e in batch_errors or []):
         error: dict[str, Any] = {
+            "code": "batch_not_found",
+            "message": "the provider no longer knows the batch that held this request",
+            "batch_errors": batch_errors or [],
+        }
+    elif status == "errored":
+        error = {
             "code": "batch_failed",
             "message": "the provider refused the whole batch",
             "batch_errors": batch_errors or [],

@@ -36,6 +36,8 @@ class RetryPolicy:
             return "errored"    # the whole batch was refused (validation): it would be again
         if end_reason == "cancelled":
             return "retry" if self.can_retry else "cancelled"
+        if end_reason == "lost":
+            return "retry" if self.can_retry else "errored"  # never ran, as far as anyone can tell
         return "retry" if self.can_retry else "expired"
 
 

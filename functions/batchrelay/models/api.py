@@ -190,6 +190,9 @@ class JobOut(BaseModel):
         default=None, description="once final: when the job and its data expire (final time + retention)"
     )
     deletion: DeletionProgressOut | None = Field(default=None, description="while deleting: the progress")
+    status_detail: dict[str, Any] | None = Field(
+        default=None, description="what holds the job up while it does, e.g. a provider refusing the API key"
+    )
 
 
 class JobList(BaseModel):

@@ -119,6 +119,24 @@ class InputValidation(BaseModel):
     done: bool = False         # accepted: the job moved on to submitting
 
 
+class PlanningProgress(BaseModel):
+    """Where planning a job's chunks stands (lifecycle.chunk_planner.plan_step).
+
+    Stored on the job in the same transaction as each chunk it plans (``step`` counts those
+    writes and is what each compares), so planning never redoes more than the one chunk a
+    dead invocation was writing, and a planner stops between two chunks when its time runs
+    short. Providers that take one model per batch are planned in one pass over the input per
+    model (``models``, sorted); others in a single pass (``models == [None]``).
+    """
+
+    step: int = 0                  # chunks stored (and passes ended) so far
+    models: list[str | None] | None = None  # the passes, one per model; None until planning begins
+    model_index: int = 0           # the pass under way
+    offset: int = 0                # byte offset, in the input, of the next line of this pass
+    next_index: int = 1            # number of the next chunk to open (c00001, ...)
+    done: bool = False
+
+
 # Statuses whose start time a job records (``<status>_at``; final ones use finished_at).
 TIMED_JOB_STATUSES = frozenset(
     {JobStatus.SUBMITTING, JobStatus.IN_PROGRESS, JobStatus.CANCELLING, JobStatus.FINALIZING}
@@ -164,6 +182,7 @@ class Job(BaseModel):
     chunks_total: int = 0          # chunks planned so far, retries included
     chunks_final: int = 0          # chunks collected
     submission_done: bool = False  # every original chunk is planned
+    planning: PlanningProgress | None = None  # None: not begun (or begun before planning had steps)
     cancel_requested: bool = False  # set with the move to cancelling; decides the final status
     cost_usd: str | None = None
     sync_cost_usd: str | None = None
@@ -171,6 +190,8 @@ class Job(BaseModel):
     manifest_key: str | None = None
     finished_at: str | None = None
     error: dict[str, Any] | None = None
+    # What holds the job up, while it does (e.g. a provider refusing the API key).
+    status_detail: dict[str, Any] | None = None
     event_id: str | None = None
     event_published: bool = False
     # When it entered submitting, in_progress, cancelling and finalizing (job_store.transition_job).
@@ -245,8 +266,16 @@ class Chunk(BaseModel):
     input_key: str             # normalized lines {"custom_id", "provider_custom_id", "body"}
     model: str | None = None   # the one model of its requests, for providers that need one per batch
     tenant_id: str = ""
-    create_seq: int = 0        # how many times a batch creation was started for this chunk
+    # Every provider id of the chunk starts with this tag; None for chunks planned before tags
+    # (their recovery falls back to time and size).
+    id_tag: str | None = None
+    create_seq: int = 0        # how many times a batch creation (or a takeover) was started
     intent_at: float | None = None       # epoch seconds when the current creation began
+    # Every moment a create call may have reached the provider: a batch of ours is searched
+    # for around each of them until the chunk has its batch.
+    intents: list[float] = Field(default_factory=list)
+    held_reason: str | None = None       # why HELD: capacity | credentials
+    held_since: float | None = None      # when the current hold for credentials began
     batch_id: str | None = None
     batch_ids: list[str] = Field(default_factory=list)   # every batch ever made for it
     batch_created_at: float | None = None
@@ -255,12 +284,15 @@ class Chunk(BaseModel):
     due_at: int | None = None  # next status check (epoch seconds); None = not in the index
     checks: int = 0
     ended_at: float | None = None
-    end_reason: str | None = None        # completed | expired | cancelled | failed | not_submitted
+    end_reason: str | None = None        # completed | expired | cancelled | failed | lost (404)
     batch_errors: list[dict[str, Any]] = Field(default_factory=list)
     part_key: str | None = None
     # Provider files (input, output, errors) still to delete once collected; the poller's
     # safety net retries (lifecycle.provider_files) with growing waits (cleanup_attempts).
     files_pending_cleanup: bool = False
     cleanup_attempts: int = 0
+    # One collector at a time: the one holding the lease (collect_seq fences the others).
+    collect_seq: int = 0
+    collect_lease_until: float | None = None
     created_at: str = ""
     updated_at: str = ""

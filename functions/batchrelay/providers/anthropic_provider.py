@@ -73,8 +73,8 @@ class AnthropicProvider(SdkProvider):
 
 
     # ------------------------------------------------------------------ requests
-    def provider_custom_id(self, custom_id: str) -> str:
-        return anthropic_custom_id(custom_id)
+    def provider_custom_id(self, custom_id: str, tag: str) -> str:
+        return anthropic_custom_id(custom_id, tag)
 
     def request_line(self, provider_custom_id: str, body: dict[str, Any], endpoint: str) -> dict[str, Any]:
         return {"custom_id": provider_custom_id, "params": body}
@@ -85,7 +85,7 @@ class AnthropicProvider(SdkProvider):
     ) -> BatchInfo:
         # The body {"requests": [...]} is assembled on disk from the chunk's lines and streamed
         # (the SDK's create would hold a 256 MB batch, several times over, in memory).
-        # ``metadata`` has no place in this API: find_batch matches on time and size instead.
+        # ``metadata`` has no place in this API: the chunk tag in every custom_id proves ownership.
         body_path = f"{requests_path}.body.json"
         try:
             count = _write_create_body(requests_path, body_path)
@@ -104,37 +104,18 @@ class AnthropicProvider(SdkProvider):
             if os.path.exists(body_path):
                 os.unlink(body_path)
 
-    def find_batch(
-        self,
-        *,
-        metadata: dict[str, str],
-        created_after: float,
-        created_before: float | None,
-        request_count: int,
-        exclude_ids: set[str],
-    ) -> BatchInfo | None:
-        """The oldest batch created in [created_after, created_before] with ``request_count`` requests.
+    def find_candidates(
+        self, *, metadata: dict[str, str], created_after: float, created_before: float, request_count: int
+    ) -> Iterator[BatchInfo]:
+        """Every batch created in the window with ``request_count`` requests, newest first.
 
-        Anthropic batches carry no metadata, so this is a heuristic: it matches on creation
-        time (with a few seconds of clock-skew slack) and request total, skipping
-        ``exclude_ids``. Residual risk: another chunk of the same size created by the same
-        account inside the same window is indistinguishable until its results are read.
-        Callers keep the window tight (the instants around the interrupted create call),
-        pass every batch id already claimed by another chunk in ``exclude_ids``, and claim
-        the returned id with a conditional write, so one batch is never adopted twice.
+        Anthropic batches carry no metadata: a candidate is proven the chunk's only by its
+        results (``prove_ownership``: every request id carries the chunk's tag), once it ended.
         """
-        latest = None if created_before is None else created_before + CLOCK_SKEW_SECONDS
-        candidates = [
-            info
-            for info in self.list_batches(created_after=created_after - CLOCK_SKEW_SECONDS)
-            if info.batch_id not in exclude_ids
-            and info.total == request_count
-            and (latest is None or info.created_at <= latest)
-        ]
-        if len(candidates) > 1:
-            log.warning("find_batch: %d candidate batches of %d requests; taking the oldest",
-                        len(candidates), request_count)
-        return min(candidates, key=lambda info: info.created_at) if candidates else None
+        latest = created_before + CLOCK_SKEW_SECONDS
+        for info in self.list_batches(created_after=created_after - CLOCK_SKEW_SECONDS):
+            if info.total == request_count and info.created_at <= latest:
+                yield info
 
     def list_batches(self, *, created_after: float, page_size: int = 100) -> Iterator[BatchInfo]:
         with translate_errors(self.name):

@@ -15,9 +15,10 @@ What an adapter implements, and what the lifecycle relies on:
   metadata where the provider keeps it. Never retried by the SDK: a retried POST could
   make a second batch. Raise ``ProviderError`` with ``status_code``: a 4xx/429 proves
   nothing was made; a timeout or 5xx is ambiguous, and recovery runs ``find_batch``.
-- **Find** (``find_batch``): the batch an interrupted create made, proven to be this
-  chunk's (metadata, a name, an idempotency token; the registry entry's ``recovery`` says
-  which); a candidate that cannot be proven is not adopted.
+- **Find** (``find_candidates``, ``prove_ownership``): the batches an interrupted create
+  may have made, and proof that one is this chunk's (its metadata, a name, an idempotency
+  token, or the chunk tag every request id carries: the registry entry's ``recovery`` says
+  which). A candidate is adopted only once proven; one that cannot be told yet is waited for.
 - **List sweep** (``list_batches``): newest first, paging back only to ``created_after``;
   the poller's one call per page for every batch in flight.
 - **Retrieve / cancel** (``retrieve_batch``, ``cancel_batch``): ``BatchInfo`` normalized:
@@ -45,7 +46,9 @@ from typing import Any, Literal
 # Normalized lifecycle of a provider batch.
 BatchState = Literal["running", "ended"]
 # Why an ended batch ended.
-EndReason = Literal["completed", "expired", "cancelled", "failed"]
+# "lost": the provider answers that the batch does not exist (404): its requests never ran
+# as far as we can know, and go to a new batch like those of an expired one.
+EndReason = Literal["completed", "expired", "cancelled", "failed", "lost"]
 Outcome = Literal["succeeded", "errored", "expired", "cancelled"]
 
 
@@ -65,6 +68,12 @@ class BatchInfo:
     errors: list[dict[str, Any]] = field(default_factory=list)
     # Adapter-private details the adapter needs later (file ids, results url).
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def lost(cls, batch_id: str, message: str) -> BatchInfo:
+        """What is known of a batch the provider says does not exist."""
+        return cls(batch_id=batch_id, provider_status="not_found", state="ended", created_at=0.0,
+                   end_reason="lost", errors=[{"code": "batch_not_found", "message": message}])
 
     @property
     def capacity_exhausted(self) -> bool:
@@ -104,12 +113,24 @@ class ProviderError(Exception):
         self.code = code
 
 
+def results_carry_tag(provider: BatchProvider, batch: BatchInfo, tag: str) -> bool | None:
+    """Whether the first result line of an ended batch carries ``tag`` (None: no results)."""
+    from batchrelay.jsonl import iter_lines
+    from batchrelay.providers.custom_ids import tag_of
+
+    for raw_file in provider.raw_result_files(batch):
+        for line in iter_lines(raw_file.blocks):
+            return tag_of(provider.parse_result_line(raw_file.name, line).custom_id) == tag
+    return None
+
+
 class BatchProvider(ABC):
     name: str
 
     @abstractmethod
-    def provider_custom_id(self, custom_id: str) -> str:
-        """The id sent to the provider for a user's custom_id (identity when already safe)."""
+    def provider_custom_id(self, custom_id: str, tag: str) -> str:
+        """The id sent to the provider for a user's custom_id in the chunk tagged ``tag``:
+        the tag first (``custom_ids.tagged``), then the id in a form the provider accepts."""
 
     @abstractmethod
     def request_line(self, provider_custom_id: str, body: dict[str, Any], endpoint: str) -> dict[str, Any]:
@@ -122,16 +143,20 @@ class BatchProvider(ABC):
         """Create a batch from a local JSONL file of ``request_line`` objects."""
 
     @abstractmethod
-    def find_batch(
-        self,
-        *,
-        metadata: dict[str, str],
-        created_after: float,
-        created_before: float | None,
-        request_count: int,
-        exclude_ids: set[str],
-    ) -> BatchInfo | None:
-        """A batch an earlier, interrupted creation made for this chunk, if any."""
+    def find_candidates(
+        self, *, metadata: dict[str, str], created_after: float, created_before: float, request_count: int
+    ) -> Iterator[BatchInfo]:
+        """Every batch created in the window that could be one an interrupted creation made
+        for this chunk: its size, and its metadata where the provider keeps metadata."""
+
+    def prove_ownership(self, batch: BatchInfo, *, tag: str, metadata: dict[str, str]) -> bool | None:
+        """Whether ``batch`` was made for the chunk: True, False, or None while it cannot be
+        told yet. By default its requests are read from its results (their ids carry the
+        chunk's tag), which exist once it has ended; adapters whose batches keep metadata
+        decide from it at once."""
+        if batch.state != "ended":
+            return None
+        return results_carry_tag(self, batch, tag)
 
     @abstractmethod
     def list_batches(self, *, created_after: float, page_size: int = 100) -> Iterator[BatchInfo]:

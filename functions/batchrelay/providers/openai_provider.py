@@ -25,6 +25,7 @@ from batchrelay.providers.base import (
     ProviderResult,
     RawFile,
 )
+from batchrelay.providers.custom_ids import openai_custom_id
 from batchrelay.providers.errors import RETRYABLE_STATUS, resumable_stream, translate_errors
 from batchrelay.providers.sdk_provider import SdkProvider
 
@@ -49,7 +50,7 @@ _RETRYABLE_CODES = {"server_error", "internal_error", "rate_limit_exceeded", "ti
 def normalize_metadata(metadata: dict[str, str]) -> dict[str, str]:
     """Fit metadata to OpenAI's limits: 16 pairs, keys up to 64, values up to 512 characters.
 
-    Pairs past the 16th are dropped (in the caller's order) and long values cut; find_batch
+    Pairs past the 16th are dropped (in the caller's order) and long values cut; find_candidates
     applies the same function, so matching still works. Keys are ours, not user data: a key
     too long is a programming error (cutting it could merge two keys), so it raises.
     """
@@ -80,8 +81,8 @@ class OpenAIProvider(SdkProvider):
 
 
     # ------------------------------------------------------------------ requests
-    def provider_custom_id(self, custom_id: str) -> str:
-        return custom_id  # OpenAI accepts any string
+    def provider_custom_id(self, custom_id: str, tag: str) -> str:
+        return openai_custom_id(custom_id, tag)  # OpenAI accepts any string
 
     def request_line(self, provider_custom_id: str, body: dict[str, Any], endpoint: str) -> dict[str, Any]:
         return {"custom_id": provider_custom_id, "method": "POST", "url": endpoint, "body": body}
@@ -143,30 +144,26 @@ class OpenAIProvider(SdkProvider):
             deleted.append(file_id)
         return deleted
 
-    def find_batch(
-        self,
-        *,
-        metadata: dict[str, str],
-        created_after: float,
-        created_before: float | None,
-        request_count: int,
-        exclude_ids: set[str],
-    ) -> BatchInfo | None:
-        """The newest batch created in the window whose metadata holds every pair we sent.
+    def find_candidates(
+        self, *, metadata: dict[str, str], created_after: float, created_before: float, request_count: int
+    ) -> Iterator[BatchInfo]:
+        """Batches created in the window whose metadata holds every pair we sent.
 
         The total is compared only once known (it is 0 while a batch is validating).
         """
         wanted = normalize_metadata(metadata)
-        latest = None if created_before is None else created_before + CLOCK_SKEW_SECONDS
+        latest = created_before + CLOCK_SKEW_SECONDS
         for info in self.list_batches(created_after=created_after - CLOCK_SKEW_SECONDS):
-            if info.batch_id in exclude_ids or (latest is not None and info.created_at > latest):
-                continue
-            if any(info.metadata.get(k) != v for k, v in wanted.items()):
+            if info.created_at > latest or any(info.metadata.get(k) != v for k, v in wanted.items()):
                 continue
             if info.total and info.total != request_count:
                 continue
-            return info
-        return None
+            yield info
+
+    def prove_ownership(self, batch: BatchInfo, *, tag: str, metadata: dict[str, str]) -> bool | None:
+        """OpenAI keeps our metadata: a batch carrying the chunk's job and chunk is the chunk's."""
+        wanted = normalize_metadata(metadata)
+        return all(batch.metadata.get(k) == v for k, v in wanted.items())
 
     def list_batches(self, *, created_after: float, page_size: int = 100) -> Iterator[BatchInfo]:
         oldest = math.floor(created_after)  # created_at is whole seconds

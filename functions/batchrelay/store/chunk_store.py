@@ -7,6 +7,7 @@ chunk to create again.
 
 from __future__ import annotations
 
+import time
 from itertools import islice
 from typing import Any
 
@@ -20,6 +21,7 @@ from batchrelay.errors import NotFound, TransitionRefused
 from batchrelay.models.job import CHUNK_TRANSITIONS, Chunk, ChunkStatus
 from batchrelay.store import keys
 from batchrelay.store.job_store import job_set_clause
+from batchrelay.store.job_store import planning_step_is as job_store_planning_step_is
 from batchrelay.store.table import (
     Guard,
     attribute_is,
@@ -336,11 +338,83 @@ def put_chunk_and_count(chunk: Chunk) -> tuple[Chunk, bool]:
         return existing, False
 
 
+def put_planned_chunk(chunk: Chunk, *, planning: dict[str, Any], seen_step: int) -> bool:
+    """Store a planned chunk, add 1 to its job's chunks_total and store where planning goes on
+    (``planning``), all or nothing, while the job's planning is still at ``seen_step``.
+    False when another planner stored this chunk or moved planning on first."""
+    now = now_iso()
+    chunk = chunk.model_copy(update={"created_at": chunk.created_at or now, "updated_at": now})
+    set_parts, names, values = job_set_clause(
+        set_fields={"planning": planning, c.DUE_CHUNKS_SK: int(time.time()) + c.WATCHED_JOB_RESEND_SECONDS},
+        add_fields={"chunks_total": 1},
+    )
+    condition = job_store_planning_step_is(seen_step).add_to("attribute_exists(pk)", names, values)
+    try:
+        clients.dynamodb().transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": table_name(),
+                        "Item": serialize_item(chunk_item(chunk)),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": table_name(),
+                        "Key": serialize_item(keys.job_key(chunk.job_id)),
+                        "UpdateExpression": f"SET {', '.join(set_parts)}",
+                        "ConditionExpression": condition,
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": {k: serialize_value(v) for k, v in values.items()},
+                    }
+                },
+            ]
+        )
+        return True
+    except ClientError as exc:
+        if cancelled_by_condition(exc, 0) or cancelled_by_condition(exc, 1):
+            return False
+        raise
+
+
+def claim_collection(chunk: Chunk, *, now: float, lease_seconds: float) -> Chunk:
+    """Take the chunk's collection for ``lease_seconds`` (ENDED, and no other collector's lease
+    live): collect_seq + 1 fences out any earlier collector. TransitionRefused otherwise."""
+    names: dict[str, str] = {"#lease": "collect_lease_until"}
+    values: dict[str, Any] = {":lease_now": now}
+    condition = status_in((str(ChunkStatus.ENDED),), names, values)
+    condition += " AND (attribute_not_exists(#lease) OR #lease < :lease_now)"
+    expression, more_names, more_values = _update_expression(
+        chunk.provider, {"collect_seq": chunk.collect_seq + 1, "collect_lease_until": now + lease_seconds}, _UNSET
+    )
+    names.update(more_names)
+    values.update(more_values)
+    item = conditional_update(
+        keys.chunk_key(chunk.job_id, chunk.chunk_id), expression=expression, condition=condition, names=names,
+        values=values, what=f"chunk {chunk.chunk_id} of job {chunk.job_id}",
+        expected=(str(ChunkStatus.ENDED),), field="chunk_id",
+    )
+    return chunk_from_item(item)
+
+
+def release_collection(chunk: Chunk) -> None:
+    """Give the lease back after a failed run (best effort: a lease also simply runs out)."""
+    try:
+        transition_chunk(
+            chunk.job_id, chunk.chunk_id, chunk.provider, ChunkStatus.ENDED, None, collect_lease_until=0,
+            guard=attribute_is("collect_seq", chunk.collect_seq),
+        )
+    except (TransitionRefused, NotFound):
+        pass
+
+
 def mark_collected_and_count(
     chunk: Chunk, *, part_key: str, job_deltas: dict[str, int], cleanup_due_at: int | None = None
 ) -> bool:
     """ended -> collected and add ``job_deltas`` plus chunks_final +1 to the job, in one
-    transaction. False when the chunk was not ENDED (already counted).
+    transaction, if this collector still holds the collection (its collect_seq). False when
+    the chunk was not ENDED (already counted) or another collector took it over.
 
     The chunk leaves the due index, unless ``cleanup_due_at``: then its provider files are
     still to delete (files_pending_cleanup) and the poller looks at it again at that time,
@@ -350,13 +424,13 @@ def mark_collected_and_count(
     if cleanup_due_at is not None:
         update["files_pending_cleanup"] = True
     expression, names, values = _update_expression(chunk.provider, update, cleanup_due_at)
-    names["#status"] = "status"
-    values[":ended"] = str(ChunkStatus.ENDED)
+    condition = status_in((str(ChunkStatus.ENDED),), names, values)
+    condition = attribute_is("collect_seq", chunk.collect_seq).add_to(condition, names, values)
     deltas = {**{k: v for k, v in job_deltas.items() if v}, "chunks_final": 1}
     try:
         clients.dynamodb().transact_write_items(
             TransactItems=[
-                _chunk_update(chunk, expression, "#status = :ended", names, values),
+                _chunk_update(chunk, expression, condition, names, values),
                 _job_counter_update(chunk.job_id, deltas),
             ]
         )

@@ -22,6 +22,7 @@ from batchrelay.models.job import (
     Job,
     JobDeletion,
     JobStatus,
+    PlanningProgress,
     RequestCounts,
     Usage,
 )
@@ -58,7 +59,17 @@ _JOB_ATTRS_NOT_MODEL = {
 _RESEND_SECONDS = {
     JobStatus.QUEUED: c.QUEUED_JOB_RESEND_SECONDS,
     JobStatus.VALIDATING: c.VALIDATING_JOB_RESEND_SECONDS,
+    JobStatus.SUBMITTING: c.WATCHED_JOB_RESEND_SECONDS,
+    JobStatus.IN_PROGRESS: c.IN_PROGRESS_JOB_RESEND_SECONDS,
+    JobStatus.CANCELLING: c.WATCHED_JOB_RESEND_SECONDS,
+    JobStatus.FINALIZING: c.WATCHED_JOB_RESEND_SECONDS,
 }
+# A final job stays watched until its event is published.
+_UNPUBLISHED_RESEND_SECONDS = c.WATCHED_JOB_RESEND_SECONDS
+
+
+def _resend_seconds(status: JobStatus) -> int:
+    return _RESEND_SECONDS.get(status, _UNPUBLISHED_RESEND_SECONDS)
 
 
 class IdempotencyKeyUsed(Conflict):
@@ -77,10 +88,10 @@ def job_item(job: Job) -> dict[str, Any]:
     item.update(keys.job_key(job.job_id))
     item[c.TENANT_JOBS_PK] = keys.tenant_pk(job.tenant_id)
     item[c.TENANT_JOBS_SK] = f"{job.created_at}#{job.job_id}"
-    if job.status in _RESEND_SECONDS:
-        # Safety net for a lost `jobs` message: see query_stalled_jobs.
+    if not job.is_final or not job.event_published:
+        # Safety net for a lost message: see query_stalled_jobs.
         item[c.DUE_CHUNKS_PK] = c.QUEUED_JOBS_DUE_PK
-        item[c.DUE_CHUNKS_SK] = int(time.time()) + _RESEND_SECONDS[job.status]
+        item[c.DUE_CHUNKS_SK] = int(time.time()) + _resend_seconds(job.status)
     return item
 
 
@@ -325,17 +336,38 @@ def transition_job(
             raise ValueError(f"job transition {status} -> {to_status} is not part of the state machine")
     if to_status in TIMED_JOB_STATUSES:
         fields.setdefault(f"{to_status}_at", now_iso())
-    # Leaving `queued` or `validating` takes the job out of the stalled-jobs safety net.
-    leaving_queue = (c.DUE_CHUNKS_PK, c.DUE_CHUNKS_SK) if set(expected) & set(_RESEND_SECONDS) else ()
+    # Every status a job can wait in has its safety net (query_stalled_jobs): the move sets
+    # the next resend time for the new status (a final job's until its event is published),
+    # unless the caller puts the job in another safety net (item expiry, deletion).
+    watch = {} if c.DUE_CHUNKS_PK in fields else {
+        c.DUE_CHUNKS_PK: c.QUEUED_JOBS_DUE_PK, c.DUE_CHUNKS_SK: int(time.time()) + _resend_seconds(to_status)
+    }
     return _update(
-        job_id, expected=expected, set_fields={"status": str(to_status), **fields}, remove_fields=leaving_queue,
-        guard=guard,
+        job_id, expected=expected, set_fields={"status": str(to_status), **fields, **watch}, guard=guard,
     )
 
 
 def update_job_fields(job_id: str, *, expected: tuple[JobStatus, ...] | None = None, **fields: Any) -> Job:
-    """Set fields without changing the status (optionally only while the job is in ``expected``)."""
-    return _update(job_id, expected=expected, set_fields=fields)
+    """Set fields without changing the status (optionally only while the job is in ``expected``);
+    a field set to None is removed."""
+    removed = tuple(name for name, value in fields.items() if value is None)
+    kept = {name: value for name, value in fields.items() if value is not None}
+    return _update(job_id, expected=expected, set_fields=kept, remove_fields=removed)
+
+
+def mark_event_published(job_id: str) -> Job:
+    """The job's event went out: it leaves the stalled-jobs safety net (not the item-expiry
+    one, whose steps follow the event)."""
+    item = update_if(
+        keys.job_key(job_id),
+        expression="SET #published = :true REMOVE #due_pk, #due",
+        condition="#due_pk = :stalled",
+        names={"#published": "event_published", "#due_pk": c.DUE_CHUNKS_PK, "#due": c.DUE_CHUNKS_SK},
+        values={":true": True, ":stalled": c.QUEUED_JOBS_DUE_PK},
+    )
+    if item is not None:
+        return job_from_item(item)
+    return _update(job_id, expected=None, set_fields={"event_published": True})
 
 
 def add_to_job(
@@ -362,8 +394,8 @@ def add_to_job(
 
 
 def query_stalled_jobs(now: int, *, limit: int = 100) -> list[tuple[str, int, JobStatus]]:
-    """(job_id, due_at, status) of jobs still queued or validating whose resend time has come
-    (oldest first): their `jobs` message was lost."""
+    """(job_id, due_at, status) of jobs whose resend time has come (oldest first): the message
+    that should move them on may have been lost."""
     page = table().query(
         IndexName=c.DUE_CHUNKS_INDEX,
         KeyConditionExpression=Key(c.DUE_CHUNKS_PK).eq(c.QUEUED_JOBS_DUE_PK) & Key(c.DUE_CHUNKS_SK).lte(now),
@@ -384,7 +416,7 @@ def postpone_stalled_resend(job_id: str, status: JobStatus, *, seen_due_at: int,
         condition="#status = :status AND #due = :seen",
         names={"#due": c.DUE_CHUNKS_SK, "#status": "status"},
         values={
-            ":next": now + _RESEND_SECONDS.get(status, c.QUEUED_JOB_RESEND_SECONDS),
+            ":next": now + _resend_seconds(status),
             ":seen": seen_due_at,
             ":status": str(status),
         },
@@ -413,6 +445,33 @@ def record_validation_step(job_id: str, validation: InputValidation, *, seen_ste
                 c.DUE_CHUNKS_SK: int(time.time()) + c.VALIDATING_JOB_RESEND_SECONDS,
             },
             guard=validation_step_is(seen_step),
+        )
+    except TransitionRefused:
+        return None
+
+
+def planning_step_is(step: int) -> Guard:
+    """The job's planning is still at ``step`` (never begun counts as step 0)."""
+    if step == 0:
+        return Guard("attribute_not_exists(#p) OR #p.#pstep = :pstep", {"#p": "planning", "#pstep": "step"},
+                     {":pstep": 0})
+    return Guard("#p.#pstep = :pstep", {"#p": "planning", "#pstep": "step"}, {":pstep": step})
+
+
+def record_planning_step(job_id: str, progress: PlanningProgress, *, seen_step: int) -> Job | None:
+    """Store where planning stands after one step (``progress.step`` is ``seen_step + 1``),
+    while the job is being planned and no other delivery stored this step; None if refused.
+    Pushes the stalled-jobs resend time out: the job is moving."""
+    assert progress.step == seen_step + 1
+    try:
+        return _update(
+            job_id,
+            expected=(JobStatus.SUBMITTING, JobStatus.CANCELLING),
+            set_fields={
+                "planning": progress.model_dump(mode="json"),
+                c.DUE_CHUNKS_SK: int(time.time()) + c.WATCHED_JOB_RESEND_SECONDS,
+            },
+            guard=planning_step_is(seen_step),
         )
     except TransitionRefused:
         return None

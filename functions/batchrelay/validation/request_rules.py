@@ -127,7 +127,7 @@ class ModelTally:
     """Requests per body.model, in order of first appearance, at most MAX_MODELS_PER_JOB models.
 
     Providers that take one model per batch get at least one batch per model, and the
-    planner passes over the input once per MAX_OPEN_CHUNK_WRITERS models: the bound keeps
+    planner passes over the input once per model: the bound keeps
     both, and the job item that stores these counts, small.
     """
 

@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 
+from batchrelay import constants as c
 from batchrelay.models.job import ChunkStatus, JobStatus
 from batchrelay.models.messages import CreateChunkBatch, PlanJob
 from batchrelay.store import chunk_store, job_store
@@ -482,3 +483,37 @@ def test_a_cancel_landing_while_the_job_finalizes_still_ends_the_job(fake, drive
     # Then the job still ends, cancelled, with every answer kept
     assert raced and job.status == JobStatus.CANCELLED
     assert_one_line_per_request(job, requests)
+
+
+def test_a_batch_the_provider_no_longer_knows_is_retried_as_a_new_batch(fake, driver):
+    # Given a job whose first batch vanishes at the provider (it answers 404)
+    fake.processing_s = 600
+    requests = chat_requests(5)
+    job = submit_job(requests, chunk_size=100, max_attempts=2)
+    driver.drain(c.JOBS_QUEUE)
+    (first,) = list(fake.batches)
+    del fake.batches[first]
+
+    # When the poller checks it
+    job = driver.run_until_final(job.job_id)
+
+    # Then the chunk ended as lost (not checked forever) and its requests ran in a new batch
+    assert job.status == JobStatus.COMPLETED
+    lines = assert_one_line_per_request(job, requests)
+    assert {line["attempts"] for line in lines.values()} == {2}
+    chunk = chunk_store.get_chunk(job.job_id, "c00001")
+    assert chunk.end_reason == "lost" and chunk.status == ChunkStatus.COLLECTED
+
+
+def test_a_lost_batch_without_attempts_left_errors_its_requests(fake, driver):
+    fake.processing_s = 600
+    requests = chat_requests(3)
+    job = submit_job(requests, chunk_size=100, max_attempts=1)
+    driver.drain(c.JOBS_QUEUE)
+    fake.batches.clear()
+
+    job = driver.run_until_final(job.job_id)
+
+    assert job.status == JobStatus.FAILED
+    lines = assert_one_line_per_request(job, requests)
+    assert {line["error"]["code"] for line in lines.values()} == {"batch_not_found"}

@@ -12,7 +12,7 @@ from batchrelay.providers.anthropic_provider import AnthropicProvider
 from batchrelay.providers.base import BatchProvider
 from batchrelay.providers.openai_provider import OpenAIProvider
 from batchrelay_tools.simulator import SimulatorServer, SimulatorSettings
-from tests.support.simulator import FakeClock, chat_body, make_anthropic, make_openai, message_body
+from tests.support.simulator import DEFAULT_TAG, FakeClock, chat_body, make_anthropic, make_openai, message_body
 
 
 @pytest.fixture
@@ -48,14 +48,14 @@ def write_requests(tmp_path: Path) -> Callable[..., tuple[str, dict[str, str]]]:
     counter = iter(range(10_000))
 
     def write(
-        provider: BatchProvider, custom_ids: list[str], endpoint: str | None = None
+        provider: BatchProvider, custom_ids: list[str], endpoint: str | None = None, *, tag: str = DEFAULT_TAG
     ) -> tuple[str, dict[str, str]]:
         endpoint = endpoint or ("/v1/messages" if provider.name == "anthropic" else "/v1/chat/completions")
         path = tmp_path / f"chunk-{next(counter)}.jsonl"
         mapping: dict[str, str] = {}
         with path.open("w", encoding="utf-8") as handle:
             for custom_id in custom_ids:
-                provider_id = provider.provider_custom_id(custom_id)
+                provider_id = provider.provider_custom_id(custom_id, tag)
                 mapping[provider_id] = custom_id
                 body = message_body(custom_id) if provider.name == "anthropic" else chat_body(custom_id)
                 if endpoint == "/v1/embeddings":

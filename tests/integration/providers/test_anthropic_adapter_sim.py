@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from batchrelay.jsonl import iter_lines
 from batchrelay.providers.base import ProviderError
-from batchrelay.providers.custom_ids import ANTHROPIC_CUSTOM_ID
+from batchrelay.providers.custom_ids import chunk_id_tag, tag_of, tagged
 from batchrelay_tools.simulator import FailureRule
-from tests.support.simulator import collect, make_anthropic, raw_bytes, wait_until_ended
+from tests.support.simulator import DEFAULT_TAG, collect, make_anthropic, raw_bytes, wait_until_ended
+
+ANTHROPIC_CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 IDS = [f"req-{i}" for i in range(5)]
 
 
-def create(provider, write_requests, ids):
-    path, mapping = write_requests(provider, ids)
+def create(provider, write_requests, ids, *, tag: str = DEFAULT_TAG):
+    path, mapping = write_requests(provider, ids, tag=tag)
     return provider.create_batch(requests_path=path, request_count=len(ids), endpoint="/v1/messages",
                                  metadata={"chunk_id": "ignored"}), mapping
 
@@ -54,10 +58,11 @@ def test_unsafe_custom_ids_round_trip(anthropic_provider, write_requests):
     user_ids = ["plain_id-1", "has space", "slash/and:colon", "é-unicode", "x" * 100, "h_" + "0" * 60]
     info, mapping = create(anthropic_provider, write_requests, user_ids)
     assert all(ANTHROPIC_CUSTOM_ID.match(pid) for pid in mapping)
-    assert mapping["plain_id-1"] == "plain_id-1"
+    assert mapping[f"{DEFAULT_TAG}_plain_id-1"] == "plain_id-1"
+    assert {tag_of(pid) for pid in mapping} == {DEFAULT_TAG}
     results = collect(anthropic_provider, wait_until_ended(anthropic_provider, info.batch_id))
     # The collector maps back through the chunk input (here: the mapping the writer kept).
-    assert sorted(mapping[pid] for pid in results) == sorted(user_ids)
+    assert sorted(mapping[tagged(DEFAULT_TAG, pid)] for pid in results) == sorted(user_ids)
 
 
 def test_per_request_failures(anthropic_provider, write_requests, sim):
@@ -155,30 +160,43 @@ def test_carriage_returns_inside_results(anthropic_provider, write_requests, sim
     assert "\r\n" in text and "\u2028" in text
 
 
-def test_find_batch_after_a_crash(sim, write_requests):
+def test_candidates_after_a_crash_are_batches_of_the_same_size_in_the_window(sim, write_requests):
     before = sim.simulator.clock()
     crashed = make_anthropic(sim)
     created, _ = create(crashed, write_requests, IDS)
-    create(crashed, write_requests, ["other"])  # a different size: never mistaken for ours
+    create(crashed, write_requests, ["other"])  # a different size: never a candidate
     after = sim.simulator.clock()
 
     recovered = make_anthropic(sim)
-    found = recovered.find_batch(metadata={}, created_after=before, created_before=after, request_count=5,
-                                 exclude_ids=set())
-    assert found is not None and found.batch_id == created.batch_id
-    assert recovered.find_batch(metadata={}, created_after=before, created_before=after, request_count=5,
-                                exclude_ids={created.batch_id}) is None
-    assert recovered.find_batch(metadata={}, created_after=before, created_before=after, request_count=7,
-                                exclude_ids=set()) is None
+    found = list(recovered.find_candidates(metadata={}, created_after=before, created_before=after, request_count=5))
+    assert [b.batch_id for b in found] == [created.batch_id]
+    assert list(recovered.find_candidates(metadata={}, created_after=before, created_before=after,
+                                          request_count=7)) == []
 
 
-def test_find_batch_outside_the_window(clocked_sim, clock, write_requests):
+def test_a_same_size_batch_is_proven_the_chunks_only_by_the_tag_in_its_results(clocked_sim, clock, write_requests):
+    # Given two same-size batches made at the same moment for two different chunks
+    provider = make_anthropic(clocked_sim)
+    ours_tag, theirs_tag = chunk_id_tag("job_a", "c00001"), chunk_id_tag("job_b", "c00001")
+    ours, _ = create(provider, write_requests, IDS, tag=ours_tag)
+    theirs, _ = create(provider, write_requests, IDS, tag=theirs_tag)
+
+    # While they run, nothing tells them apart: neither can be adopted yet
+    assert provider.prove_ownership(provider.retrieve_batch(ours.batch_id), tag=ours_tag, metadata={}) is None
+    # Once ended, the results say whose each one is
+    clock.advance(10_000)
+    ended_ours, ended_theirs = provider.retrieve_batch(ours.batch_id), provider.retrieve_batch(theirs.batch_id)
+    assert provider.prove_ownership(ended_ours, tag=ours_tag, metadata={}) is True
+    assert provider.prove_ownership(ended_theirs, tag=ours_tag, metadata={}) is False
+
+
+def test_no_candidate_outside_the_window(clocked_sim, clock, write_requests):
     provider = make_anthropic(clocked_sim)
     create(provider, write_requests, IDS)
     clock.advance(600)
     now = clock()
-    assert provider.find_batch(metadata={}, created_after=now, created_before=now + 5, request_count=5,
-                               exclude_ids=set()) is None
+    assert list(provider.find_candidates(metadata={}, created_after=now, created_before=now + 5,
+                                         request_count=5)) == []
 
 
 def test_list_batches_stops_paging_at_created_after(clocked_sim, clock, write_requests):

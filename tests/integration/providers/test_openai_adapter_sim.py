@@ -275,7 +275,7 @@ def test_escaped_carriage_return_by_default(openai_provider, write_requests):
     assert b"\\r\\n" in data and b"\r" not in data
 
 
-def test_find_batch_after_a_crash(sim, write_requests):
+def test_candidates_after_a_crash_carry_the_chunks_metadata(sim, write_requests):
     before = sim.simulator.clock()
     crashed = make_openai(sim)
     path, _ = write_requests(crashed, IDS)
@@ -287,19 +287,20 @@ def test_find_batch_after_a_crash(sim, write_requests):
     after = sim.simulator.clock()
 
     recovered = make_openai(sim)  # a fresh container that knows only the chunk
-    found = recovered.find_batch(metadata={"chunk_id": "chunk-7", "job_id": "job-1"}, created_after=before,
-                                 created_before=after, request_count=6, exclude_ids=set())
-    assert found is not None and found.batch_id == created.batch_id
-    assert recovered.find_batch(metadata={"chunk_id": "chunk-9"}, created_after=before, created_before=after,
-                                request_count=6, exclude_ids=set()) is None
-    assert recovered.find_batch(metadata={"chunk_id": "chunk-7"}, created_after=before, created_before=after,
-                                request_count=6, exclude_ids={created.batch_id}) is None
+    wanted = {"chunk_id": "chunk-7", "job_id": "job-1"}
+    found = list(recovered.find_candidates(metadata=wanted, created_after=before, created_before=after,
+                                           request_count=6))
+    assert [b.batch_id for b in found] == [created.batch_id]
+    assert recovered.prove_ownership(found[0], tag="", metadata=wanted) is True
+    assert recovered.prove_ownership(found[0], tag="", metadata={"chunk_id": "chunk-9"}) is False
+    assert list(recovered.find_candidates(metadata={"chunk_id": "chunk-9"}, created_after=before,
+                                          created_before=after, request_count=6)) == []
 
 
-def test_find_batch_none_when_nothing_was_created(openai_provider, sim):
+def test_no_candidate_when_nothing_was_created(openai_provider, sim):
     now = sim.simulator.clock()
-    assert openai_provider.find_batch(metadata={"chunk_id": "c"}, created_after=now, created_before=None,
-                                      request_count=1, exclude_ids=set()) is None
+    assert list(openai_provider.find_candidates(metadata={"chunk_id": "c"}, created_after=now,
+                                                created_before=now + 60, request_count=1)) == []
 
 
 def test_list_batches_stops_paging_at_created_after(clocked_sim, clock, write_requests):
@@ -324,9 +325,9 @@ def test_metadata_is_trimmed_to_openai_limits(openai_provider, write_requests):
     info = openai_provider.create_batch(requests_path=path, request_count=1, endpoint="/v1/chat/completions",
                                         metadata=metadata)
     assert len(info.metadata) == 16 and all(len(v) == 512 for v in info.metadata.values())
-    found = openai_provider.find_batch(metadata=metadata, created_after=info.created_at, created_before=None,
-                                       request_count=1, exclude_ids=set())
-    assert found is not None and found.batch_id == info.batch_id
+    found = list(openai_provider.find_candidates(metadata=metadata, created_after=info.created_at,
+                                                 created_before=info.created_at + 60, request_count=1))
+    assert [b.batch_id for b in found] == [info.batch_id]
 
 
 def test_unknown_batch_is_a_final_error(openai_provider):

@@ -199,8 +199,10 @@ def test_validating_jobs_sit_in_the_stalled_jobs_index_until_they_move_on(aws):
     (due,) = [d for job_id, d, _ in job_store.query_stalled_jobs(later) if job_id == "job_v"]
     assert job_store.postpone_stalled_resend("job_v", JobStatus.VALIDATING, seen_due_at=due, now=later)
     assert not job_store.postpone_stalled_resend("job_v", JobStatus.VALIDATING, seen_due_at=due, now=later)
-    # Leaving validating leaves the index
+    # A final job stays watched until its event is published, then leaves the index
     job_store.transition_job("job_v", JobStatus.VALIDATING, JobStatus.FAILED, error={"code": "invalid_request"})
     far = later + 10 * c.VALIDATING_JOB_RESEND_SECONDS
+    assert {job_id for job_id, _, _ in job_store.query_stalled_jobs(far)} == {"job_q", "job_v"}
+    job_store.mark_event_published("job_v")
     assert [job_id for job_id, _, _ in job_store.query_stalled_jobs(far)] == ["job_q"]
     assert not job_store.get_job("job_v").input_accepted

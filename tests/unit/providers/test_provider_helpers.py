@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import anthropic
 import httpx2
 import openai
@@ -10,27 +12,39 @@ import pytest
 from batchrelay.providers import adapters, credentials
 from batchrelay.providers.anthropic_provider import AnthropicProvider
 from batchrelay.providers.base import ProviderError
-from batchrelay.providers.custom_ids import ANTHROPIC_CUSTOM_ID, anthropic_custom_id
+from batchrelay.providers.custom_ids import anthropic_custom_id, chunk_id_tag, tag_of
 from batchrelay.providers.errors import resumable_stream, to_provider_error
 from batchrelay.providers.openai_provider import OpenAIProvider, normalize_metadata
 from batchrelay.settings import get_settings
 
-
 # ---------------------------------------------------------------- custom ids
-@pytest.mark.parametrize("custom_id", ["a", "A-b_9", "x" * 64])
-def test_safe_ids_are_kept(custom_id):
-    assert anthropic_custom_id(custom_id) == custom_id
+ANTHROPIC_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+TAG = chunk_id_tag("job_1", "c00001")
 
 
-@pytest.mark.parametrize("custom_id", ["", "has space", "x" * 65, "é", "a/b", "h_" + "a" * 60])
+def test_chunk_tags_are_short_safe_and_differ_between_chunks():
+    assert len(TAG) == 10 and ANTHROPIC_ID.match(TAG)
+    assert TAG == chunk_id_tag("job_1", "c00001")
+    assert len({chunk_id_tag(job, chunk) for job in ("job_1", "job_2") for chunk in ("c00001", "c00002")}) == 4
+
+
+@pytest.mark.parametrize("custom_id", ["a", "A-b_9", "x" * 53])
+def test_safe_ids_are_kept_after_the_tag(custom_id):
+    mapped = anthropic_custom_id(custom_id, TAG)
+    assert mapped == f"{TAG}_{custom_id}" and ANTHROPIC_ID.match(mapped) and tag_of(mapped) == TAG
+
+
+@pytest.mark.parametrize("custom_id", ["", "has space", "x" * 54, "é", "a/b", "h" + "a" * 52])
 def test_unsafe_ids_are_hashed_deterministically(custom_id):
-    mapped = anthropic_custom_id(custom_id)
-    assert ANTHROPIC_CUSTOM_ID.match(mapped) and mapped.startswith("h_") and len(mapped) == 62
-    assert mapped == anthropic_custom_id(custom_id) and mapped != custom_id
+    mapped = anthropic_custom_id(custom_id, TAG)
+    assert ANTHROPIC_ID.match(mapped) and mapped.startswith(f"{TAG}_h") and len(mapped) == 64
+    assert mapped == anthropic_custom_id(custom_id, TAG) and mapped != f"{TAG}_{custom_id}"
+    assert tag_of(mapped) == TAG
 
 
 def test_provider_custom_ids_and_request_lines():
-    assert OpenAIProvider(api_key="k").provider_custom_id("any thing/é") == "any thing/é"
+    assert OpenAIProvider(api_key="k").provider_custom_id("any thing/é", TAG) == f"{TAG}_any thing/é"
+    assert tag_of("no-tag") is None
     assert OpenAIProvider(api_key="k").request_line("a", {"model": "m"}, "/v1/embeddings") == {
         "custom_id": "a", "method": "POST", "url": "/v1/embeddings", "body": {"model": "m"}}
     assert AnthropicProvider(api_key="k").request_line("a", {"model": "m"}, "/v1/messages") == {

@@ -17,7 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from batchrelay_tools.simulator import answers
+from batchrelay_tools.simulator import answers, plugins
+from batchrelay_tools.simulator import providers as _providers  # noqa: F401  (registers them)
 from batchrelay_tools.simulator.settings import SimulatorSettings
 from batchrelay_tools.simulator.state import ApiError, Simulator
 
@@ -82,6 +83,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         path = parts.path
         body = self._read_body()
+        found = plugins.find(path, method)
+        if found is not None:
+            self._dispatch_plugin(path, body, *found)
+            return
         for route_method, pattern, name, handler in ROUTES:
             match = pattern.match(path)
             if route_method == method and match:
@@ -100,6 +105,36 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         self.sim.count_call(f"{method} (unknown)")
         self._send_error(path, ApiError(404, f"Unknown route {method} {path}"))
+
+    def _dispatch_plugin(self, path: str, body: bytes, plugin: Any, route: Any, groups: dict[str, str]) -> None:
+        self.sim.count_call(route.name)
+        try:
+            if not plugin.authorized({k.lower(): v for k, v in self.headers.items()}):
+                raise ApiError(401, "Missing or invalid credentials.", code="unauthenticated")
+            route.handler(self, self.sim.extension(plugin), body, **groups)
+        except ApiError as exc:
+            self._send_error(path, exc)
+        except (ValueError, TypeError) as exc:
+            self._send_error(path, ApiError(400, str(exc)))
+        except Exception as exc:  # a simulator bug should look like a 500, not a hang
+            log.exception("simulator handler failed")
+            self._send_error(path, ApiError(500, f"simulator error: {exc}"))
+
+    # The helpers a plugin's route handlers use (simulator/plugins.py).
+    def send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
+        self._send_json(status, obj, headers)
+
+    def json_body(self, body: bytes) -> dict[str, Any]:
+        return self._json_body(body)
+
+    def send_download(self, payload: bytes, content_type: str) -> None:
+        self._send_download(payload, content_type)
+
+    def base_url(self) -> str:
+        return self._base_url()
+
+    def check_create_fault(self) -> None:
+        self._check_create_fault()
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -151,7 +186,10 @@ class _Handler(BaseHTTPRequestHandler):
         if exc.status == 429 or exc.status >= 500:
             # Tell SDKs how long to wait, so their retries stay quick in tests.
             headers["retry-after-ms"] = str(int(self.sim.settings.retry_after_seconds * 1000))
-        if _is_anthropic(path):
+        plugin = plugins.plugin_for(path)
+        if plugin is not None and plugin.error_body is not None:
+            body = plugin.error_body(exc.status, exc.message, exc.code)
+        elif _is_anthropic(path):
             body = answers.anthropic_error_body(exc.status, exc.message)
         else:
             body = {"error": {"message": exc.message, "type": answers.openai_error_body(exc.status)["error"]["type"],

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from batchrelay.providers.custom_ids import untagged
 from batchrelay_tools.simulator import answers
 from batchrelay_tools.simulator.ledger import (
     BATCH_FAILED,
@@ -201,6 +202,7 @@ class Simulator:
         self.deleted_files: dict[str, DeletedFile] = {}
         self.files_created = 0
         self.openai_batches: dict[str, OpenAIBatch] = {}
+        self.extensions: dict[str, Any] = {}  # simulated providers of simulator/providers, by name
         self.anthropic_batches: dict[str, AnthropicBatch] = {}
         self.calls: Counter[str] = Counter()
         self.attempts: Counter[str] = Counter()  # first_attempt_only bookkeeping
@@ -235,6 +237,14 @@ class Simulator:
     def _next_seq(self) -> int:
         self._seq += 1
         return self._seq
+
+    def extension(self, plugin: Any) -> Any:
+        """The state of a simulated provider of simulator/providers (made on first use)."""
+        with self.lock:
+            state = self.extensions.get(plugin.name)
+            if state is None:
+                state = self.extensions[plugin.name] = plugin.make_state(self)
+            return state
 
     def count_call(self, route: str) -> None:
         with self.lock:
@@ -298,6 +308,9 @@ class Simulator:
         )
 
     def _plan_failure(self, custom_id: str, body: dict[str, Any]) -> FailureRule | None:
+        # Rules speak of the client's own ids: batchrelay's chunk tag (it changes from one
+        # batch of a request to the next) is not part of what they match or count.
+        custom_id = untagged(custom_id)
         for rule in self.settings.failure_rules:
             if not rule.selects(custom_id):
                 continue
