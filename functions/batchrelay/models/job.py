@@ -137,6 +137,29 @@ class PlanningProgress(BaseModel):
     done: bool = False
 
 
+# Statuses whose start time a job records (``<status>_at``; final ones use finished_at).
+TIMED_JOB_STATUSES = frozenset(
+    {JobStatus.SUBMITTING, JobStatus.IN_PROGRESS, JobStatus.CANCELLING, JobStatus.FINALIZING}
+)
+
+
+class SurfaceFile(BaseModel):
+    """A job's results in a drop-in surface's own shape (written by the finalizer from results.jsonl)."""
+
+    key: str                    # S3 key
+    bytes: int
+    lines: int
+    file_id: str | None = None  # the OpenAI surface: the file's id
+
+
+class JobOrigin(BaseModel):
+    """Where a job created through a drop-in surface came from (copied onto the Job)."""
+
+    surface: str
+    input_file_id: str | None = None
+    output_expires_after: int | None = None
+
+
 class Job(BaseModel):
     job_id: str
     tenant_id: str
@@ -171,6 +194,17 @@ class Job(BaseModel):
     status_detail: dict[str, Any] | None = None
     event_id: str | None = None
     event_published: bool = False
+    # When it entered submitting, in_progress, cancelling and finalizing (job_store.transition_job).
+    submitting_at: str | None = None
+    in_progress_at: str | None = None
+    cancelling_at: str | None = None
+    finalizing_at: str | None = None
+    # Created through a drop-in surface ("openai" | "anthropic"; constants.surfaces): its batch
+    # id there is the job id, and the finalizer also writes its results in that surface's shape.
+    surface: str | None = None
+    input_file_id: str | None = None          # the OpenAI surface: the file it was created from
+    output_expires_after: int | None = None   # the OpenAI surface: seconds its result files live
+    surface_files: dict[str, SurfaceFile] = Field(default_factory=dict)   # by kind: output, errors, results
     # Jobs created from an upload (None for inline jobs and jobs stored before validation moved
     # to the background).
     validation: InputValidation | None = None
