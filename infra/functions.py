@@ -33,16 +33,7 @@ from infra.signing_key import SigningKey
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
 
-# Memory (MB): the collector streams provider output into S3 and benefits from a full vCPU.
-MEMORY_MB = {
-    c.FUNCTION_API: 512,
-    c.FUNCTION_SUBMITTER: 1024,
-    c.FUNCTION_POLLER: 512,
-    c.FUNCTION_COLLECTOR: 1769,
-    c.FUNCTION_WEBHOOK: 256,
-    c.FUNCTION_OPENAI_WEBHOOK: 256,
-    c.FUNCTION_AUTHORIZER: 256,
-}
+MEMORY_MB = c.FUNCTION_MEMORY_MB
 DESCRIPTIONS = {
     c.FUNCTION_API: "HTTP API: jobs, uploads, results, webhook endpoints",
     c.FUNCTION_SUBMITTER: "Splits jobs into chunks and creates provider batches",

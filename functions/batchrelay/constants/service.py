@@ -38,6 +38,17 @@ FUNCTION_OPENAI_WEBHOOK = "openai_webhook"
 FUNCTION_AUTHORIZER = "authorizer"
 
 # Function timeouts (seconds); queue visibility timeouts are six times the consumer's.
+# Memory (MB): the collector streams provider output into S3 and benefits from a full vCPU
+# (Lambda gives CPU in proportion to memory: 1,769 MB is one vCPU).
+FUNCTION_MEMORY_MB = {
+    FUNCTION_API: 512,
+    FUNCTION_SUBMITTER: 1024,
+    FUNCTION_POLLER: 512,
+    FUNCTION_COLLECTOR: 1769,
+    FUNCTION_WEBHOOK: 256,
+    FUNCTION_OPENAI_WEBHOOK: 256,
+    FUNCTION_AUTHORIZER: 256,
+}
 FUNCTION_TIMEOUTS = {
     FUNCTION_API: 29,
     FUNCTION_SUBMITTER: 300,

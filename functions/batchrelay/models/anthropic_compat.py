@@ -5,25 +5,26 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from batchrelay import constants as c
+from batchrelay.models.base import Model
 
 
-class MessageBatchRequestIn(BaseModel):
+class MessageBatchRequestIn(Model):
     model_config = ConfigDict(extra="forbid")
 
     custom_id: str = Field(min_length=1, max_length=c.MAX_CUSTOM_ID_LENGTH)
     params: dict[str, Any]
 
 
-class CreateMessageBatchIn(BaseModel):
+class CreateMessageBatchIn(Model):
     model_config = ConfigDict(extra="forbid")
 
     requests: list[MessageBatchRequestIn] = Field(min_length=1)
 
 
-class MessageBatchRequestCounts(BaseModel):
+class MessageBatchRequestCounts(Model):
     processing: int
     succeeded: int
     errored: int
@@ -31,7 +32,7 @@ class MessageBatchRequestCounts(BaseModel):
     expired: int
 
 
-class MessageBatch(BaseModel):
+class MessageBatch(Model):
     id: str
     type: Literal["message_batch"] = "message_batch"
     processing_status: Literal["in_progress", "canceling", "ended"]
@@ -44,13 +45,13 @@ class MessageBatch(BaseModel):
     results_url: str | None = None
 
 
-class MessageBatchList(BaseModel):
+class MessageBatchList(Model):
     data: list[MessageBatch]
     has_more: bool
     first_id: str | None
     last_id: str | None
 
 
-class DeletedMessageBatch(BaseModel):
+class DeletedMessageBatch(Model):
     id: str
     type: Literal["message_batch_deleted"] = "message_batch_deleted"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from batchrelay.models.base import Model
 
 UploadStatus = Literal["pending", "completed", "cancelled", "expired"]
 
 
-class StoredFile(BaseModel):
+class StoredFile(Model):
     """A file: a batch input the tenant sent, or a batch's output or error file."""
 
     file_id: str
@@ -26,7 +26,7 @@ class StoredFile(BaseModel):
         return self.expires_at is not None and now >= self.expires_at
 
 
-class StoredUpload(BaseModel):
+class StoredUpload(Model):
     """An upload of OpenAI's Uploads API: parts sent one request each, then completed into a file."""
 
     upload_id: str

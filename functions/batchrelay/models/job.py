@@ -5,7 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from batchrelay.models.base import Model
 
 
 class JobStatus(StrEnum):
@@ -75,7 +77,7 @@ CHUNK_TRANSITIONS: dict[ChunkStatus, frozenset[ChunkStatus]] = {
 }
 
 
-class RequestCounts(BaseModel):
+class RequestCounts(Model):
     """Final per-request outcomes written to result parts so far."""
 
     succeeded: int = 0
@@ -88,13 +90,13 @@ class RequestCounts(BaseModel):
         return self.succeeded + self.errored + self.expired + self.cancelled
 
 
-class Usage(BaseModel):
+class Usage(Model):
     input_tokens: int = 0
     output_tokens: int = 0
     total_tokens: int = 0
 
 
-class InputValidation(BaseModel):
+class InputValidation(Model):
     """Where the background validation of a job's uploaded input stands (lifecycle.input_validation).
 
     Stored on the job and moved on by one conditional write per step (``step`` is what the
@@ -119,7 +121,7 @@ class InputValidation(BaseModel):
     done: bool = False         # accepted: the job moved on to submitting
 
 
-class PlanningProgress(BaseModel):
+class PlanningProgress(Model):
     """Where planning a job's chunks stands (lifecycle.chunk_planner.plan_step).
 
     Stored on the job in the same transaction as each chunk it plans (``step`` counts those
@@ -143,7 +145,7 @@ TIMED_JOB_STATUSES = frozenset(
 )
 
 
-class SurfaceFile(BaseModel):
+class SurfaceFile(Model):
     """A job's results in a drop-in surface's own shape (written by the finalizer from results.jsonl)."""
 
     key: str                    # S3 key
@@ -152,7 +154,7 @@ class SurfaceFile(BaseModel):
     file_id: str | None = None  # the OpenAI surface: the file's id
 
 
-class JobOrigin(BaseModel):
+class JobOrigin(Model):
     """Where a job created through a drop-in surface came from (copied onto the Job)."""
 
     surface: str
@@ -160,7 +162,7 @@ class JobOrigin(BaseModel):
     output_expires_after: int | None = None
 
 
-class Job(BaseModel):
+class Job(Model):
     job_id: str
     tenant_id: str
     status: JobStatus
@@ -226,7 +228,7 @@ class Job(BaseModel):
         return self.validation is None or self.validation.done
 
 
-class DeletionCounts(BaseModel):
+class DeletionCounts(Model):
     """What a deletion removed, per kind (objects by prefix, provider files, table items)."""
 
     inputs: int = 0            # inputs/<tenant>/<job>/
@@ -237,7 +239,7 @@ class DeletionCounts(BaseModel):
     table_items: int = 0       # the job, its chunks, deliveries, batch claims, idempotency key
 
 
-class JobDeletion(BaseModel):
+class JobDeletion(Model):
     """A deletion asked for with DELETE /v1/jobs/{id} and its progress."""
 
     requested_at: str
@@ -247,7 +249,7 @@ class JobDeletion(BaseModel):
     lease_until: float = 0.0
 
 
-class ChunkCounts(BaseModel):
+class ChunkCounts(Model):
     """What the provider last reported for the batch."""
 
     total: int = 0
@@ -255,7 +257,7 @@ class ChunkCounts(BaseModel):
     failed: int = 0
 
 
-class Chunk(BaseModel):
+class Chunk(Model):
     job_id: str
     chunk_id: str              # "c00001" for the job's own chunks, "c00001-r2" for retries
     provider: str

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from batchrelay.models.base import Model
 
 BatchStatus = Literal[
     "validating", "failed", "in_progress", "finalizing", "completed", "expired", "cancelling", "cancelled"
@@ -17,7 +19,7 @@ BatchStatus = Literal[
 FilePurpose = Literal["batch", "batch_output"]
 
 
-class ExpiresAfter(BaseModel):
+class ExpiresAfter(Model):
     model_config = ConfigDict(extra="forbid")
 
     anchor: Literal["created_at"]
@@ -27,7 +29,7 @@ class ExpiresAfter(BaseModel):
 # --- files ---
 
 
-class OpenAIFile(BaseModel):
+class OpenAIFile(Model):
     id: str
     object: Literal["file"] = "file"
     bytes: int
@@ -39,7 +41,7 @@ class OpenAIFile(BaseModel):
     status_details: str | None = None
 
 
-class OpenAIFileList(BaseModel):
+class OpenAIFileList(Model):
     object: Literal["list"] = "list"
     data: list[OpenAIFile]
     first_id: str | None
@@ -47,7 +49,7 @@ class OpenAIFileList(BaseModel):
     has_more: bool
 
 
-class OpenAIFileDeleted(BaseModel):
+class OpenAIFileDeleted(Model):
     id: str
     object: Literal["file"] = "file"
     deleted: bool = True
@@ -56,7 +58,7 @@ class OpenAIFileDeleted(BaseModel):
 # --- uploads ---
 
 
-class CreateUploadIn(BaseModel):
+class CreateUploadIn(Model):
     model_config = ConfigDict(extra="forbid")
 
     filename: str = Field(min_length=1, max_length=256)
@@ -66,14 +68,14 @@ class CreateUploadIn(BaseModel):
     expires_after: ExpiresAfter | None = None
 
 
-class CompleteUploadIn(BaseModel):
+class CompleteUploadIn(Model):
     model_config = ConfigDict(extra="forbid")
 
     part_ids: list[str] = Field(min_length=1)
     md5: str | None = None
 
 
-class OpenAIUpload(BaseModel):
+class OpenAIUpload(Model):
     id: str
     object: Literal["upload"] = "upload"
     bytes: int
@@ -85,7 +87,7 @@ class OpenAIUpload(BaseModel):
     file: OpenAIFile | None = None
 
 
-class OpenAIUploadPart(BaseModel):
+class OpenAIUploadPart(Model):
     id: str
     object: Literal["upload.part"] = "upload.part"
     created_at: int
@@ -95,7 +97,7 @@ class OpenAIUploadPart(BaseModel):
 # --- batches ---
 
 
-class CreateBatchIn(BaseModel):
+class CreateBatchIn(Model):
     model_config = ConfigDict(extra="forbid")
 
     input_file_id: str = Field(min_length=1)
@@ -105,33 +107,33 @@ class CreateBatchIn(BaseModel):
     output_expires_after: ExpiresAfter | None = None
 
 
-class BatchError(BaseModel):
+class BatchError(Model):
     code: str | None
     message: str
     param: str | None = None
     line: int | None = None
 
 
-class BatchErrors(BaseModel):
+class BatchErrors(Model):
     object: Literal["list"] = "list"
     data: list[BatchError]
 
 
-class BatchRequestCounts(BaseModel):
+class BatchRequestCounts(Model):
     total: int
     completed: int
     failed: int
 
 
-class InputTokensDetails(BaseModel):
+class InputTokensDetails(Model):
     cached_tokens: int = 0
 
 
-class OutputTokensDetails(BaseModel):
+class OutputTokensDetails(Model):
     reasoning_tokens: int = 0
 
 
-class BatchUsage(BaseModel):
+class BatchUsage(Model):
     input_tokens: int
     input_tokens_details: InputTokensDetails = Field(default_factory=InputTokensDetails)
     output_tokens: int
@@ -139,7 +141,7 @@ class BatchUsage(BaseModel):
     total_tokens: int
 
 
-class OpenAIBatch(BaseModel):
+class OpenAIBatch(Model):
     id: str
     object: Literal["batch"] = "batch"
     endpoint: str
@@ -164,7 +166,7 @@ class OpenAIBatch(BaseModel):
     metadata: dict[str, str] | None = None
 
 
-class OpenAIBatchList(BaseModel):
+class OpenAIBatchList(Model):
     object: Literal["list"] = "list"
     data: list[OpenAIBatch]
     first_id: str | None
