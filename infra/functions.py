@@ -139,6 +139,9 @@ class BatchRelayFunctions(Construct):
             c.ENV_PRESIGN_EXPIRY_SECONDS: str(s.presign_expiry_seconds),
             # A batch is never checked more often than the poller runs.
             c.ENV_POLL_MIN_DELAY_SECONDS: str(s.poll_rate_minutes * 60),
+            # No pydantic plugins are used: skip the scan of every installed package's
+            # entry points that the first model class would otherwise make at init.
+            "PYDANTIC_DISABLE_PLUGINS": "__all__",
         }
         environment.update({key: resource_env[key] for key in RESOURCE_ENV[name]})
         environment[c.ENV_FUNCTION] = name
