@@ -43,7 +43,7 @@ def test_a_job_in_several_chunks_completes_with_one_line_per_request(fake, drive
     assert data["results_s3_uri"].endswith(f"results/{job.job_id}/results.jsonl")
     assert "X-Amz-Signature" in data["results_url"]
     assert data["cost"] == {"currency": "USD", "batch": job.cost_usd, "synchronous": job.sync_cost_usd,
-                            "saved": data["cost"]["saved"]}
+                            "saved": data["cost"]["saved"], "on_demand": None}
     assert all(chunk.status == ChunkStatus.COLLECTED and chunk.due_at is None
                for chunk in chunk_store.list_chunks(job.job_id))
 
