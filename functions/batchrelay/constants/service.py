@@ -33,6 +33,9 @@ FUNCTION_WEBHOOK = "webhook"
 # The OpenAI webhook receiver is its own function so that the api function never
 # imports the openai SDK; its route needs no API key (OpenAI signs the request).
 FUNCTION_OPENAI_WEBHOOK = "openai_webhook"
+# Amazon Bedrock's EventBridge events (batch inference jobs that ended): a fast path beside
+# polling, invoked by the stack's rule.
+FUNCTION_BEDROCK_EVENTS = "bedrock_events"
 
 # Function timeouts (seconds); queue visibility timeouts are six times the consumer's.
 FUNCTION_TIMEOUTS = {
@@ -42,6 +45,7 @@ FUNCTION_TIMEOUTS = {
     FUNCTION_COLLECTOR: 600,
     FUNCTION_WEBHOOK: 60,
     FUNCTION_OPENAI_WEBHOOK: 29,
+    FUNCTION_BEDROCK_EVENTS: 60,
 }
 # The resources each function is told about (its grants match them). Functions that call
 # providers (PROVIDER_CALLERS) also get each registered provider's key secret.
@@ -56,6 +60,7 @@ FUNCTION_ENVIRONMENT: dict[str, tuple[str, ...]] = {
     ),
     FUNCTION_WEBHOOK: (ENV_TABLE_NAME, ENV_WEBHOOKS_QUEUE_URL, ENV_SECRETS_KEY_ID),
     FUNCTION_OPENAI_WEBHOOK: (ENV_TABLE_NAME, ENV_COLLECT_QUEUE_URL, ENV_OPENAI_WEBHOOK_SECRET_ARN),
+    FUNCTION_BEDROCK_EVENTS: (ENV_TABLE_NAME, ENV_COLLECT_QUEUE_URL),
 }
 PROVIDER_CALLERS = (FUNCTION_SUBMITTER, FUNCTION_POLLER, FUNCTION_COLLECTOR, FUNCTION_OPENAI_WEBHOOK)
 

@@ -3,56 +3,18 @@ simulator on loopback, S3 on moto (the simulator reads the chunk files and write
 there), on the driver's virtual clock.
 
 The record minimum is 10 here (Bedrock's default is 100), in both the simulator and the
-deployment's settings, so the tests stay small.
+deployment's settings, so the tests stay small (the ``bedrock_sim`` fixture).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from typing import Any
-
-import pytest
 
 from batchrelay.models.job import ChunkStatus, JobStatus
 from batchrelay.store import chunk_store
-from batchrelay_tools.simulator import SimulatorServer, SimulatorSettings
-from tests.support.stored_jobs import read_json, read_lines, submit_job
-
-MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"
-MINIMUM = 10
-ROLE = "arn:aws:iam::123456789012:role/batchrelay-bedrock"
-
-
-def bedrock_requests(n: int, *, prefix: str = "req", model: str = MODEL) -> list[dict[str, Any]]:
-    return [
-        {"custom_id": f"{prefix}-{i:05d}",
-         "body": {"model": model, "anthropic_version": "bedrock-2023-05-31", "max_tokens": 64,
-                  "messages": [{"role": "user", "content": f"question {i}"}]}}
-        for i in range(n)
-    ]
-
-
-def new_job(n: int, **overrides: Any):
-    requests = bedrock_requests(n)
-    return submit_job(requests, provider="bedrock", endpoint="/model/invoke", models={MODEL: n}, **overrides)
-
-
-@pytest.fixture
-def bedrock_sim(aws, clock, monkeypatch) -> Iterator[SimulatorServer]:
-    from batchrelay.providers.adapters import reset_providers
-    from batchrelay.settings import get_settings
-
-    settings = SimulatorSettings(processing_seconds=100.0, bedrock_min_records=MINIMUM)
-    with SimulatorServer(settings, clock=clock) as server:
-        monkeypatch.setenv("BEDROCK_BASE_URL", server.base_url + "/bedrock")
-        monkeypatch.setenv("BEDROCK_ROLE_ARN", ROLE)
-        monkeypatch.setenv("BEDROCK_MIN_REQUESTS_PER_BATCH", str(MINIMUM))
-        monkeypatch.setenv("BEDROCK_ON_DEMAND_CONCURRENCY", "2")
-        get_settings.cache_clear()
-        reset_providers()
-        yield server
-    reset_providers()
+from tests.support.bedrock import MODEL, billed, ledger
+from tests.support.bedrock import new_bedrock_job as new_job
+from tests.support.stored_jobs import read_json, read_lines
 
 
 def results_by_id(job) -> dict[str, dict]:
@@ -60,23 +22,6 @@ def results_by_id(job) -> dict[str, dict]:
     assert len(lines) == job.request_count
     assert set(Counter(line["custom_id"] for line in lines).values()) == {1}
     return {line["custom_id"]: line for line in lines}
-
-
-def ledger(sim: SimulatorServer) -> tuple[list, list]:
-    """(batch inference jobs, on-demand runs) the simulator billed."""
-    entries = [e for e in sim.simulator.ledger() if e.provider == "bedrock"]
-    runs = [e for e in entries if e.metadata.get("on_demand")]
-    return [e for e in entries if not e.metadata.get("on_demand")], runs
-
-
-def billed(sim: SimulatorServer) -> Counter[str]:
-    """How many times each request (by body digest) was billed, over every batch and call."""
-    counts: Counter[str] = Counter()
-    for entry in sim.simulator.ledger():
-        for request in entry.requests:
-            if request.billed:
-                counts[request.body_digest] += 1
-    return counts
 
 
 def test_a_job_runs_in_batches_of_at_least_the_minimum(bedrock_sim, driver):
