@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import posixpath
 import re
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -67,6 +68,8 @@ END_REASONS = {
 }
 ENDED = frozenset(END_REASONS)
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9-]")
+# boto3's default session is not safe to build clients from on several threads at once.
+_CLIENT_LOCK = threading.Lock()
 
 
 def job_name(job_id: str, chunk_id: str, batch_index: int) -> str:
@@ -176,7 +179,8 @@ class BedrockProvider(BatchProvider):
             connect_timeout=10,
             read_timeout=read_timeout,
         )
-        return boto3.client(service, endpoint_url=base_url or None, region_name=self._region, config=config)
+        with _CLIENT_LOCK:
+            return boto3.client(service, endpoint_url=base_url or None, region_name=self._region, config=config)
 
     @cached_property
     def control(self) -> Any:
