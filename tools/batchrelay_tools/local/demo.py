@@ -183,12 +183,14 @@ class Demo:
             retried = sum(1 for line in lines if (line.get("attempts") or 1) > 1)
             max_attempts = max((line.get("attempts") or 1 for line in lines), default=0)
             chunks = job.get("chunks") or []
+            originals = sum(1 for ch in chunks if (ch.get("attempt") or 1) == 1)
+            # Retry chunks that got a batch of their own (small ones gathered into one do not).
             retry_batches = sum(1 for ch in chunks if (ch.get("attempt") or 1) > 1 and ch.get("batch_id"))
             on_demand = sum(1 for line in lines if line.get("service_tier") == "on_demand")
             usage = job.get("usage") or {}
             _say(f"   {demo_job.provider:<9} {job['id']}  {job['status']}")
             _say(f"             {job['request_count']} requests: {counts.get('succeeded', 0)} succeeded, "
-                 f"{counts.get('errored', 0)} errored; {len(chunks) - retry_batches} chunks + "
+                 f"{counts.get('errored', 0)} errored; {originals} chunks + "
                  f"{retry_batches} retry batches; {retried} requests needed a 2nd attempt "
                  f"(most attempts: {max_attempts})"
                  + (f"; {on_demand} answered on demand (below Bedrock's batch minimum)" if on_demand else ""))
