@@ -20,8 +20,10 @@ with the call in flight, or the read timed out) is made again. At most
 ``bedrock_on_demand_concurrency`` records per such event, each at the synchronous price.
 
 Calls run ``on_demand_concurrency`` at a time; 429s (throttling, model not ready) are
-retried here with backoff (they prove nothing ran); every other failure is the record's
-error line (5xx and timeouts retryable, in a later attempt).
+retried here with backoff (they prove nothing ran); a refused credential (403: no access to
+the model) stops the run, which is resumed once the chunk's hold ends, like a create the
+provider refused for the key; every other failure is the record's error line (5xx and
+timeouts retryable, in a later attempt).
 """
 
 from __future__ import annotations
@@ -51,7 +53,9 @@ log = logging.getLogger(__name__)
 # 300 s (each waits at most the runtime client's 120 s read timeout); the next create resumes.
 RUN_BUDGET_S = 150.0
 THROTTLE_ATTEMPTS = 4
-THROTTLE_CODES = frozenset({"ThrottlingException", "ModelNotReadyException", "ServiceQuotaExceededException"})
+THROTTLE_CODES = frozenset({"ThrottlingException", "ModelNotReadyException", "ServiceQuotaExceededException",
+                            "quota_exceeded"})
+CREDENTIAL_STATUS = frozenset({401, 403})
 OUTPUT_NAME = "provider.jsonl.out"
 MANIFEST_NAME = "manifest.json.out"
 
@@ -188,6 +192,8 @@ def _invoke(provider: BedrockProvider, batch_id: str, model: str, record_id: str
                 raw = answer["body"].read()
             return {"modelOutput": loads_line(raw)}
         except ProviderError as exc:
+            if exc.status_code in CREDENTIAL_STATUS:
+                raise   # the role may not call the model (now): the run stops, the chunk is held
             if exc.code in THROTTLE_CODES and attempt < THROTTLE_ATTEMPTS:
                 time.sleep(min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random() / 2))
                 continue

@@ -425,7 +425,7 @@ class BedrockState:
             run.ends_at = now
             failure = sim._plan_failure(record_id or answers.body_digest(body), body)
             request = LedgerRequest(record_id, answers.body_digest(body))
-            run.requests.append(request)
+            self._add(run, request)
             if failure is not None:
                 request.outcome, request.error_status = ERRORED, failure.effective_status
                 status = failure.effective_status
@@ -434,6 +434,31 @@ class BedrockState:
                                                      else "ValidationException"))
             request.outcome = SUCCEEDED
             return model_output(model_id, model_input)
+
+    @staticmethod
+    def _add(run: InvokeRun, request: LedgerRequest) -> None:
+        """A call of a run: it replaces an earlier unbilled outcome of the same request (a refusal
+        the client retried); a second billed one is kept beside the first (paid twice)."""
+        for index, earlier in enumerate(run.requests):
+            if earlier.body_digest == request.body_digest and not earlier.billed:
+                run.requests[index] = request
+                return
+        run.requests.append(request)
+
+    def record_refusal(self, metadata: dict[str, Any], digest: str, status: int) -> None:
+        """A call refused before it reached the model (the simulation's transport faults): the
+        record's answer is that error, unbilled, in the run's ledger."""
+        with self.sim.lock:
+            self.invocations += 1
+            run_id = str(metadata.get("batchrelay_batch") or f"invoke-{self.invocations}")
+            now = self.sim.clock()
+            run = self.runs.get(run_id)
+            if run is None:
+                run = self.runs[run_id] = InvokeRun(run_id, now, now)
+            run.ends_at = max(run.ends_at, now)
+            request = LedgerRequest(str(metadata.get("batchrelay_record") or ""), digest, ERRORED)
+            request.error_status = status
+            self._add(run, request)
 
     # ------------------------------------------------------------------ ledger and events
     def ledger(self) -> list[LedgerBatch]:
