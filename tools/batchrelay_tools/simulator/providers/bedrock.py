@@ -27,6 +27,18 @@ Every model answers in the Anthropic Messages shape (what Claude on Bedrock retu
 answer's text carries a digest of the request as the test wrote it (``model`` and the model
 input together), like every simulated answer. ``state_changes()`` gives the EventBridge
 "Batch Inference Job State Change" events since the last call (local mode delivers them).
+
+Where this comes from, and what is assumed (none of it was checked against the real service):
+the request and response shapes, patterns and error codes are botocore's service model
+(bedrock 2023-04-20, bedrock-runtime 2023-09-30); the input and output lines, the output
+file's place (``<output uri><job id>/<input file>.out``, ``manifest.json.out``) and the
+manifest's fields, the statuses, the token's idempotency ("Bedrock ignores the request, but
+does not return an error"), the record minimum and the event's shape are AWS's documentation.
+Assumed: a job below the minimum is refused at create with a ValidationException (Bedrock may
+fail it in Validating instead: batchrelay never sends one); a token reused with other
+parameters is a ConflictException; the record counts move while a job runs; an expired or
+stopped job writes no line for the records it did not run; a job refused for the jobs in
+flight answers ServiceQuotaExceededException; stopping an ended job is a ValidationException.
 """
 
 from __future__ import annotations
