@@ -56,9 +56,12 @@ def limits_for(provider: str) -> ProviderLimits:
 
 
 def is_small(chunk: Chunk, limits: ProviderLimits | None = None) -> bool:
-    """A chunk that has not been created and is below the provider's minimum."""
+    """A chunk below the provider's minimum that no create was ever tried for. (One that was
+    tried, and held since, may have answers of an on-demand run stored: it goes on with its
+    own creation, which resumes that run, and is never merged.)"""
     limits = limits or limits_for(chunk.provider)
-    return limits.min_requests > 1 and chunk.status in _WAITING and chunk.request_count < limits.min_requests
+    return (limits.min_requests > 1 and chunk.status in _WAITING and chunk.request_count < limits.min_requests
+            and not chunk.intents)
 
 
 def merged_chunk_id(attempt: int, members: list[Chunk]) -> str:
@@ -80,7 +83,10 @@ def place_small_chunk(chunk: Chunk, job: Job, provider: BatchProvider, *, now: f
     members = _fit(group, limits)
     gathered = sum(ch.request_count for ch in members)
     if gathered >= limits.min_requests:
-        return _merge(job, provider, members, attempt=chunk.attempt, now=now, reason="reached the minimum")
+        outcome = _merge(job, provider, members, attempt=chunk.attempt, now=now, reason="reached the minimum")
+        for left in group[len(members):]:
+            send_chunk_message(job.job_id, left.chunk_id)   # the rest of a group too big for one merge
+        return outcome
     feeders = [
         ch for ch in chunks
         if ch.model == chunk.model and ch.attempt < chunk.attempt and ch.status != ChunkStatus.COLLECTED
