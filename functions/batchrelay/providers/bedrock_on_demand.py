@@ -67,14 +67,16 @@ def _prefix(batch_id: str) -> str:
 
 
 def on_demand_info(batch_id: str) -> BatchInfo:
-    """The run as a batch: ended once its manifest is written, running (unfinished) before."""
+    """The run as a batch. The lifecycle knows a run only once it has ended (the create returns
+    it then), so it is ended: with its manifest's counts, or, once its files were deleted (the
+    chunk collected), with nothing left to read."""
     prefix = _prefix(batch_id)
     with translate_errors("bedrock"):
         found = s3_objects.head(prefix + MANIFEST_NAME)
         manifest = s3_objects.get_json(prefix + MANIFEST_NAME) if found else None
     if manifest is None:
-        return BatchInfo(batch_id=batch_id, provider_status="InProgress", state="running", created_at=time.time(),
-                         extra={"service_tier": "on_demand"})
+        return BatchInfo(batch_id=batch_id, provider_status="Completed", state="ended", created_at=0.0,
+                         end_reason="completed", extra={"service_tier": "on_demand", "files_deleted": True})
     return _info_from_manifest(batch_id, manifest)
 
 

@@ -361,7 +361,10 @@ class BedrockProvider(BatchProvider):
         job wrote none (failed before any record ran)."""
         if batch.batch_id.startswith(ON_DEMAND_PREFIX):
             key = f"{on_demand_prefix(batch.batch_id)}provider.jsonl{OUTPUT_SUFFIX}"
-            yield RawFile(name="on_demand", blocks=s3_objects.object_blocks(key))
+            with translate_errors(self.name):
+                found = s3_objects.head(key)
+            if found is not None:
+                yield RawFile(name="on_demand", blocks=s3_objects.object_blocks(key))
             return
         if not batch.extra.get("input_uri"):
             batch = self.retrieve_batch(batch.batch_id)
@@ -407,8 +410,7 @@ class BedrockProvider(BatchProvider):
         """Everything the batch wrote under its output prefix (output, manifest; an on-demand
         run's answers too): the collector kept the output under raw/ first."""
         if batch.state != "ended":
-            if not batch.batch_id.startswith(ON_DEMAND_PREFIX):
-                batch = self.retrieve_batch(batch.batch_id)
+            batch = self.retrieve_batch(batch.batch_id)
             if batch.state != "ended":
                 return []
         bucket, prefix = self._output_location(batch)

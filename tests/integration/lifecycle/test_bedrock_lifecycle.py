@@ -111,6 +111,13 @@ def test_a_job_smaller_than_the_minimum_runs_on_demand(bedrock_sim, driver):
     assert {line["batch_id"] for line in lines.values()} == {f"ondemand:{job.job_id}:c00001:1"}
     jobs, runs = ledger(bedrock_sim)
     assert jobs == [] and [len(r.requests) for r in runs] == [4]
+    # Its answers, output and manifest were deleted once collected; a repeated cleanup finds nothing
+    from batchrelay.aws import s3_objects
+    from batchrelay.lifecycle import provider_lookup
+    from batchrelay.lifecycle.provider_files import delete_batch_files
+
+    assert s3_objects.list_keys(f"bedrock-output/{job.job_id}/") == []
+    assert delete_batch_files(provider_lookup.provider_for("bedrock"), [f"ondemand:{job.job_id}:c00001:1"], {}) == []
 
 
 def test_with_on_demand_off_the_records_below_the_minimum_end_errored(bedrock_sim, driver, monkeypatch):
