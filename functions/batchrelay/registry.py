@@ -26,11 +26,13 @@ BodyRule = Callable[[dict[str, Any], str], tuple[str, str] | None]
 class ProviderLimits:
     """Per batch: at most ``max_requests`` requests and ``max_bytes`` of request lines, and at
     least ``min_requests`` requests (Bedrock refuses a job below its per-model minimum: see
-    lifecycle/small_chunks.py for what becomes of fewer)."""
+    lifecycle/small_chunks.py for what becomes of fewer). ``list_page_size``: the most
+    batches one list call returns (the poller's sweep pages)."""
 
     max_requests: int
     max_bytes: int
     min_requests: int = 1
+    list_page_size: int = 100
 
 
 @dataclass(frozen=True)
@@ -178,7 +180,7 @@ register(
         title="Anthropic",
         adapter="batchrelay.providers.anthropic_provider:AnthropicProvider",
         endpoints=("/v1/messages",),
-        limits=ProviderLimits(max_requests=100_000, max_bytes=256 * 1024 * 1024),
+        limits=ProviderLimits(max_requests=100_000, max_bytes=256 * 1024 * 1024, list_page_size=1000),
         capabilities=Capabilities(
             batch_metadata=False, progress_counts=False, webhook_push=False, one_model_per_batch=False,
             input_files=False,
@@ -214,8 +216,9 @@ register(
         endpoints=(BEDROCK_INVOKE_ENDPOINT,),
         # Bedrock's default per-model quotas (check your account's: Service Quotas, Amazon
         # Bedrock): 50,000 records per job and per input file, 1 GB per input file (one chunk is
-        # one file), at least 100 records per job.
-        limits=ProviderLimits(max_requests=50_000, max_bytes=1024 * 1024 * 1024, min_requests=100),
+        # one file), at least 100 records per job. ListModelInvocationJobs pages up to 1,000.
+        limits=ProviderLimits(max_requests=50_000, max_bytes=1024 * 1024 * 1024, min_requests=100,
+                              list_page_size=1000),
         capabilities=Capabilities(
             batch_metadata=True, progress_counts=False, webhook_push=True, one_model_per_batch=True,
             input_files=True,

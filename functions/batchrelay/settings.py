@@ -70,6 +70,7 @@ def _provider_settings() -> dict[str, ProviderSettings]:
                 max_requests=int(env.get(spec.max_requests_env) or spec.limits.max_requests),
                 max_bytes=int(env.get(spec.max_bytes_env) or spec.limits.max_bytes),
                 min_requests=max(1, int(env.get(spec.min_requests_env) or spec.limits.min_requests)),
+                list_page_size=spec.limits.list_page_size,
             )
         except ValueError as exc:
             raise SettingsError(
