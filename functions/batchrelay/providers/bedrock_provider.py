@@ -6,7 +6,9 @@ Flow: the chunk's request lines (``{"recordId", "modelInput"}``) are already in 
 chunk's model, the service role Bedrock assumes and the chunk's output prefix
 (``bedrock-output/<job>/<chunk>/``). Bedrock writes ``<bedrock job id>/provider.jsonl.out``
 (one line per record: ``modelOutput`` or ``error``, matched by ``recordId``, never by
-order) and ``manifest.json.out`` there.
+order) and ``manifest.json.out`` there (record and token counts). Records the manifest says
+ran are never taken as unreported: with the manifest there and the output file missing,
+collection waits (a retryable ``output_missing``) rather than running, and paying for, them again.
 
 Identity and recovery: the job name and the ``clientRequestToken`` are the same string,
 ``batchrelay-<job ulid>-<chunk id>-b<n>``, where ``n`` says which of the chunk's batches it
@@ -139,6 +141,15 @@ def normalize_usage(output: Any) -> dict[str, int] | None:
     input_tokens, output_tokens = int(first or 0), int(second or 0)
     return {"input_tokens": input_tokens, "output_tokens": output_tokens,
             "total_tokens": input_tokens + output_tokens + sum(cached.values()), **cached}
+
+
+def processed_records(manifest: dict[str, Any] | None) -> int:
+    """How many records a job's manifest says ran (succeeded or errored)."""
+    if not manifest:
+        return 0
+    counts = [manifest.get(k) for k in ("processedRecordCount", "successRecordCount", "errorRecordCount")]
+    processed, succeeded, errored = (int(v) if isinstance(v, int | float) else 0 for v in counts)
+    return max(processed, succeeded + errored)
 
 
 def _epoch(value: Any) -> float | None:
@@ -373,9 +384,28 @@ class BedrockProvider(BatchProvider):
         with translate_errors(self.name):
             found = s3_objects.head(key, bucket=bucket)
         if found is None:
+            ran = processed_records(self.manifest(batch))
+            if ran:
+                # Records ran (and were paid); without their lines they would be retried
+                # as unreported and paid again: wait for the output instead.
+                raise ProviderError(
+                    f"{self.name}: job {batch.batch_id} ran {ran} records (its {MANIFEST_NAME}) but its output "
+                    f"{key} is not there; collecting again later", retryable=True, code="output_missing",
+                )
             log.info("bedrock job %s (%s) wrote no output file", batch.batch_id, batch.provider_status)
             return
         yield RawFile(name="output", blocks=s3_objects.object_blocks(key, bucket=bucket))
+
+    def manifest(self, batch: BatchInfo) -> dict[str, Any] | None:
+        """The job's ``manifest.json.out`` (``totalRecordCount``, ``processedRecordCount``,
+        ``successRecordCount``, ``errorRecordCount``, ``inputTokenCount``, ``outputTokenCount``),
+        None until Bedrock has written one (a job that failed before running writes none)."""
+        bucket, prefix = self._output_location(batch)
+        with translate_errors(self.name):
+            if s3_objects.head(prefix + MANIFEST_NAME, bucket=bucket) is None:
+                return None
+            manifest = s3_objects.get_json(prefix + MANIFEST_NAME, bucket=bucket)
+        return manifest if isinstance(manifest, dict) else None
 
     def parse_result_line(self, file_name: str, line: bytes) -> ProviderResult:
         """One output line: ``modelOutput`` (succeeded) or ``error`` ({errorCode, errorMessage}).

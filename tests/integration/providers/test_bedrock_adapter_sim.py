@@ -252,6 +252,37 @@ def test_statuses_map_onto_the_lifecycle(bedrock, sim, clock):
     assert results(bedrock, states["partial"])["r-0"].outcome == "errored"
 
 
+def test_the_manifest_counts_what_the_output_holds(bedrock, sim, clock):
+    sim.configure(failure_rules=[{"pattern": "r-0$", "kind": "permanent"}])
+    info = create(bedrock, "c00001", 4)
+    clock.advance(200)
+    info = bedrock.retrieve_batch(info.batch_id)
+    outcomes = [r.outcome for r in results(bedrock, info).values()]
+    manifest = bedrock.manifest(info)
+    assert (manifest["totalRecordCount"], manifest["processedRecordCount"]) == (4, len(outcomes))
+    assert (manifest["successRecordCount"], manifest["errorRecordCount"]) == (
+        outcomes.count("succeeded"), outcomes.count("errored")) == (3, 1)
+    assert (info.total, info.completed, info.failed) == (4, 4, 1)   # GetModelInvocationJob agrees
+
+
+def test_records_the_manifest_says_ran_are_waited_for_when_their_output_is_missing(bedrock, clock):
+    info = create(bedrock, "c00001", 3)
+    clock.advance(200)
+    info = bedrock.retrieve_batch(info.batch_id)
+    s3 = boto3.client("s3")
+    output, manifest = sorted(bedrock.delete_files(info), key=lambda key: key.endswith("manifest.json.out"))
+    assert output.endswith("provider.jsonl.out") and manifest.endswith("manifest.json.out")
+    s3.put_object(Bucket=get_settings().bucket_name, Key=manifest, Body=json.dumps(
+        {"totalRecordCount": 3, "processedRecordCount": 3, "successRecordCount": 3, "errorRecordCount": 0}))
+    # Read as "nothing reported", all three would be retried (and paid) again: the collector waits.
+    with pytest.raises(ProviderError) as missing:
+        list(bedrock.raw_result_files(info))
+    assert (missing.value.code, missing.value.retryable) == ("output_missing", True)
+    # A job that wrote neither (it failed before running a record) simply has no results.
+    s3.delete_object(Bucket=get_settings().bucket_name, Key=manifest)
+    assert list(bedrock.raw_result_files(info)) == [] and bedrock.manifest(info) is None
+
+
 def test_errors_are_classified(bedrock, sim):
     sim.configure(create_errors_next=1, create_error_status=429)
     with pytest.raises(ProviderError) as throttled:
