@@ -24,6 +24,7 @@ from constructs import Construct
 from batchrelay import constants as c
 from batchrelay import registry
 from infra import permissions as p
+from infra.bedrock import BedrockServiceRole, jobs_arn, model_arns
 from infra.bundling import function_code
 from infra.queues import WorkQueues
 from infra.secrets import ProviderSecrets
@@ -42,6 +43,7 @@ DESCRIPTIONS = {
     c.FUNCTION_WEBHOOK: "Delivers signed webhooks for job events",
     c.FUNCTION_OPENAI_WEBHOOK: "Receives OpenAI batch webhooks (fast path beside polling)",
     c.FUNCTION_AUTHORIZER: "Finds the API key of a request (x-api-key or Authorization: Bearer) for API Gateway",
+    c.FUNCTION_BEDROCK_EVENTS: "Receives Bedrock batch inference job state changes (fast path beside polling)",
 }
 ALL_FUNCTIONS = tuple(MEMORY_MB)
 
@@ -50,6 +52,9 @@ ALL_FUNCTIONS = tuple(MEMORY_MB)
 RESOURCE_ENV = c.FUNCTION_ENVIRONMENT
 # The functions that check webhook URLs: at registration (api) and at every attempt (webhook).
 URL_CHECKERS = (c.FUNCTION_API, c.FUNCTION_WEBHOOK)
+# The functions that validate requests (inline at the API, uploads in the submitter): they
+# are told which models each provider may be asked for.
+REQUEST_VALIDATORS = (c.FUNCTION_API, c.FUNCTION_SUBMITTER)
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ class FunctionResources:
     topic: sns.ITopic
     secrets: ProviderSecrets
     signing_key: SigningKey
+    bedrock_role: BedrockServiceRole
 
 
 def handler_path(function_name: str) -> str:
@@ -95,6 +101,10 @@ class BatchRelayFunctions(Construct):
     @property
     def poller(self) -> lambda_.Function:
         return self.functions[c.FUNCTION_POLLER]
+
+    @property
+    def bedrock_events(self) -> lambda_.Function:
+        return self.functions[c.FUNCTION_BEDROCK_EVENTS]
 
     def _function(self, name: str, code: lambda_.Code) -> lambda_.Function:
         construct_id = name.title().replace("_", "")
@@ -150,8 +160,21 @@ class BatchRelayFunctions(Construct):
                 limits = s.provider_limits[spec.name]
                 environment[spec.max_requests_env] = str(limits.max_requests)
                 environment[spec.max_bytes_env] = str(limits.max_bytes)
+                environment[spec.min_requests_env] = str(limits.min_requests)
                 if spec.name in r.secrets.api_keys and self._calls_provider(name, spec.name):
                     environment[spec.secret_arn_env] = r.secrets.api_keys[spec.name].secret_arn
+        if name in REQUEST_VALIDATORS:
+            for spec in registry.specs():
+                if s.allowed_models(spec.name):
+                    environment[spec.allowed_models_env] = ",".join(s.allowed_models(spec.name))
+        if name == c.FUNCTION_SUBMITTER:
+            # It creates Bedrock's jobs (with the service role) and runs what is below the minimum.
+            environment.update({
+                c.ENV_BEDROCK_ROLE_ARN: r.bedrock_role.role.role_arn,
+                c.ENV_BEDROCK_TIMEOUT_HOURS: str(s.bedrock_timeout_hours),
+                c.ENV_BEDROCK_ON_DEMAND: "true" if s.bedrock_on_demand else "false",
+                c.ENV_BEDROCK_ON_DEMAND_CONCURRENCY: str(s.bedrock_on_demand_concurrency),
+            })
         if name in URL_CHECKERS:
             environment[c.ENV_WEBHOOK_ALLOWED_DESTINATIONS] = ",".join(s.webhook_allowed_destinations)
         return environment
@@ -194,6 +217,7 @@ class BatchRelayFunctions(Construct):
         self._grant_webhook(self.functions[c.FUNCTION_WEBHOOK])
         self._grant_openai_webhook(self.functions[c.FUNCTION_OPENAI_WEBHOOK])
         self._grant_authorizer(self.functions[c.FUNCTION_AUTHORIZER])
+        self._grant_bedrock_events(self.functions[c.FUNCTION_BEDROCK_EVENTS])
 
     def _grant_api(self, fn: lambda_.Function) -> None:
         r = self._resources
@@ -217,7 +241,7 @@ class BatchRelayFunctions(Construct):
             self._objects(("GetObject", "PutObject", "DeleteObject", "AbortMultipartUpload"), c.UPLOADS_PREFIX),
             self._objects(("GetObject", "DeleteObject"), c.RESULTS_PREFIX),
             # DELETE /v1/jobs/{id} deletes a small job's data in the request (lifecycle/job_deletion.py).
-            self._objects(("DeleteObject",), c.CHUNKS_PREFIX, c.RAW_PREFIX),
+            self._objects(("DeleteObject",), c.CHUNKS_PREFIX, c.RAW_PREFIX, c.BEDROCK_OUTPUT_PREFIX),
             self._list_job_data(),
         )
         r.queues.jobs.queue.grant_send_messages(fn)
@@ -240,7 +264,20 @@ class BatchRelayFunctions(Construct):
             # writes its id-hash runs beside it; planning streams the input.
             self._objects(("GetObject", "PutObject", "AbortMultipartUpload"), c.INPUTS_PREFIX, c.CHUNKS_PREFIX),
             self._objects(("GetObject",), c.UPLOADS_PREFIX),
+            # Bedrock: create, find (by name), read back and stop jobs; run what is below the
+            # record minimum on demand, keeping each answer under its output prefix.
+            self._bedrock_jobs("CreateModelInvocationJob", "GetModelInvocationJob", "StopModelInvocationJob",
+                               "TagResource"),
+            self._bedrock_list(),
+            iam.PolicyStatement(actions=["bedrock:InvokeModel"],
+                                resources=model_arns(self, self._settings.allowed_models("bedrock"))),
+            self._objects(("GetObject", "PutObject"), c.BEDROCK_OUTPUT_PREFIX),
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"], resources=[r.bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{c.BEDROCK_OUTPUT_PREFIX}*"]}},
+            ),
         )
+        r.bedrock_role.allow_pass(fn)
         r.queues.jobs.queue.grant_send_messages(fn)
         r.queues.collect.queue.grant_send_messages(fn)
         self._grant_provider_keys(fn)
@@ -251,6 +288,10 @@ class BatchRelayFunctions(Construct):
             fn,
             self._items(("GetItem", "UpdateItem"), (p.JOB_ITEMS,)),
             self._index_query(c.DUE_CHUNKS_INDEX),
+            # Bedrock: one list sweep, retrieves of what it missed; an on-demand run's manifest.
+            self._bedrock_jobs("GetModelInvocationJob"),
+            self._bedrock_list(),
+            self._objects(("GetObject",), c.BEDROCK_OUTPUT_PREFIX),
         )
         r.queues.jobs.queue.grant_send_messages(fn)
         r.queues.collect.queue.grant_send_messages(fn)
@@ -273,6 +314,9 @@ class BatchRelayFunctions(Construct):
             self._objects(("PutObject", "AbortMultipartUpload", "DeleteObject"), c.RAW_PREFIX),
             self._objects(("DeleteObject",), c.INPUTS_PREFIX),
             self._list_job_data(),
+            # Bedrock: read an ended job and its output, delete the output once collected.
+            self._bedrock_jobs("GetModelInvocationJob"),
+            self._objects(("GetObject", "DeleteObject"), c.BEDROCK_OUTPUT_PREFIX),
         )
         # jobs: retryable failures become new chunks. collect: the next TTL or deletion step
         # (finalizing runs in the same invocation as the last chunk's collection).
@@ -321,6 +365,26 @@ class BatchRelayFunctions(Construct):
                                                      arn_format=ArnFormat.NO_RESOURCE_NAME)],
             ),
         )
+
+    def _grant_bedrock_events(self, fn: lambda_.Function) -> None:
+        r = self._resources
+        # Invoked by EventBridge only: it reads Bedrock batch claims and the chunk they name.
+        self._add_statements(
+            fn,
+            self._items(("GetItem",), (p.BEDROCK_BATCH_CLAIMS, p.JOB_ITEMS)),
+            self._items(("UpdateItem",), (p.JOB_ITEMS,)),
+            self._bedrock_jobs("GetModelInvocationJob"),
+        )
+        r.queues.collect.queue.grant_send_messages(fn)
+
+    def _bedrock_jobs(self, *actions: str) -> iam.PolicyStatement:
+        """Actions on this account's batch inference jobs (model-invocation-job/*)."""
+        return iam.PolicyStatement(actions=[f"bedrock:{a}" for a in actions], resources=[jobs_arn(self)])
+
+    @staticmethod
+    def _bedrock_list() -> iam.PolicyStatement:
+        # ListModelInvocationJobs takes no resource ARN (IAM's list of Bedrock actions).
+        return iam.PolicyStatement(actions=["bedrock:ListModelInvocationJobs"], resources=["*"])
 
     def _grant_provider_keys(self, fn: lambda_.Function) -> None:
         for secret in self._resources.secrets.provider_api_keys:

@@ -1,9 +1,10 @@
 """Every cdk-nag (AwsSolutions) suppression of the stack, in one place.
 
 Each suppression names the resource it applies to and says why. Wildcard findings
-(IAM5) are suppressed only for the exact patterns the stack's grants produce (X-Ray, the
-objects under one bucket prefix, the SNS topic key's data keys), so any other wildcard,
-such as the whole bucket, still fails the nag test.
+(IAM5) are suppressed only for the exact patterns the stack's grants produce (X-Ray and
+Bedrock's job listing, the objects under one bucket prefix, the SNS topic key's data keys,
+this account's Bedrock batch inference jobs, the allowed Bedrock models), so any other
+wildcard, such as the whole bucket, still fails the nag test.
 """
 
 from __future__ import annotations
@@ -18,9 +19,17 @@ if TYPE_CHECKING:
 
 # --- wildcard patterns the stack's grants produce ---
 XRAY_ANY_RESOURCE = "Resource::*"
-# The objects under one prefix of the bucket (inputs/*, chunks/*, ...), never the whole bucket.
-BUCKET_PREFIX_OBJECTS = RegexAppliesTo(regex=r"/^Resource::<Bucket[A-Za-z0-9]+\.Arn>\/[a-z]+\/\*$/")
+# The objects under one prefix of the bucket (inputs/*, chunks/*, bedrock-output/*...), never the whole bucket.
+BUCKET_PREFIX_OBJECTS = RegexAppliesTo(regex=r"/^Resource::<Bucket[A-Za-z0-9]+\.Arn>\/[a-z-]+\/\*$/")
 KMS_DATA_KEYS = "Action::kms:GenerateDataKey*"
+# This account's Bedrock batch inference jobs (their ids are Bedrock's, known only once made).
+BEDROCK_JOBS = "Resource::arn:<AWS::Partition>:bedrock:<AWS::Region>:<AWS::AccountId>:model-invocation-job/*"
+# The models InvokeModel may call: any region's copy of an allowed model (cross-region
+# inference profiles route to several), or every model when no list is set (infra/bedrock.py).
+BEDROCK_MODELS = RegexAppliesTo(regex=r"/^Resource::arn:<AWS::Partition>:bedrock:[^:]*:[^:]*:"
+                                      r"(foundation-model|inference-profile)\/.+$/")
+# The chunk request files Bedrock's service role reads: chunks/<job>/<chunk>/provider.jsonl.
+CHUNK_REQUEST_FILES = RegexAppliesTo(regex=r"/^Resource::<Bucket[A-Za-z0-9]+\.Arn>\/chunks\/\*\/provider\.jsonl$/")
 
 
 def add_nag_suppressions(stack: BatchRelayStack) -> None:
@@ -32,6 +41,14 @@ def add_nag_suppressions(stack: BatchRelayStack) -> None:
         "The results bucket is reached only through the functions' roles and short-lived presigned "
         "URLs; API Gateway access logs and CloudTrail record who asked for what. Server access logs "
         "would need a second bucket for no added insight.",
+    )
+    _suppress(
+        stack.bedrock_role.role,
+        "AwsSolutions-IAM5",
+        "Amazon Bedrock's service role reads the chunks' request files (chunks/<job>/<chunk>/provider.jsonl: "
+        "job and chunk ids are made per job, so the pattern is as narrow as IAM can say) and writes only "
+        "under bedrock-output/; nothing else.",
+        applies_to=[BUCKET_PREFIX_OBJECTS, CHUNK_REQUEST_FILES],
     )
     for secret in stack.secrets.all_secrets:
         _suppress(
@@ -62,12 +79,15 @@ def _suppress_functions(stack: BatchRelayStack) -> None:
         _suppress(
             role,
             "AwsSolutions-IAM5",
-            f"The {name} function's wildcards are the narrowest IAM can say: X-Ray trace writes take "
-            "no resource ARN; S3 object keys are per job and tenant, so access is granted on the "
-            "objects under one prefix (inputs/, chunks/, ...), never the whole bucket; SNS publish to "
-            "the KMS-encrypted topic needs kms:GenerateDataKey* (the CDK grant). DynamoDB access is on "
-            "the table and named indexes, narrowed to partition keys (see infra/permissions.py).",
-            applies_to=[XRAY_ANY_RESOURCE, BUCKET_PREFIX_OBJECTS, KMS_DATA_KEYS],
+            f"The {name} function's wildcards are the narrowest IAM can say: X-Ray trace writes and "
+            "bedrock:ListModelInvocationJobs take no resource ARN; S3 object keys are per job and tenant, "
+            "so access is granted on the objects under one prefix (inputs/, chunks/, bedrock-output/, ...), "
+            "never the whole bucket; SNS publish to the KMS-encrypted topic needs kms:GenerateDataKey* (the "
+            "CDK grant); Bedrock batch inference jobs get their ids from Bedrock, so access is on this "
+            "account's jobs in this region; InvokeModel is on the allowed models (bedrock_allowed_models), "
+            "in every region an inference profile routes to. DynamoDB access is on the table and named "
+            "indexes, narrowed to partition keys (see infra/permissions.py).",
+            applies_to=[XRAY_ANY_RESOURCE, BUCKET_PREFIX_OBJECTS, KMS_DATA_KEYS, BEDROCK_JOBS, BEDROCK_MODELS],
         )
 
 

@@ -13,7 +13,9 @@ when it is stale).
 Resources are named symbolically: ``table`` (items, narrowed by ``dynamodb:LeadingKeys``
 partition key patterns), ``index/<name>``, ``bucket`` (listing, narrowed by ``s3:prefix``
 patterns), ``bucket/<prefix>*`` (objects), ``queue/<name>``, ``topic/<name>``, ``key/<name>``
-(KMS), ``secret/<name>`` (Secrets Manager), ``*``.
+(KMS), ``secret/<name>`` (Secrets Manager), ``bedrock/model-invocation-job/*`` (this
+account's batch inference jobs), ``bedrock/models`` (the allowed models: infra/bedrock.py),
+``role/bedrock-service`` (passed only to Bedrock), ``*``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ IDEMPOTENCY_ITEMS = "IDEMPOTENCY#*"
 UPLOAD_ITEMS = "UPLOAD#*"
 BATCH_CLAIMS = "BATCH#*"             # provider batch id -> chunk
 OPENAI_BATCH_CLAIMS = "BATCH#openai#*"
+BEDROCK_BATCH_CLAIMS = "BATCH#bedrock#*"
 TENANT_ITEMS = "TENANT#*"            # webhook endpoints and the tenant's signing secret
 FILES_ITEMS = "FILES#*"              # the OpenAI surface's files and uploads
 
@@ -49,6 +52,11 @@ EVENTS_TOPIC = f"topic/{c.EVENTS_TOPIC}"
 EVENTS_KEY = "key/events"            # the customer-managed key of the job-events topic
 SIGNING_KEY = "key/signing"          # encrypts webhook signing secrets (key policy grants)
 API_KEYS = "apigateway/apikeys"      # the account's API Gateway API keys (arn:aws:apigateway:<region>::/apikeys)
+BEDROCK_OUTPUT = f"bucket/{c.BEDROCK_OUTPUT_PREFIX}*"
+BEDROCK_JOBS = "bedrock/model-invocation-job/*"
+BEDROCK_MODELS = "bedrock/models"
+BEDROCK_ROLE = "role/bedrock-service"
+BEDROCK_SERVICE = "bedrock.amazonaws.com"
 
 
 def provider_api_key(provider: str) -> str:
@@ -78,7 +86,7 @@ TOPIC_KEY_USE = ("kms:Decrypt", "kms:GenerateDataKey*")
 class Allow:
     """``actions`` on ``resource``; on the table only for items whose partition key matches
     one of ``keys``; on the signing key only for the encryption-context ``purposes``; on the
-    bucket (listing) only under the key ``prefixes``."""
+    bucket (listing) only under the key ``prefixes``; a role passed only to ``services``."""
 
     resource: str
     actions: tuple[str, ...]
@@ -86,10 +94,11 @@ class Allow:
     keys: tuple[str, ...] = ()
     purposes: tuple[str, ...] = ()
     prefixes: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
 
     def grants(self) -> set[tuple[str, str, str]]:
-        """(action, resource, key pattern, purpose or prefix) triples: the unit the tests compare."""
-        scopes = self.keys or self.purposes or self.prefixes or ("",)
+        """(action, resource, key pattern, purpose, prefix or service) triples: what the tests compare."""
+        scopes = self.keys or self.purposes or self.prefixes or self.services or ("",)
         return {(action, self.resource, scope) for action in self.actions for scope in scopes}
 
 
@@ -106,10 +115,11 @@ _TRACING = Allow(ANY, XRAY, "X-Ray trace segments (tracing is active); the actio
 # A job's data: the items it owns or names, and the prefixes its objects live under.
 JOB_DATA_ITEMS = (JOB_ITEMS, BATCH_CLAIMS, IDEMPOTENCY_ITEMS)
 JOB_DATA_PREFIXES = tuple(f"{prefix}*" for prefix in (c.INPUTS_PREFIX, c.CHUNKS_PREFIX, c.RAW_PREFIX,
-                                                      c.RESULTS_PREFIX))
+                                                      c.BEDROCK_OUTPUT_PREFIX, c.RESULTS_PREFIX))
 _LIST_JOB_DATA = Allow(BUCKET, ("s3:ListBucket",),
                        "find a job's objects to delete them (under the job's own prefixes)",
                        prefixes=JOB_DATA_PREFIXES)
+_BEDROCK_LIST = ("bedrock:ListModelInvocationJobs",)
 
 
 def _provider_keys() -> tuple[Allow, ...]:
@@ -150,6 +160,7 @@ def permissions() -> dict[str, tuple[Allow, ...]]:
                      "join parts into a file (reading them; multipart), delete parts and deleted files"),
             _objects(CHUNKS, ("DeleteObject",), "delete a small job's chunk files on request"),
             _objects(RAW, ("DeleteObject",), "delete a small job's raw provider files on request"),
+            _objects(BEDROCK_OUTPUT, ("DeleteObject",), "delete a small job's Bedrock output on request"),
             _objects(RESULTS, ("GetObject", "DeleteObject"),
                      "sign presigned GET URLs of results, manifests and surface result files; delete a small "
                      "job's results on request"),
@@ -178,6 +189,20 @@ def permissions() -> dict[str, tuple[Allow, ...]]:
             Allow(JOBS_QUEUE, SQS_CONSUME, "its trigger (event source mapping)"),
             Allow(JOBS_QUEUE, SQS_SEND, "one creation message per chunk; the next validation step; planning"),
             Allow(COLLECT_QUEUE, SQS_SEND, "hand ended chunks to the collector; ask it to finalize"),
+            Allow(BEDROCK_JOBS, ("bedrock:CreateModelInvocationJob", "bedrock:GetModelInvocationJob",
+                                 "bedrock:StopModelInvocationJob", "bedrock:TagResource"),
+                  "create a chunk's batch inference job (tagged with its job and chunk), read it back, stop it "
+                  "(cancel, or a job nobody owns)"),
+            Allow(ANY, _BEDROCK_LIST, "find the job an interrupted create made (by name); the action takes no "
+                  "resource"),
+            Allow(BEDROCK_ROLE, ("iam:PassRole",), "give each job the Bedrock service role",
+                  services=(BEDROCK_SERVICE,)),
+            Allow(BEDROCK_MODELS, ("bedrock:InvokeModel",),
+                  "run a chunk below Bedrock's record minimum on demand (the allowed models only)"),
+            _objects(BEDROCK_OUTPUT, ("GetObject", "PutObject"),
+                     "keep an on-demand run's answers as they come, then its output and manifest"),
+            Allow(BUCKET, ("s3:ListBucket",), "find the answers an on-demand run kept before it stopped",
+                  prefixes=(f"{c.BEDROCK_OUTPUT_PREFIX}*",)),
             *_provider_keys(),
             _TRACING,
         ),
@@ -190,6 +215,10 @@ def permissions() -> dict[str, tuple[Allow, ...]]:
             Allow(JOBS_QUEUE, SQS_SEND, "re-send lost job and chunk messages"),
             Allow(COLLECT_QUEUE, SQS_SEND,
                   "hand ended chunks to the collector; re-send lost provider-file cleanups, TTL and deletion steps"),
+            Allow(BEDROCK_JOBS, ("bedrock:GetModelInvocationJob",), "read a batch inference job the sweep missed"),
+            Allow(ANY, _BEDROCK_LIST, "one list sweep of the batch inference jobs in flight; the action takes no "
+                  "resource"),
+            _objects(BEDROCK_OUTPUT, ("GetObject",), "read an on-demand run's manifest (whether it ended)"),
             *_provider_keys(),
             _TRACING,
         ),
@@ -220,6 +249,9 @@ def permissions() -> dict[str, tuple[Allow, ...]]:
             Allow(JOBS_QUEUE, SQS_SEND, "queue the creation of a retry chunk"),
             Allow(EVENTS_TOPIC, ("sns:Publish",), "publish the job's final event"),
             Allow(EVENTS_KEY, TOPIC_KEY_USE, "publish to the KMS-encrypted topic"),
+            Allow(BEDROCK_JOBS, ("bedrock:GetModelInvocationJob",), "read an ended batch inference job"),
+            _objects(BEDROCK_OUTPUT, ("GetObject", "DeleteObject"),
+                     "read Bedrock's output; delete it once collected (a copy is kept under raw/) and on request"),
             *_provider_keys(),
             _TRACING,
         ),
@@ -249,6 +281,13 @@ def permissions() -> dict[str, tuple[Allow, ...]]:
                   "read the account's API keys with their values (GetApiKeys), to find the key a request carries"),
             _TRACING,
         ),
+        c.FUNCTION_BEDROCK_EVENTS: (
+            _items(("GetItem",), (BEDROCK_BATCH_CLAIMS, JOB_ITEMS), "which chunk owns the job; read that chunk"),
+            _items(("UpdateItem",), (JOB_ITEMS,), "end (or hold) the chunk"),
+            Allow(COLLECT_QUEUE, SQS_SEND, "hand the ended chunk to the collector"),
+            Allow(BEDROCK_JOBS, ("bedrock:GetModelInvocationJob",), "read the job back before handing it over"),
+            _TRACING,
+        ),
     }
 
 # Every role also has the AWS managed AWSLambdaBasicExecutionRole (its own log streams).
@@ -269,6 +308,8 @@ def _scope(allow: Allow) -> str:
         return "purpose " + ", ".join(f"`{p}`" for p in allow.purposes)
     if allow.prefixes:
         return "prefix " + ", ".join(f"`{p}`" for p in allow.prefixes)
+    if allow.services:
+        return "passed to " + ", ".join(f"`{s}`" for s in allow.services)
     return ""
 
 

@@ -53,10 +53,18 @@ class StackSettings:
     default_chunk_size: int = c.DEFAULT_CHUNK_SIZE
     default_max_attempts: int = c.DEFAULT_MAX_ATTEMPTS
     presign_expiry_seconds: int = c.DEFAULT_PRESIGN_EXPIRY_SECONDS
-    # Per registered provider; context keys <provider>_max_requests_per_batch / _max_bytes_per_batch.
+    # Per registered provider; context keys <provider>_max_requests_per_batch / _max_bytes_per_batch
+    # / _min_requests_per_batch.
     provider_limits: dict[str, ProviderLimits] = field(
         default_factory=lambda: {spec.name: spec.limits for spec in registry.specs()}
     )
+    # Per registered provider, the models a job may name (context <provider>_allowed_models); () = any.
+    provider_allowed_models: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Amazon Bedrock: the jobs' timeout, and whether records below its per-job minimum that
+    # nothing else can join run on demand (InvokeModel, synchronous price) or end errored.
+    bedrock_timeout_hours: int = c.DEFAULT_BEDROCK_TIMEOUT_HOURS
+    bedrock_on_demand: bool = True
+    bedrock_on_demand_concurrency: int = c.DEFAULT_BEDROCK_ON_DEMAND_CONCURRENCY
     deletion_protection: bool = True
     api_throttle_rate_limit: int = 50
     api_throttle_burst_limit: int = 100
@@ -96,6 +104,14 @@ class StackSettings:
                 )
         for entry in self.webhook_allowed_destinations:
             parse_destination(entry)  # raises ValueError naming the entry
+        if not 24 <= self.bedrock_timeout_hours <= 168:
+            raise ValueError("bedrock_timeout_hours must be between 24 and 168 (Bedrock's bounds)")
+        for name, limits in self.provider_limits.items():
+            if not 1 <= limits.min_requests <= limits.max_requests:
+                raise ValueError(f"{name}_min_requests_per_batch must be between 1 and {name}_max_requests_per_batch")
+
+    def allowed_models(self, provider: str) -> tuple[str, ...]:
+        return self.provider_allowed_models.get(provider, ())
 
     @classmethod
     def from_context(cls, scope: Construct) -> StackSettings:
@@ -118,9 +134,18 @@ class StackSettings:
                 spec.name: ProviderLimits(
                     max_requests=_int(get(f"{spec.name}_max_requests_per_batch"), spec.limits.max_requests),
                     max_bytes=_int(get(f"{spec.name}_max_bytes_per_batch"), spec.limits.max_bytes),
+                    min_requests=_int(get(f"{spec.name}_min_requests_per_batch"), spec.limits.min_requests),
                 )
                 for spec in registry.specs()
             },
+            provider_allowed_models={
+                spec.name: _str_tuple(get(f"{spec.name}_allowed_models"), ()) for spec in registry.specs()
+            },
+            bedrock_timeout_hours=_int(get("bedrock_timeout_hours"), defaults.bedrock_timeout_hours),
+            bedrock_on_demand=_bool(get("bedrock_on_demand"), defaults.bedrock_on_demand),
+            bedrock_on_demand_concurrency=_int(
+                get("bedrock_on_demand_concurrency"), defaults.bedrock_on_demand_concurrency
+            ),
             deletion_protection=_bool(get("deletion_protection"), defaults.deletion_protection),
             api_throttle_rate_limit=_int(get("api_throttle_rate_limit"), defaults.api_throttle_rate_limit),
             api_throttle_burst_limit=_int(get("api_throttle_burst_limit"), defaults.api_throttle_burst_limit),

@@ -8,6 +8,7 @@ from constructs import Construct
 from batchrelay import constants as c
 from batchrelay import registry
 from infra.api import BatchRelayApi
+from infra.bedrock import BedrockEventsRule, BedrockServiceRole
 from infra.bucket import ResultsBucket
 from infra.database import JobsTable
 from infra.events import JobEvents
@@ -42,6 +43,7 @@ class BatchRelayStack(Stack):
         )
         self.secrets = ProviderSecrets(self, "Secrets", name_prefix=settings.stack_name)
         self.signing_key = SigningKey(self, "SigningKey", deletion_protection=settings.deletion_protection)
+        self.bedrock_role = BedrockServiceRole(self, "BedrockServiceRole", bucket=self.bucket.bucket)
         self.functions = BatchRelayFunctions(
             self,
             "Functions",
@@ -53,8 +55,10 @@ class BatchRelayStack(Stack):
                 topic=self.events.topic,
                 secrets=self.secrets,
                 signing_key=self.signing_key,
+                bedrock_role=self.bedrock_role,
             ),
         )
+        self.bedrock_events = BedrockEventsRule(self, "BedrockEvents", function=self.functions.bedrock_events)
         self.api = BatchRelayApi(
             self,
             "Api",
@@ -105,6 +109,10 @@ class BatchRelayStack(Stack):
             "SigningKeyArn": (
                 self.signing_key.key.key_arn,
                 "KMS key that encrypts webhook signing secrets (only the api and webhook functions use it)",
+            ),
+            "BedrockServiceRoleArn": (
+                self.bedrock_role.role.role_arn,
+                "The role Amazon Bedrock batch inference jobs run with (reads chunk files, writes bedrock-output/)",
             ),
             "OpenAiWebhookSecretArn": (
                 self.secrets.openai_webhook_secret.secret_arn,

@@ -24,11 +24,14 @@ BodyRule = Callable[[dict[str, Any], str], tuple[str, str] | None]
 
 @dataclass(frozen=True)
 class ProviderLimits:
-    """Per batch: at most ``max_requests`` requests and ``max_bytes`` of request lines.
-    ``list_page_size``: the most batches one list call returns (the poller's sweep pages)."""
+    """Per batch: at most ``max_requests`` requests and ``max_bytes`` of request lines, and at
+    least ``min_requests`` requests (Bedrock refuses a job below its per-model minimum: see
+    lifecycle/small_chunks.py for what becomes of fewer). ``list_page_size``: the most
+    batches one list call returns (the poller's sweep pages)."""
 
     max_requests: int
     max_bytes: int
+    min_requests: int = 1
     list_page_size: int = 100
 
 
@@ -86,6 +89,15 @@ class ProviderSpec:
     @property
     def max_bytes_env(self) -> str:
         return f"{self.env_prefix}_MAX_BYTES_PER_BATCH"
+
+    @property
+    def min_requests_env(self) -> str:
+        return f"{self.env_prefix}_MIN_REQUESTS_PER_BATCH"
+
+    @property
+    def allowed_models_env(self) -> str:
+        """The models a job may name, comma-separated (unset: any)."""
+        return f"{self.env_prefix}_ALLOWED_MODELS"
 
 
 _SPECS: dict[str, ProviderSpec] = {}
@@ -192,4 +204,43 @@ register(
     )
 )
 
+
+# --- Amazon Bedrock (IAM, no API key) ----------------------------------------------------
+
+BEDROCK_INVOKE_ENDPOINT = "/model/invoke"
+
+
+def _bedrock_anthropic_body(body: dict[str, Any], endpoint: str) -> tuple[str, str] | None:
+    """Anthropic models on Bedrock take the Messages format with ``anthropic_version``."""
+    if "anthropic." not in str(body.get("model")):
+        return None
+    if not isinstance(body.get("anthropic_version"), str):
+        return "anthropic_version", ('body.anthropic_version must be a string ("bedrock-2023-05-31") '
+                                     "for Anthropic models")
+    return messages_list(body, "/v1/messages") or integer_max_tokens(body, endpoint)
+
+
+register(
+    ProviderSpec(
+        name="bedrock",
+        title="Amazon Bedrock",
+        adapter="batchrelay.providers.bedrock_provider:BedrockProvider",
+        endpoints=(BEDROCK_INVOKE_ENDPOINT,),
+        # Bedrock's default per-model quotas (check your account's: Service Quotas, Amazon
+        # Bedrock): 50,000 records per job and per input file, 1 GB per input file (one chunk is
+        # one file), at least 100 records per job. ListModelInvocationJobs pages up to 1,000.
+        limits=ProviderLimits(max_requests=50_000, max_bytes=1024 * 1024 * 1024, min_requests=100,
+                              list_page_size=1000),
+        capabilities=Capabilities(
+            batch_metadata=True, progress_counts=False, webhook_push=True, one_model_per_batch=True,
+            input_files=True,
+        ),
+        body_rules=(_bedrock_anthropic_body,),
+        needs_api_key=False,
+        simulator_path="/bedrock",
+        recovery="its job name and clientRequestToken (job, chunk, batch number)",
+        docs="CreateModelInvocationJob, S3 in and out, IAM role; EventBridge events as a fast path; "
+             "below the per-job record minimum: gathered, else on-demand InvokeModel",
+    )
+)
 

@@ -26,6 +26,30 @@ class SettingsError(RuntimeError):
     """The environment is missing a variable or holds a value that does not parse."""
 
 
+class BedrockSettings(BaseModel):
+    """Amazon Bedrock's own settings (CDK context ``bedrock_*``; see the README, "Amazon Bedrock")."""
+
+    role_arn: str | None = None          # the service role Bedrock assumes (the stack creates it)
+    timeout_hours: int = Field(default=c.DEFAULT_BEDROCK_TIMEOUT_HOURS, ge=24, le=168)
+    on_demand: bool = True               # below the record minimum, nothing to gather: InvokeModel
+    on_demand_concurrency: PositiveInt = c.DEFAULT_BEDROCK_ON_DEMAND_CONCURRENCY
+
+
+def _bedrock_settings() -> BedrockSettings:
+    env = os.environ
+    try:
+        return BedrockSettings(
+            role_arn=env.get(c.ENV_BEDROCK_ROLE_ARN) or None,
+            timeout_hours=int(env.get(c.ENV_BEDROCK_TIMEOUT_HOURS) or c.DEFAULT_BEDROCK_TIMEOUT_HOURS),
+            on_demand=(env.get(c.ENV_BEDROCK_ON_DEMAND) or "true").strip().lower() in ("1", "true", "yes", "on"),
+            on_demand_concurrency=int(
+                env.get(c.ENV_BEDROCK_ON_DEMAND_CONCURRENCY) or c.DEFAULT_BEDROCK_ON_DEMAND_CONCURRENCY
+            ),
+        )
+    except (ValueError, ValidationError) as exc:
+        raise SettingsError(f"invalid Bedrock settings in the environment: {exc}") from exc
+
+
 class ProviderSettings(BaseModel):
     """One registered provider's limits, credentials and address, as this deployment has them."""
 
@@ -33,6 +57,7 @@ class ProviderSettings(BaseModel):
     api_key: str | None = None       # local mode and tests; deployed: the secret below
     secret_arn: str | None = None    # Secrets Manager secret holding the API key
     base_url: str | None = None      # another endpoint (local simulator, a compatible server)
+    allowed_models: tuple[str, ...] = ()   # the models a job may name; () = any
 
 
 def _provider_settings() -> dict[str, ProviderSettings]:
@@ -43,17 +68,21 @@ def _provider_settings() -> dict[str, ProviderSettings]:
             limits = ProviderLimits(
                 max_requests=int(env.get(spec.max_requests_env) or spec.limits.max_requests),
                 max_bytes=int(env.get(spec.max_bytes_env) or spec.limits.max_bytes),
+                min_requests=max(1, int(env.get(spec.min_requests_env) or spec.limits.min_requests)),
                 list_page_size=spec.limits.list_page_size,
             )
         except ValueError as exc:
             raise SettingsError(
-                f"{spec.max_requests_env} / {spec.max_bytes_env} must be integers: {exc}"
+                f"{spec.max_requests_env} / {spec.max_bytes_env} / {spec.min_requests_env} must be integers: {exc}"
             ) from exc
         providers[spec.name] = ProviderSettings(
             limits=limits,
             api_key=env.get(spec.api_key_env) or None,
             secret_arn=env.get(spec.secret_arn_env) or None,
             base_url=env.get(spec.base_url_env) or None,
+            allowed_models=tuple(
+                m.strip() for m in (env.get(spec.allowed_models_env) or "").split(",") if m.strip()
+            ),
         )
     return providers
 
@@ -116,6 +145,7 @@ class Settings(BaseModel):
 
     # --- every registered provider (registry), from its own variables ---
     providers: dict[str, ProviderSettings] = Field(default_factory=_provider_settings)
+    bedrock: BedrockSettings = Field(default_factory=_bedrock_settings)
 
     @field_validator("webhook_allowed_destinations", mode="before")
     @classmethod

@@ -54,7 +54,8 @@ def cli_command() -> list[str]:
 
 
 def _base_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BATCHRELAY_", "OPENAI_", "ANTHROPIC_"))}
+    own = ("AWS_", "BATCHRELAY_", "OPENAI_", "ANTHROPIC_", "BEDROCK_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(own)}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FUNCTIONS), env.get("PYTHONPATH")]))
     return env
 

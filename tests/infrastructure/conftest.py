@@ -26,6 +26,8 @@ TEST_CONTEXT = {
     "stage_name": "test",
     "jobs_max_concurrency": "3",  # as the CLI passes it: a string
     "webhook_allowed_destinations": "hooks.example.com:8443,*:9443",
+    "bedrock_allowed_models": "anthropic.claude-3-5-haiku-20241022-v1:0,us.anthropic.claude-sonnet-4-20250514-v1:0",
+    "bedrock_timeout_hours": "48",
 }
 
 

@@ -14,6 +14,7 @@ EXPECTED_FUNCTIONS = {
     c.FUNCTION_WEBHOOK,
     c.FUNCTION_OPENAI_WEBHOOK,
     c.FUNCTION_AUTHORIZER,
+    c.FUNCTION_BEDROCK_EVENTS,
 }
 
 
@@ -53,7 +54,7 @@ def test_functions_are_told_only_about_the_resources_they_use(synthesized):
     collector = _function(synthesized, c.FUNCTION_COLLECTOR)["Environment"]["Variables"]
     openai_webhook = _function(synthesized, c.FUNCTION_OPENAI_WEBHOOK)["Environment"]["Variables"]
 
-    provider_secrets = {spec.secret_arn_env for spec in registry.specs()}
+    provider_secrets = {spec.secret_arn_env for spec in registry.specs() if spec.needs_api_key}
     assert {c.ENV_BUCKET_NAME, c.ENV_JOBS_QUEUE_URL} <= set(api)
     assert not (provider_secrets | {c.ENV_OPENAI_WEBHOOK_SECRET_ARN}) & set(api)
     assert c.ENV_EVENTS_TOPIC_ARN in collector
@@ -84,7 +85,7 @@ def test_every_function_logs_to_a_log_group_with_retention(synthesized):
 def test_schedule_invokes_the_poller_at_the_configured_rate(synthesized):
     # Given poll_rate_minutes=5 in the test context
     poller_id = synthesized.logical_id(synthesized.stack.functions.poller)
-    (rule,) = synthesized.of_type("AWS::Events::Rule").values()
+    (rule,) = [r for r in synthesized.of_type("AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]]
     # Then one rule fires every 5 minutes and targets the poller
     assert rule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
     assert [t["Arn"] for t in rule["Properties"]["Targets"]] == [{"Fn::GetAtt": [poller_id, "Arn"]}]

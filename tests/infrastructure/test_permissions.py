@@ -41,6 +41,7 @@ class TemplateReader:
             },
             synthesized.logical_id(stack.secrets.openai_webhook_secret): p.OPENAI_WEBHOOK_SECRET,
             **{stack.get_logical_id(q.queue.node.default_child): f"queue/{q.name}" for q in stack.queues.all},
+            synthesized.logical_id(stack.bedrock_role.role): p.BEDROCK_ROLE,
         }
         self.role_owner = {
             stack.get_logical_id(fn.role.node.default_child): name for name, fn in stack.functions.functions.items()
@@ -52,13 +53,27 @@ class TemplateReader:
         if value == {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":apigateway:", {"Ref": "AWS::Region"},
                                         "::/apikeys"]]}:
             return p.API_KEYS
+        if isinstance(value, str):
+            return self.bedrock_arn(value)
         if "Ref" in value:
             return self.symbols[value["Ref"]]
         if "Fn::GetAtt" in value:
             return self.symbols[value["Fn::GetAtt"][0]]
-        base, suffix = value["Fn::Join"][1]
+        parts = value["Fn::Join"][1]
+        if len(parts) != 2 or "bedrock:" in str(parts):
+            # An ARN built from the partition, region and account: Bedrock's jobs and models.
+            return self.bedrock_arn("".join(part if isinstance(part, str) else "<ref>" for part in parts))
+        base, suffix = parts
         symbol = f"{self.resource(base)}{suffix}"
         return symbol.replace(f"{p.TABLE}/index/", "index/")
+
+    @staticmethod
+    def bedrock_arn(arn: str) -> str:
+        if arn.endswith(":model-invocation-job/*"):
+            return p.BEDROCK_JOBS
+        if ":foundation-model/" in arn or ":inference-profile/" in arn:
+            return p.BEDROCK_MODELS
+        raise AssertionError(f"a resource the table cannot name: {arn}")
 
     @staticmethod
     def scopes(statement: dict[str, Any]) -> list[str]:
@@ -74,6 +89,8 @@ class TemplateReader:
             return _as_list(condition["StringEquals"][purpose])
         if set(condition) == {"StringLike"} and set(condition["StringLike"]) == {"s3:prefix"}:
             return _as_list(condition["StringLike"]["s3:prefix"])
+        if set(condition) == {"StringEquals"} and set(condition["StringEquals"]) == {"iam:PassedToService"}:
+            return _as_list(condition["StringEquals"]["iam:PassedToService"])
         raise AssertionError(f"a condition the table cannot express: {condition}")
 
     def triples(self, statement: dict[str, Any], resources: list[str]) -> set[Grant]:
@@ -142,7 +159,10 @@ def test_only_the_functions_that_delete_jobs_data_list_the_bucket_and_only_under
     listers, deleters = set(), set()
     for name in p.permissions():
         for action, resource, scope in reader.role_grants(name):
-            if action == "s3:ListBucket":
+            if action == "s3:ListBucket" and name == c.FUNCTION_SUBMITTER:
+                # It finds the answers an on-demand Bedrock run kept (and lists nothing else)
+                assert (resource, scope) == (p.BUCKET, f"{c.BEDROCK_OUTPUT_PREFIX}*")
+            elif action == "s3:ListBucket":
                 listers.add(name)
                 assert resource == p.BUCKET and scope in p.JOB_DATA_PREFIXES, (name, scope)
             # (a tenant's own items: webhook endpoints, OpenAI-surface files)

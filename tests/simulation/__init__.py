@@ -11,6 +11,9 @@ Layout (each module's docstring has the details):
   clock, crash points (``submitter#3:dynamodb.TransactWriteItems:after``), Lambda timeouts.
 - ``provider_gate.py``: every provider SDK call (httpx2's transport) becomes a checkpoint
   and may fail: 429/5xx/529, connection refused, timeouts, 401/403, ambiguous creates.
+  Amazon Bedrock is boto3: its calls come through ``before-send`` and ``World._bedrock_call``
+  makes them checkpoints with the same faults (and quota refusals of its creates); its
+  EventBridge events reach the fast path as OpenAI's webhooks do.
 - ``faults.py``: all fault decisions from the seed; ``scenario.py``: what a seed simulates
   (tenants with colliding custom_ids and unique bodies, same-size chunks, cancels, the
   fault mix); ``scenarios.py``: named scenarios, one per issue-9 defect.
@@ -27,7 +30,9 @@ Replaying a failure: ``python bench/simulate.py --seeds 1 --start SEED --log`` p
 broken invariants and the run's log (every fault that fired, every invocation and its
 outcome, in virtual seconds). A seed replays exactly, in any process (tested).
 
-What the simulation does not model (so it cannot find bugs there): eventually consistent
+What the simulation does not model (so it cannot find bugs there): an InvokeModel answer lost
+after Bedrock ran the call (a crash right after it, a timeout or dropped connection after
+applying it: such a call is made again and paid twice, the one documented exception), eventually consistent
 index reads (the fake's GSIs are read-your-writes), S3 and SNS faults (only DynamoDB
 throttling among AWS's own errors), parameter validation differences between boto3 and
 the fakes (boto3 validates as usual), the webhooks function, uploads (jobs are inline), and

@@ -19,6 +19,7 @@ TIMEOUTS = {
     "collector": c.FUNCTION_TIMEOUTS[c.FUNCTION_COLLECTOR],
     "poller": c.FUNCTION_TIMEOUTS[c.FUNCTION_POLLER],
     "openai_webhook": c.FUNCTION_TIMEOUTS[c.FUNCTION_OPENAI_WEBHOOK],
+    "bedrock_events": c.FUNCTION_TIMEOUTS.get("bedrock_events", 60),
     "api": c.FUNCTION_TIMEOUTS[c.FUNCTION_API],
 }
 QUEUE_CONSUMER = {c.JOBS_QUEUE: "submitter", c.COLLECT_QUEUE: "collector"}
@@ -65,6 +66,13 @@ def handle_openai_webhook(body: str, headers: dict[str, str]) -> Any:
         from batchrelay.providers.openai_webhook import handle_openai_webhook as handle
 
     return handle(body, headers)
+
+
+def handle_bedrock_event(event: dict[str, Any]) -> Any:
+    """What the bedrock_events function does with an EventBridge event (handlers/bedrock_events.py)."""
+    from batchrelay.lifecycle.bedrock_fast_path import handle_bedrock_event as handle
+
+    return handle(event)
 
 
 class Refused(Exception):

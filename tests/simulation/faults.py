@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from tests.simulation.scenario import Faults, Scenario
 from tests.simulation.scheduler import Invocation, VirtualClock
 
-CREATE_CALLS = {"openai.POST /v1/batches", "anthropic.POST /v1/messages/batches"}
+BEDROCK_CREATE = "bedrock.CreateModelInvocationJob"
+BEDROCK_INVOKE = "bedrock.InvokeModel"
+CREATE_CALLS = {"openai.POST /v1/batches", "anthropic.POST /v1/messages/batches", BEDROCK_CREATE}
 
 # Seconds a call takes, (low, high), by call name prefix (the longest matching prefix wins).
 LATENCY = {
@@ -35,13 +37,16 @@ LATENCY = {
     "anthropic.": (0.05, 0.3),
     "anthropic.POST /v1/messages/batches": (0.3, 2.5),
     "anthropic.GET /v1/messages/batches": (0.1, 0.6),
+    "bedrock.": (0.05, 0.3),
+    BEDROCK_CREATE: (0.3, 2.0),
+    BEDROCK_INVOKE: (1.0, 20.0),
 }
 SDK_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
 class ProviderFault:
-    kind: str               # status | connect | timeout | lost_answer
+    kind: str               # status | connect | timeout | lost_answer | quota (Bedrock's create)
     status: int = 0
     applied: bool = False   # True: the provider did the work before the failure
 
@@ -102,6 +107,10 @@ class FaultInjector:
                 return f"crash at {point}"
         if not self.active:
             return None
+        if phase == "after" and name == BEDROCK_INVOKE:
+            # An on-demand call whose answer dies with the function is made again: the one way
+            # the design pays twice (documented); not drawn, so the money invariants stay strict.
+            return None
         if phase == "after" and name in CREATE_CALLS and self.faults.crash_after_create \
                 and self.rng.random() < self.faults.crash_after_create:
             self.note(f"crash {point} ({inv.label})")
@@ -130,7 +139,15 @@ class FaultInjector:
         if not self.active:
             return None
         draw = self.rng.random()
-        return self._random_fault(name, draw, self.rng.random(), self.rng.random())
+        return self._without_lost_answers(name, self._random_fault(name, draw, self.rng.random(), self.rng.random()))
+
+    @staticmethod
+    def _without_lost_answers(name: str, fault: ProviderFault | None) -> ProviderFault | None:
+        """InvokeModel has no idempotency token: an answer lost after the call (a timeout, a
+        dropped connection) is paid again when the call is repeated. Documented, not drawn."""
+        if name == BEDROCK_INVOKE and fault is not None and (fault.applied or fault.kind in ("timeout", "lost_answer")):
+            return None
+        return fault
 
     def pass_through_fault(self, invocation: int, provider: str, name: str, target: str) -> ProviderFault | None:
         """For a child thread's call: a decision that does not depend on thread order."""
@@ -144,7 +161,7 @@ class FaultInjector:
             return self._outage_fault(outage, draws[0])
         if not self.active:
             return None
-        fault = self._random_fault(name, *draws)
+        fault = self._without_lost_answers(name, self._random_fault(name, *draws))
         return None if fault is not None and fault.kind == "timeout" else fault
 
     @staticmethod
@@ -170,6 +187,8 @@ class FaultInjector:
                 return ProviderFault("timeout", applied=True)
             draw -= f.ambiguous_create
         if draw < f.provider_error:
+            if name == BEDROCK_CREATE and kind_draw < 0.15:
+                return ProviderFault("quota")   # too many jobs in flight for the model
             if kind_draw < 0.4:
                 return ProviderFault("status", 429)
             if kind_draw < 0.8:

@@ -24,6 +24,14 @@ Across the run, from the ledger alone (never from batchrelay's records):
   running or had already answered it -- except where the earlier batch could not be found
   (it answered 404), the one case a second batch is the right call.
 
+Bedrock's on-demand runs (requests below its per-job minimum, one InvokeModel each) are a
+batch each in the ledger (the run's id is the result lines' batch_id). A run resumed after the
+function died calls only what it has no stored answer for; a call whose answer was lost with
+the function is made again, billed twice within the one run: counted apart
+(``paid_twice_on_demand``), never a violation. The harness draws no lost answers for
+InvokeModel (faults.py), so that count stays a measure of deaths between a call and storing
+its answer.
+
 Each violation carries a hint of which issue-9 defect it looks like (``diagnose``), for the
 report and the seed table; the hint is a heuristic, the invariant is the verdict.
 """
@@ -147,6 +155,7 @@ def check(data: RunData) -> Report:
         "calls": data.calls,
         "paid_twice": money["paid_twice"],
         "paid_twice_excused": money["paid_twice_excused"],
+        "paid_twice_on_demand": money["paid_twice_on_demand"],
         "second_batches": money["second_batches"],
         "cross_tenant_lines": sum(1 for v in violations if v.invariant == "cross_tenant_line"),
         "stranded_jobs": sum(1 for v in violations if v.invariant == "stranded_job"),
@@ -199,7 +208,7 @@ def _answer_text(provider: str, response: dict[str, Any] | None) -> str:
     if not isinstance(response, dict):
         return ""
     try:
-        if provider == "anthropic":
+        if provider in ("anthropic", "bedrock"):   # Claude on Bedrock answers in the Messages shape
             return str(response["content"][0]["text"])
         return str(response["choices"][0]["message"]["content"])
     except (KeyError, IndexError, TypeError):
@@ -301,11 +310,16 @@ def _check_money(facts: Facts) -> dict[str, Any]:
     violations: list[Violation] = []
     paid_twice = 0
     excused = 0
-    second: dict[str, set[str]] = {"openai": set(), "anthropic": set()}
+    on_demand_again = 0
+    second: dict[str, set[str]] = defaultdict(set)
     flagged_batches: set[str] = set()
     for digest, sends in facts.sends.items():
         body = facts.bodies.get(digest)
         billed = sorted((batch for batch, request in sends if request.billed), key=lambda b: b.created_at)
+        again = len(billed) - len({id(batch) for batch in billed})
+        if again and all(batch.metadata.get("on_demand") for batch in billed):
+            on_demand_again += again   # a call repeated within one on-demand run (see above)
+            billed = list({id(batch): batch for batch in billed}.values())
         if len(billed) > 1 and any(batch.vanished for batch in billed[:-1]):
             excused += len(billed) - 1     # the first batch answered 404: it could not be found
         elif len(billed) > 1:
@@ -317,6 +331,8 @@ def _check_money(facts: Facts) -> dict[str, Any]:
         ordered = sorted(sends, key=lambda s: s[0].created_at)
         for i, (later, _) in enumerate(ordered):
             for earlier, request in ordered[:i]:
+                if earlier is later:
+                    continue   # the same run (an on-demand call made again): counted above
                 live = earlier.ends_at > later.created_at and earlier.end_reason != "failed"
                 answered = request.outcome == SUCCEEDED
                 if (live or answered) and not earlier.vanished and later.batch_id not in flagged_batches:
@@ -329,6 +345,7 @@ def _check_money(facts: Facts) -> dict[str, Any]:
                         _job_of(facts, body), diagnose_second(facts, earlier, later, body)))
                     break
     return {"violations": violations, "paid_twice": paid_twice, "paid_twice_excused": excused,
+            "paid_twice_on_demand": on_demand_again,
             "second_batches": {provider: len(ids) for provider, ids in second.items()}}
 
 

@@ -15,6 +15,11 @@ from dataclasses import dataclass, field, replace
 
 HOUR = 3600.0
 DAY = 24 * HOUR
+PROVIDERS = ("openai", "anthropic", "bedrock")
+BEDROCK_MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"
+# Bedrock's per-job record minimum in the simulation (100 by default): jobs of 1-2 requests and
+# most retry chunks are below it (gathered, or run on demand), larger jobs run as batches.
+BEDROCK_MIN_RECORDS = 3
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,7 @@ class JobPlan:
 
     @property
     def endpoint(self) -> str:
-        return "/v1/messages" if self.provider == "anthropic" else "/v1/chat/completions"
+        return {"anthropic": "/v1/messages", "bedrock": "/model/invoke"}.get(self.provider, "/v1/chat/completions")
 
     def custom_ids(self) -> list[str]:
         if self.odd_ids:
@@ -44,6 +49,9 @@ class JobPlan:
         text = f"[{self.tenant}/{self.label}/{custom_id}] please answer"
         if self.provider == "anthropic":
             return {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": text}]}
+        if self.provider == "bedrock":
+            return {"model": BEDROCK_MODEL, "anthropic_version": "bedrock-2023-05-31", "max_tokens": 64,
+                    "messages": [{"role": "user", "content": text}]}
         return {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]}
 
     def payload(self) -> dict:
@@ -178,7 +186,7 @@ def scenario_for_seed(seed: int, *, chunk_size_floor: int | None = None) -> Scen
                             chunk_size=chunk_size_floor, max_attempts=1, submit_at=rng.uniform(0, 600)))
         budget -= big
     for index in range(rng.randint(2, 6)):
-        provider = _pick(rng, "openai", "anthropic", "anthropic") if same_size else _pick(rng, "openai", "anthropic")
+        provider = _pick(rng, "openai", "anthropic", "anthropic", "bedrock") if same_size else _pick(rng, *PROVIDERS)
         if same_size:
             chunk_size = size
             # Few-chunk jobs of one size: their chunks hold the same custom_ids across tenants.
@@ -203,13 +211,13 @@ def scenario_for_seed(seed: int, *, chunk_size_floor: int | None = None) -> Scen
             cancel_at=cancel_at,
             cancel_on_collect=cancel_on_collect,
             cancel_tries=_pick(rng, 1, 2, 5),
-            odd_ids=provider == "anthropic" and rng.random() < 0.2,
+            odd_ids=provider in ("anthropic", "bedrock") and rng.random() < 0.2,
         ))
         if budget <= 0:
             break
 
     outages: list[Outage] = []
-    for provider in ("openai", "anthropic"):
+    for provider in PROVIDERS:
         if rng.random() < 0.15:
             start = rng.uniform(0, 4 * HOUR)
             outages.append(Outage(provider, start, start + rng.uniform(300, 2 * HOUR), "server"))

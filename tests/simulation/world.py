@@ -46,9 +46,9 @@ from tests.simulation import entry_points as ep
 from tests.simulation.aws_backends import aws_env
 from tests.simulation.fake_aws.sns import Published
 from tests.simulation.fake_aws.wire import FakeAWS, aws_response, install, uninstall
-from tests.simulation.faults import FaultInjector
+from tests.simulation.faults import SDK_TIMEOUT_S, FaultInjector, ProviderFault
 from tests.simulation.provider_gate import ProviderGate
-from tests.simulation.scenario import JobPlan, Scenario
+from tests.simulation.scenario import BEDROCK_MIN_RECORDS, JobPlan, Scenario
 from tests.simulation.scheduler import Agenda, Invocation, Scheduler, VirtualClock
 
 START = 1_767_225_600.0          # 2026-01-01T00:00:00Z, the virtual clock's origin
@@ -132,6 +132,9 @@ class World:
         self._progress: tuple[Any, float] = (None, START)
         self._webhook_sent: set[str] = set()
         self._webhook_ids = 0
+        import httpx
+
+        self._http = httpx.Client(timeout=120)
         self.scheduler.on_checkpoint = self._on_checkpoint
 
     # ================================================================== running
@@ -192,6 +195,7 @@ class World:
             stack.callback(uninstall)
             self.gate.install()
             stack.callback(self.gate.uninstall)
+            stack.callback(self._http.close)
             self.fake.sqs.on_send = self._on_send
             ep.reset_container_caches()
             stack.callback(ep.reset_container_caches)
@@ -200,6 +204,12 @@ class World:
                 "OPENAI_API_KEY": "sk-sim", "ANTHROPIC_API_KEY": "sk-ant-sim",
                 "OPENAI_BASE_URL": server.base_url_openai, "ANTHROPIC_BASE_URL": server.base_url_anthropic,
                 "OPENAI_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                # Bedrock: IAM only; its record minimum lowered with the simulator's; on-demand
+                # calls one at a time in the invocation (each a checkpoint).
+                "BEDROCK_BASE_URL": server.base_url + "/bedrock",
+                "BEDROCK_ROLE_ARN": "arn:aws:iam::123456789012:role/batchrelay-bedrock-sim",
+                "BEDROCK_MIN_REQUESTS_PER_BATCH": str(BEDROCK_MIN_RECORDS),
+                "BEDROCK_ON_DEMAND_CONCURRENCY": "1",
             })
             stack.enter_context(_environment(self.env))
             ep.reset_container_caches()
@@ -216,7 +226,8 @@ class World:
             rules.append(FailureRule(fraction=b.retryable_failures, kind="retryable", first_attempt_only=True,
                                      attempt_key="body"))
         sim = server.simulator
-        sim.reset(SimulatorSettings(processing_seconds=600.0, failure_rules=rules))
+        sim.reset(SimulatorSettings(processing_seconds=600.0, failure_rules=rules,
+                                    bedrock_min_records=BEDROCK_MIN_RECORDS))
         sim.clock = self.clock
         sim.new_id = lambda prefix: f"{prefix}{self._ids.getrandbits(96):024x}"
         sim.batch_planner = self._plan_batch
@@ -236,9 +247,11 @@ class World:
         return "".join(reversed(chars))
 
     def _aws_call(self, request: Any, event_name: str, **_: Any) -> Any:
+        _, service, operation = event_name.split(".", 2)
+        if service in ("bedrock", "bedrock-runtime"):
+            return self._bedrock_call(request, operation)
         if self.scheduler.current() is None:   # the world itself, or a child thread (s3transfer)
             return self.fake.respond(event_name, request)
-        _, service, operation = event_name.split(".", 2)
         name = f"{service}.{operation}"
 
         def apply() -> Any:
@@ -250,6 +263,75 @@ class World:
             return self.fake.respond(event_name, request)
 
         return self.scheduler.call(name, self.faults.latency(name), apply)
+
+    # ================================================================== Bedrock (boto3, not httpx2)
+    def _bedrock_call(self, request: Any, operation: str) -> Any:
+        """A Bedrock call as a provider call: a checkpoint with the providers' faults, then the
+        simulator over loopback; a transport fault raises what botocore's HTTP layer would."""
+        name = f"bedrock.{operation}"
+        self.gate.calls += 1
+
+        def send() -> Any:
+            body = request.body
+            if hasattr(body, "read"):
+                body = body.read()
+            answer = self._http.request(request.method, request.url, headers=dict(request.headers.items()),
+                                        content=body or b"")
+            return aws_response(request.url, answer.status_code, dict(answer.headers), answer.content)
+
+        def apply(fault: ProviderFault | None) -> Any:
+            if fault is None:
+                return send()
+            self.faults.note(f"provider {fault.kind}{'/' + str(fault.status) if fault.status else ''}"
+                             f"{' after applying' if fault.applied else ''} {name}")
+            if fault.applied:
+                send()
+            if operation == "InvokeModel":
+                self._ledger_refusal(request, fault)
+            return self._bedrock_fault(request, fault)
+
+        inv = self.scheduler.current()
+        if inv is None:   # a child thread of the running invocation
+            active = self.scheduler.active
+            return apply(self.faults.pass_through_fault(active.seq if active else 0, "bedrock", name,
+                                                        request.url))
+        return self.scheduler.call(name, self.faults.latency(name),
+                                   lambda: apply(self.faults.provider_fault("bedrock", name)))
+
+    def _bedrock_fault(self, request: Any, fault: ProviderFault) -> Any:
+        from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
+
+        if fault.kind == "quota":
+            return _bedrock_error(request, 400, "ServiceQuotaExceededException",
+                                  "Too many in-progress and submitted batch inference jobs for the model (simulated).")
+        if fault.kind == "status":
+            status = 403 if fault.status in (401, 403) else fault.status
+            code = {403: "AccessDeniedException", 429: "ThrottlingException"}.get(
+                status, "ServiceUnavailableException" if status in (503, 529) else "InternalServerException")
+            return _bedrock_error(request, 503 if status == 529 else status, code, "Simulated failure.")
+        if fault.kind == "connect":
+            raise EndpointConnectionError(endpoint_url=request.url)
+        if fault.kind == "lost_answer":
+            raise ConnectionClosedError(endpoint_url=request.url)
+        if self.scheduler.current() is not None:
+            self.scheduler.sleep(SDK_TIMEOUT_S)
+        raise ReadTimeoutError(endpoint_url=request.url)
+
+    def _ledger_refusal(self, request: Any, fault: ProviderFault) -> None:
+        """An InvokeModel refused before it ran (429, 5xx, 403, no connection) answers the record
+        with an error: the ledger shows it (unbilled), as the simulator's own refusals."""
+        from urllib.parse import unquote
+
+        from batchrelay_tools.simulator.providers.bedrock import full_body, sim_state
+
+        status = 503 if fault.kind == "connect" else fault.status
+        if status in (401, 403):
+            return   # a refused credential stops the run (the chunk is held); the call is made again
+        metadata = json.loads(request.headers.get("X-Amzn-Bedrock-Request-Metadata") or "{}")
+        model = unquote(request.url.split("/model/", 1)[1].rsplit("/invoke", 1)[0])
+        body = request.body.read() if hasattr(request.body, "read") else request.body
+        sim_state(self.simulator).record_refusal(
+            metadata, answers_digest(full_body(model, json.loads(body or b"{}"))), status)
 
     # ================================================================== providers' batches
     def _plan_batch(self, provider: str, total: int) -> BatchPlan:
@@ -270,6 +352,8 @@ class World:
                             ("vanish", provider, batch_id))
         if provider == "openai" and self.scenario.webhooks:
             self.agenda.add(ends_at + self._batch_rng.uniform(1.0, 20.0), ("webhook_check", batch_id))
+        if provider == "bedrock" and self.scenario.webhooks:
+            self.agenda.add(ends_at + self._batch_rng.uniform(1.0, 20.0), ("bedrock_event_check", batch_id))
 
     def _event_vanish(self, provider: str, batch_id: str) -> None:
         self.simulator.vanish(batch_id)
@@ -428,6 +512,33 @@ class World:
 
         self._spawn("openai_webhook", f"webhook {batch_id}", lambda: ep.handle_openai_webhook(body, headers), retry)
 
+    # ================================================================== Bedrock's events (EventBridge)
+    def _event_bedrock_event_check(self, batch_id: str) -> None:
+        from batchrelay.providers.bedrock_events import ENDED_STATUSES
+        from batchrelay_tools.simulator.providers.bedrock import sim_state, state_change_event
+
+        state = sim_state(self.simulator)
+        job = state.jobs.get(batch_id)
+        if job is None or batch_id in self.simulator.vanished or batch_id in self._webhook_sent:
+            return
+        with self.simulator.lock:
+            view = state._view(job)
+        if view["status"] not in ENDED_STATUSES:
+            self.agenda.add(self.clock.now + self.rng.uniform(60.0, 600.0), ("bedrock_event_check", batch_id))
+            return
+        self._webhook_sent.add(batch_id)
+        event = state_change_event(job, view, self.clock.now)
+        for _ in range(self.faults.webhook_copies()):
+            self.agenda.add(self.clock.now + self.rng.uniform(0.1, 5.0), ("bedrock_event", event, 1))
+
+    def _event_bedrock_event(self, event: dict[str, Any], attempt: int) -> None:
+        def retry(inv: Invocation) -> None:
+            if inv.outcome != "ok" and attempt < 4:   # the rule's retry policy (3 more)
+                self.agenda.add(self.clock.now + self.rng.uniform(30.0, 300.0), ("bedrock_event", event, attempt + 1))
+
+        batch_id = event["detail"]["batchJobArn"].rsplit("/", 1)[-1]
+        self._spawn("bedrock_events", f"event {batch_id}", lambda: ep.handle_bedrock_event(event), retry)
+
     # ================================================================== invocations
     def _spawn(self, kind: str, label: str, work: Callable[[], Any],
                on_done: Callable[[Invocation], None] | None, *, delay: float = 0.0) -> Invocation:
@@ -536,6 +647,17 @@ def _n(av: dict[str, Any] | None) -> str | None:
 
 def _b(av: dict[str, Any] | None) -> bool:
     return bool(av and av.get("BOOL"))
+
+
+def _bedrock_error(request: Any, status: int, code: str, message: str) -> Any:
+    return aws_response(request.url, status, {"Content-Type": "application/json"},
+                        json.dumps({"__type": code, "message": message}).encode())
+
+
+def answers_digest(body: Any) -> str:
+    from batchrelay_tools.simulator import answers
+
+    return answers.body_digest(body)
 
 
 def _signed_headers(event_id: str, timestamp: int, body: str) -> dict[str, str]:

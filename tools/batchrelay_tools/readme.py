@@ -61,10 +61,12 @@ def _providers() -> str:
         discount = f"{float(1 - section.batch_discount) * 100:g}% off list" if section else "not priced"
         endpoints = ", ".join(f"`{e}`" for e in spec.endpoints)
         per_batch = f"{spec.limits.max_requests:,} requests, {spec.limits.max_bytes // (1024 * 1024):,} MB"
+        if spec.limits.min_requests > 1:
+            per_batch += f"; at least {spec.limits.min_requests:,} requests"
         cells = (
             f"`{spec.name}` ({spec.title})", endpoints, per_batch, "yes" if caps.one_model_per_batch else "no",
             spec.recovery, "yes" if caps.progress_counts else "no",
-            "provider webhooks" if caps.webhook_push else "polling only", discount,
+            "pushed by the provider" if caps.webhook_push else "polling only", discount,
             _surface(spec.request_format), spec.docs,
         )
         lines.append("| " + " | ".join(cells) + " |")

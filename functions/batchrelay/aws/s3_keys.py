@@ -10,12 +10,14 @@ expires; every key below starts with one of them.
     chunks/<job_id>/<chunk_id>/input.jsonl                   normalized lines {custom_id, provider_custom_id, body}
     chunks/<job_id>/<chunk_id>/provider.jsonl                the provider's request lines
     raw/<job_id>/<chunk_id>/<batch_id>/<name>.jsonl.gz       the provider's result files, as received
+    bedrock-output/<job_id>/<chunk_id>/<run>/...             Amazon Bedrock's output (its service role
+                                                             writes here), and on-demand runs' answers
     results/<job_id>/parts/<chunk_id>.jsonl (+ .summary.json) one normalized part per chunk
     results/<job_id>/results.jsonl, manifest.json            the job's results
     results/<job_id>/<surface>/<kind>.jsonl                  its results in a drop-in surface's shape
 
-A job's objects are everything under its four prefixes (``job_prefixes``): deleting a job's
-data deletes them, whatever they are named.
+A job's objects are everything under its prefixes (``job_prefixes``): deleting a job's data
+deletes them, whatever they are named.
 """
 
 from __future__ import annotations
@@ -48,6 +50,12 @@ def raw_key(job_id: str, chunk_id: str, batch_id: str, name: str) -> str:
     return f"{c.RAW_PREFIX}{job_id}/{chunk_id}/{batch_id}/{name}.jsonl.gz"
 
 
+def bedrock_output_prefix(job_id: str, chunk_id: str) -> str:
+    """Where Bedrock writes a chunk's batch output (under ``<bedrock job id>/``) and where an
+    on-demand run of the chunk keeps its answers (under ``ondemand-b<n>/``)."""
+    return f"{c.BEDROCK_OUTPUT_PREFIX}{job_id}/{chunk_id}/"
+
+
 def part_key(job_id: str, chunk_id: str) -> str:
     return f"{c.RESULTS_PREFIX}{job_id}/parts/{chunk_id}.jsonl"
 
@@ -71,6 +79,7 @@ def job_prefixes(tenant_id: str, job_id: str) -> dict[str, str]:
     return {
         "results": f"{c.RESULTS_PREFIX}{job_id}/",
         "raw_files": f"{c.RAW_PREFIX}{job_id}/",
+        "provider_output": f"{c.BEDROCK_OUTPUT_PREFIX}{job_id}/",
         "chunk_files": f"{c.CHUNKS_PREFIX}{job_id}/",
         "inputs": f"{c.INPUTS_PREFIX}{tenant_id}/{job_id}/",
     }

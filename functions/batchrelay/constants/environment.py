@@ -15,7 +15,8 @@ ENV_OPENAI_WEBHOOK_SECRET_ARN = "OPENAI_WEBHOOK_SECRET_ARN"
 # Local mode and tests put the OpenAI webhook secret straight in the environment.
 ENV_OPENAI_WEBHOOK_SECRET = "OPENAI_WEBHOOK_SECRET"
 # Each provider's own variables (<NAME>_API_KEY, <NAME>_SECRET_ARN, <NAME>_BASE_URL,
-# <NAME>_MAX_REQUESTS_PER_BATCH, <NAME>_MAX_BYTES_PER_BATCH) are named by its registry entry.
+# <NAME>_MAX_REQUESTS_PER_BATCH, <NAME>_MAX_BYTES_PER_BATCH, <NAME>_MIN_REQUESTS_PER_BATCH,
+# <NAME>_ALLOWED_MODELS) are named by its registry entry.
 
 ENV_DEFAULT_CHUNK_SIZE = "DEFAULT_CHUNK_SIZE"
 ENV_DEFAULT_MAX_ATTEMPTS = "DEFAULT_MAX_ATTEMPTS"
@@ -43,6 +44,17 @@ ENV_VALIDATION_STEP_BYTES = "VALIDATION_STEP_BYTES"
 DEFAULT_VALIDATION_STEP_BYTES = 256 * 1024 * 1024
 ENV_VALIDATION_STEP_REQUESTS = "VALIDATION_STEP_REQUESTS"
 DEFAULT_VALIDATION_STEP_REQUESTS = 1_000_000
+# Amazon Bedrock (no API key: the functions' IAM role). The service role Bedrock assumes to
+# read chunk files and write its output, the job timeout, and whether records below
+# Bedrock's per-job minimum that cannot be gathered into a batch run through on-demand
+# InvokeModel (at the synchronous price) or end errored. (The models a job may name:
+# BEDROCK_ALLOWED_MODELS, the registry's <NAME>_ALLOWED_MODELS.)
+ENV_BEDROCK_ROLE_ARN = "BEDROCK_ROLE_ARN"
+ENV_BEDROCK_TIMEOUT_HOURS = "BEDROCK_TIMEOUT_HOURS"
+DEFAULT_BEDROCK_TIMEOUT_HOURS = 24
+ENV_BEDROCK_ON_DEMAND = "BEDROCK_ON_DEMAND"
+ENV_BEDROCK_ON_DEMAND_CONCURRENCY = "BEDROCK_ON_DEMAND_CONCURRENCY"
+DEFAULT_BEDROCK_ON_DEMAND_CONCURRENCY = 8
 # How long a provider may refuse the API key (401/403) before held chunks fail.
 ENV_CREDENTIALS_MAX_HOLD_SECONDS = "CREDENTIALS_MAX_HOLD_SECONDS"
 DEFAULT_CREDENTIALS_MAX_HOLD_SECONDS = 24 * 3600

@@ -36,6 +36,9 @@ FUNCTION_OPENAI_WEBHOOK = "openai_webhook"
 # The Lambda authorizer of the API: finds the API key a request carries (x-api-key, or
 # Authorization: Bearer on the OpenAI surface) and hands it to API Gateway (constants.surfaces).
 FUNCTION_AUTHORIZER = "authorizer"
+# Amazon Bedrock's EventBridge events (batch inference jobs that ended): a fast path beside
+# polling, invoked by the stack's rule.
+FUNCTION_BEDROCK_EVENTS = "bedrock_events"
 
 # Function timeouts (seconds); queue visibility timeouts are six times the consumer's.
 # Memory (MB): the collector streams provider output into S3 and benefits from a full vCPU
@@ -48,6 +51,7 @@ FUNCTION_MEMORY_MB = {
     FUNCTION_WEBHOOK: 256,
     FUNCTION_OPENAI_WEBHOOK: 256,
     FUNCTION_AUTHORIZER: 256,
+    FUNCTION_BEDROCK_EVENTS: 256,
 }
 FUNCTION_TIMEOUTS = {
     FUNCTION_API: 29,
@@ -57,6 +61,7 @@ FUNCTION_TIMEOUTS = {
     FUNCTION_WEBHOOK: 60,
     FUNCTION_OPENAI_WEBHOOK: 29,
     FUNCTION_AUTHORIZER: 10,
+    FUNCTION_BEDROCK_EVENTS: 60,
 }
 # The resources each function is told about (its grants match them). Functions that call
 # providers (PROVIDER_CALLERS) also get each registered provider's key secret.
@@ -65,7 +70,8 @@ FUNCTION_ENVIRONMENT: dict[str, tuple[str, ...]] = {
         ENV_TABLE_NAME, ENV_BUCKET_NAME, ENV_JOBS_QUEUE_URL, ENV_COLLECT_QUEUE_URL, ENV_SECRETS_KEY_ID,
     ),
     FUNCTION_SUBMITTER: (ENV_TABLE_NAME, ENV_BUCKET_NAME, ENV_JOBS_QUEUE_URL, ENV_COLLECT_QUEUE_URL),
-    FUNCTION_POLLER: (ENV_TABLE_NAME, ENV_JOBS_QUEUE_URL, ENV_COLLECT_QUEUE_URL),
+    # The poller reads the bucket only for Bedrock's on-demand runs (their state is a manifest).
+    FUNCTION_POLLER: (ENV_TABLE_NAME, ENV_BUCKET_NAME, ENV_JOBS_QUEUE_URL, ENV_COLLECT_QUEUE_URL),
     FUNCTION_COLLECTOR: (
         ENV_TABLE_NAME, ENV_BUCKET_NAME, ENV_JOBS_QUEUE_URL, ENV_COLLECT_QUEUE_URL, ENV_EVENTS_TOPIC_ARN,
     ),
@@ -73,6 +79,7 @@ FUNCTION_ENVIRONMENT: dict[str, tuple[str, ...]] = {
     FUNCTION_OPENAI_WEBHOOK: (ENV_TABLE_NAME, ENV_COLLECT_QUEUE_URL, ENV_OPENAI_WEBHOOK_SECRET_ARN),
     # It reads the account's API keys (apigateway:GET /apikeys) and nothing of the stack's.
     FUNCTION_AUTHORIZER: (),
+    FUNCTION_BEDROCK_EVENTS: (ENV_TABLE_NAME, ENV_COLLECT_QUEUE_URL),
 }
 PROVIDER_CALLERS = (FUNCTION_SUBMITTER, FUNCTION_POLLER, FUNCTION_COLLECTOR, FUNCTION_OPENAI_WEBHOOK)
 

@@ -10,3 +10,6 @@ UPLOADS_PREFIX = "uploads/"
 CHUNKS_PREFIX = "chunks/"
 RAW_PREFIX = "raw/"
 RESULTS_PREFIX = "results/"
+# Where Amazon Bedrock writes its batch output (the one prefix its service role may write),
+# and where on-demand runs below Bedrock's record minimum keep their answers.
+BEDROCK_OUTPUT_PREFIX = "bedrock-output/"

@@ -29,6 +29,14 @@ key (401/403: revoked, or the placeholder secret right after deploy) holds the c
 (HELD, held_reason "credentials") and names the provider on the job; the chunk is tried
 again every SAFETY_NET_S and fails only after settings.credentials_max_hold_seconds.
 
+A create the provider refuses for lack of room (``quota_exceeded``: Bedrock's concurrent
+jobs) made nothing: the chunk is held (HELD, held_reason "capacity") and created again
+when the poller's safety net brings it back, after growing waits. A chunk below the
+provider's per-batch minimum is not created while more requests can join it
+(lifecycle/small_chunks.py). A batch that has ended by the time it is recorded (an adopted
+one, or a run that finished inside the create: Bedrock's on-demand runs) is handed to the
+collector at once.
+
 When a second batch can still be made for a chunk (the first could not be found): the
 provider did not list a batch it had made within the window (list lag beyond the clock
 slack), or, for Anthropic, a candidate expired or was archived before it could be proven.
@@ -48,12 +56,13 @@ from batchrelay import constants as c
 from batchrelay.aws.s3_keys import chunk_provider_key
 from batchrelay.aws.s3_objects import download_to_file
 from batchrelay.errors import TransitionRefused
-from batchrelay.lifecycle import provider_lookup
+from batchrelay.lifecycle import provider_lookup, small_chunks
 from batchrelay.lifecycle.cancellation import cancel_submitted_chunk
 from batchrelay.lifecycle.handoff import hand_to_collect
-from batchrelay.lifecycle.poll_schedule import SAFETY_NET_S, next_check_delay
+from batchrelay.lifecycle.poll_schedule import SAFETY_NET_S, hold_delay, next_check_delay
 from batchrelay.models.job import Chunk, ChunkCounts, ChunkStatus, Job, JobStatus
 from batchrelay.providers.base import BatchInfo, BatchProvider, ProviderError
+from batchrelay.providers.errors import QUOTA_EXCEEDED
 from batchrelay.settings import get_settings
 from batchrelay.store import chunk_store, job_store
 
@@ -79,7 +88,18 @@ def _definitely_not_created(exc: ProviderError) -> bool:
 
 
 def batch_metadata(chunk: Chunk) -> dict[str, str]:
-    return {"batchrelay_job": chunk.job_id, "batchrelay_chunk": chunk.chunk_id, "batchrelay_seq": str(chunk.create_seq)}
+    """What a create tells the provider of the chunk. ``batchrelay_batch`` says which of the
+    chunk's batches this is (1, then one more after each batch it lost): never the attempt,
+    so a create retried after a crash names the same batch (Bedrock's idempotency token)."""
+    metadata = {
+        "batchrelay_job": chunk.job_id,
+        "batchrelay_chunk": chunk.chunk_id,
+        "batchrelay_seq": str(chunk.create_seq),
+        "batchrelay_batch": str(len(chunk.batch_ids) + 1),
+    }
+    if chunk.model:
+        metadata["batchrelay_model"] = chunk.model
+    return metadata
 
 
 def _job_stopping(job: Job) -> bool:
@@ -110,6 +130,10 @@ def ensure_batch(job_id: str, chunk_id: str, *, now: float | None = None) -> str
                        f"{get_settings().credentials_max_hold_seconds}s; the batch was never created"}]
             hand_to_collect(job_id, chunk_id, provider=chunk.provider, reason="failed", batch_errors=errors, now=now)
             return "failed: credentials refused for longer than the maximum hold"
+        if small_chunks.is_small(chunk):
+            placed = small_chunks.place_small_chunk(chunk, job, provider, now=now)
+            if placed is not None:
+                return placed
         try:
             chunk = _new_intent(chunk, from_status=chunk.status, now=now)
         except TransitionRefused:
@@ -150,6 +174,8 @@ def ensure_batch(job_id: str, chunk_id: str, *, now: float | None = None) -> str
         except ProviderError as exc:
             if exc.status_code in CREDENTIAL_STATUS:
                 return _hold_for_credentials(chunk, job, exc, now=now)
+            if exc.code == QUOTA_EXCEEDED:
+                return _hold_for_quota(chunk, exc, now=now)
             if exc.retryable or not _definitely_not_created(exc):
                 if _definitely_not_created(exc):
                     _release_intent(chunk)
@@ -168,7 +194,12 @@ def ensure_batch(job_id: str, chunk_id: str, *, now: float | None = None) -> str
         _cancel_quietly(provider, batch.batch_id)
     elif job.status_detail and job.status_detail.get("provider") == chunk.provider:
         _clear_status_detail(job)
-    return f"{outcome} {batch.batch_id}"
+    outcome = f"{outcome} {batch.batch_id}"
+    if batch.state == "ended" and hand_to_collect(
+        job_id, chunk_id, provider=chunk.provider, reason=batch.end_reason or "completed", batch=batch, now=now
+    ):
+        outcome += "; ended already: handed to collect"
+    return outcome
 
 
 def _new_intent(chunk: Chunk, *, from_status: ChunkStatus, now: float) -> Chunk:
@@ -210,6 +241,22 @@ def _hold_for_credentials(chunk: Chunk, job: Job, exc: ProviderError, *, now: fl
     if job.status_detail != detail:
         job_store.update_job_fields(job.job_id, status_detail=detail)
     return f"{HELD_FOR_CREDENTIALS} ({exc.status_code})"
+
+
+def _hold_for_quota(chunk: Chunk, exc: ProviderError, *, now: float) -> str:
+    """The provider has no room for another batch now (Bedrock: too many jobs in flight for
+    the model). Nothing was made: hold the chunk; the poller's safety net creates it again
+    after the first capacity wait (jobs in flight end over hours; a fixed wait is enough)."""
+    try:
+        chunk_store.transition_chunk(
+            chunk.job_id, chunk.chunk_id, chunk.provider, ChunkStatus.CREATING, ChunkStatus.HELD,
+            held_reason="capacity", due_at=int(now) + hold_delay(1),
+            batch_errors=[{"code": QUOTA_EXCEEDED, "status_code": exc.status_code, "message": exc.message}],
+            guard=chunk_store.same_create_seq(chunk.create_seq),
+        )
+    except TransitionRefused:
+        return "another attempt took over"
+    return f"held: {chunk.provider} has no room for another batch now ({exc.message})"
 
 
 def _clear_status_detail(job: Job) -> None:
@@ -263,23 +310,29 @@ def _create(provider: BatchProvider, chunk: Chunk) -> BatchInfo:
     """Create the batch. The adapters make the create call without the SDK's own retries (a
     retried POST after a timeout could make a second batch); a 429 proves nothing was made,
     so only that is retried here, a few times with backoff and jitter."""
+    if provider.reads_input_from_bucket:
+        return _create_from(provider, chunk, "")
     fd, path = tempfile.mkstemp(suffix=".jsonl")
     os.close(fd)
     try:
         download_to_file(chunk_provider_key(chunk.job_id, chunk.chunk_id), path)
-        for attempt in range(CREATE_ATTEMPTS_ON_429):
-            try:
-                return provider.create_batch(
-                    requests_path=path, request_count=chunk.request_count, endpoint=chunk.endpoint,
-                    metadata=batch_metadata(chunk),
-                )
-            except ProviderError as exc:
-                if exc.status_code != 429 or attempt == CREATE_ATTEMPTS_ON_429 - 1:
-                    raise
-                time.sleep(min(8.0, 0.5 * 2**attempt) * (0.5 + random.random() / 2))
-        raise AssertionError("unreachable")
+        return _create_from(provider, chunk, path)
     finally:
         os.unlink(path)
+
+
+def _create_from(provider: BatchProvider, chunk: Chunk, path: str) -> BatchInfo:
+    for attempt in range(CREATE_ATTEMPTS_ON_429):
+        try:
+            return provider.create_batch(
+                requests_path=path, request_count=chunk.request_count, endpoint=chunk.endpoint,
+                metadata=batch_metadata(chunk),
+            )
+        except ProviderError as exc:
+            if exc.status_code != 429 or attempt == CREATE_ATTEMPTS_ON_429 - 1:
+                raise
+            time.sleep(min(8.0, 0.5 * 2**attempt) * (0.5 + random.random() / 2))
+    raise AssertionError("unreachable")
 
 
 def _record(provider: BatchProvider, chunk: Chunk, batch: BatchInfo, *, now: float, adopted: bool) -> bool:

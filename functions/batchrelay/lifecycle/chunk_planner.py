@@ -21,6 +21,14 @@ one chunk is open at a time (a ChunkInputWriter: two multipart writers of at mos
 
 Chunk ids are numbered in the order chunks open, pass after pass, so a mixed-model job's
 results (which follow chunk ids) come grouped by model, not in input order.
+
+A provider with a per-batch minimum (``ProviderLimits.min_requests``: Bedrock) gets chunks
+of at least that many requests wherever the pass has them: a chunk_size below the minimum
+is raised to it, and a pass's tail that would be a chunk below the minimum joins the chunk
+before it (up to the provider's own maximum, so that chunk may exceed chunk_size by less than
+the minimum). The pass's size is known from validation (``Job.models``). What still falls
+below (a pass smaller than the minimum, a tail the byte limit keeps apart) is a small chunk:
+lifecycle/small_chunks.py.
 """
 
 from __future__ import annotations
@@ -48,39 +56,52 @@ from batchrelay.settings import get_settings
 class ChunkLimits:
     max_requests: int
     max_bytes: int   # of the provider's input (its request lines, newline included)
+    min_requests: int = 1            # the provider's per-batch minimum
+    provider_max_requests: int = 0   # the provider's own maximum (a tail may fill a chunk to it)
 
 
 def chunk_limits(job: Job) -> ChunkLimits:
     provider_limits = get_settings().provider_limits(job.provider)
+    minimum = max(1, min(provider_limits.min_requests, provider_limits.max_requests))
     return ChunkLimits(
-        max_requests=max(1, min(job.chunk_size, provider_limits.max_requests)),
+        max_requests=max(1, minimum, min(job.chunk_size, provider_limits.max_requests)),
         max_bytes=provider_limits.max_bytes,
+        min_requests=minimum,
+        provider_max_requests=provider_limits.max_requests,
     )
 
 
 class ChunkBoundaries:
-    """Decides where chunks end; knows nothing of S3 (unit-tested on its own)."""
+    """Decides where chunks end; knows nothing of S3 (unit-tested on its own).
+
+    ``remaining``: the requests of the pass from this line on (this one included), when
+    known; a rest below the provider's minimum then stays in the chunk under way.
+    """
 
     def __init__(self, limits: ChunkLimits):
         self.limits = limits
         self.requests = 0
         self.bytes = 0
 
-    def would_start_new_chunk(self, line_bytes: int) -> bool:
+    def would_start_new_chunk(self, line_bytes: int, remaining: int | None = None) -> bool:
         """Whether this line would open a new chunk (nothing is counted)."""
-        return self.requests == 0 or self.requests >= self.limits.max_requests or (
-            self.bytes + line_bytes > self.limits.max_bytes
+        if self.requests == 0 or self.bytes + line_bytes > self.limits.max_bytes:
+            return True
+        if self.requests < self.limits.max_requests:
+            return False
+        tail_joins = (
+            remaining is not None and 0 < remaining < self.limits.min_requests
+            and self.requests + remaining <= max(self.limits.provider_max_requests, self.limits.max_requests)
         )
+        return not tail_joins
 
-    def starts_new_chunk(self, line_bytes: int) -> bool:
+    def starts_new_chunk(self, line_bytes: int, remaining: int | None = None) -> bool:
         """Account for one more request line; True when it opens a new chunk (the first does).
 
         A single line larger than the byte limit still gets a chunk of its own (the
         provider will reject it, and the collector reports that per request).
         """
-        full = self.requests == 0 or self.requests >= self.limits.max_requests or (
-            self.bytes + line_bytes > self.limits.max_bytes
-        )
+        full = self.would_start_new_chunk(line_bytes, remaining)
         if full:
             self.requests, self.bytes = 0, 0
         self.requests += 1
@@ -214,7 +235,11 @@ def plan_step(
     assert progress.models is not None, "planning begins with its passes"
     model = progress.models[progress.model_index]
     per_model = model is not None or len(progress.models) > 1
-    boundaries = ChunkBoundaries(chunk_limits(job))
+    limits = chunk_limits(job)
+    boundaries = ChunkBoundaries(limits)
+    # The pass's size (validation counted each model), to keep a small tail with its chunk.
+    pass_total = (job.models.get(model) if per_model else job.request_count) if limits.min_requests > 1 else None
+    pass_seen = progress.pass_requests   # requests of this pass before the line under way
     writer: ChunkInputWriter | None = None
     offset, next_index, step = progress.offset, progress.next_index, progress.step
     try:
@@ -228,24 +253,28 @@ def plan_step(
                 continue   # another pass plans it
             custom_id = request["custom_id"]
             size = ChunkInputWriter.line_size(provider, custom_id, body, job.endpoint)
-            if boundaries.would_start_new_chunk(size):
+            remaining = pass_total - pass_seen if pass_total else None
+            if boundaries.would_start_new_chunk(size, remaining):
                 if writer is not None:
                     step += 1
-                    after = progress.model_copy(update={"step": step, "offset": line_start, "next_index": next_index})
+                    after = progress.model_copy(update={"step": step, "offset": line_start, "next_index": next_index,
+                                                        "pass_requests": pass_seen})
                     closing, writer = writer, None
                     store(_close(job, closing, model, now), after)
                     if should_stop():
                         return after
                 writer = ChunkInputWriter(job.job_id, base_chunk_id(next_index), provider, job.endpoint)
                 next_index += 1
-            boundaries.starts_new_chunk(size)
+            boundaries.starts_new_chunk(size, remaining)
             assert writer is not None
             writer.add(custom_id, body)
+            pass_seen += 1
         # The end of the input: the pass is over.
         last_pass = progress.model_index + 1 >= len(progress.models)
         after = progress.model_copy(update={
             "step": step + (1 if writer is not None else 0), "offset": 0, "next_index": next_index,
             "model_index": progress.model_index if last_pass else progress.model_index + 1, "done": last_pass,
+            "pass_requests": 0,
         })
         if writer is not None:
             closing, writer = writer, None

@@ -39,7 +39,7 @@ from batchrelay.aws.s3_keys import part_key, part_summary_key, raw_key
 from batchrelay.aws.s3_objects import object_lines, put_json
 from batchrelay.errors import NotFound, TransitionRefused
 from batchrelay.jsonl import iter_lines, loads_line
-from batchrelay.lifecycle import item_expiry, job_deletion, provider_files, provider_lookup
+from batchrelay.lifecycle import item_expiry, job_deletion, provider_files, provider_lookup, small_chunks
 from batchrelay.lifecycle.chunk_planner import ChunkInputWriter, new_chunk
 from batchrelay.lifecycle.finalizer import finalize_if_complete, finalize_job
 from batchrelay.lifecycle.messages import send_chunk_message
@@ -91,22 +91,25 @@ class PartTally:
 
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RequestCounts.model_fields, 0))
     usage_by_model: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Usage of requests answered on demand (synchronous price), kept apart for pricing.
+    on_demand_usage_by_model: dict[str, dict[str, int]] = field(default_factory=dict)
     lines: int = 0
 
-    def add(self, status: str, usage: dict[str, int] | None, model: str | None) -> None:
+    def add(self, status: str, usage: dict[str, int] | None, model: str | None, *, on_demand: bool = False) -> None:
         self.counts[status] += 1
         self.lines += 1
         if usage:
-            totals = self.usage_by_model.get(model or "unknown")
+            by_model = self.on_demand_usage_by_model if on_demand else self.usage_by_model
+            totals = by_model.get(model or "unknown")
             if totals is None:
-                totals = self.usage_by_model[model or "unknown"] = dict.fromkeys(_USAGE_FIELDS, 0)
+                totals = by_model[model or "unknown"] = dict.fromkeys(_USAGE_FIELDS, 0)
             for name in _USAGE_FIELDS:
                 totals[name] += usage.get(name) or 0
 
     @property
     def usage(self) -> Usage:
         usage = Usage()
-        for totals in self.usage_by_model.values():
+        for totals in (*self.usage_by_model.values(), *self.on_demand_usage_by_model.values()):
             usage.input_tokens += totals["input_tokens"]
             usage.output_tokens += totals["output_tokens"]
             usage.total_tokens += totals["total_tokens"]
@@ -171,6 +174,8 @@ def collect_chunk(job_id: str, chunk_id: str, *, now: float | None = None) -> st
 
 
 def _collect_claimed(chunk: Chunk, *, now: float) -> str:
+    if chunk.end_reason == small_chunks.MERGED:
+        return _collect_merged(chunk, now=now)
     job_id, chunk_id = chunk.job_id, chunk.chunk_id
     job = job_store.get_job(job_id)
     next_attempt = chunk.attempt + 1
@@ -214,7 +219,10 @@ def _collect_claimed(chunk: Chunk, *, now: float) -> str:
                             result, custom_id=user_id or pcid, status=decision, provider=chunk.provider,
                             batch_id=chunk.batch_id, attempts=chunk.attempt,
                         ))
-                        tally.add(decision, result.usage, model_of(result))
+                        # The adapter's model, else the chunk's (Bedrock prices by its model id,
+                        # not by the name a model writes in its answer), else the answer's.
+                        tally.add(decision, result.usage, result.model or chunk.model or model_of(result),
+                                  on_demand=result.service_tier == "on_demand")
                 except BaseException:
                     raw_copy.abort()
                     raise
@@ -234,6 +242,7 @@ def _collect_claimed(chunk: Chunk, *, now: float) -> str:
     put_json(part_summary_key(job_id, chunk_id), {
         "chunk_id": chunk_id, "lines": tally.lines, "retried": retried,
         "counts": tally.counts, "usage_by_model": tally.usage_by_model,
+        "on_demand_usage_by_model": tally.on_demand_usage_by_model,
     })
 
     if retried:
@@ -252,10 +261,29 @@ def _collect_claimed(chunk: Chunk, *, now: float) -> str:
         cleanup_due_at=int(now) + SAFETY_NET_S if cleanup else None,
     )
     outcome = f"collected {tally.lines} lines, {retried} to retry" if counted else "already counted"
+    if counted and small_chunks.nudge_waiting(job_id, chunk):
+        outcome += "; small chunks nudged"
     outcome += f"; {finalize_if_complete(job_id, now=now)}"
     if counted and cleanup:
         outcome += f"; {provider_files.clean_up_quietly(job_id, chunk_id, known=known_batches, now=now)}"
     return outcome
+
+
+def _collect_merged(chunk: Chunk, *, now: float) -> str:
+    """A small chunk whose requests went into a gathered chunk (small_chunks): its part is
+    empty, every request counts as moved on (like a retry), and no retry chunk is made."""
+    job_id, chunk_id = chunk.job_id, chunk.chunk_id
+    key = part_key(job_id, chunk_id)
+    with MultipartWriter(key):
+        pass
+    put_json(part_summary_key(job_id, chunk_id), {
+        "chunk_id": chunk_id, "lines": 0, "retried": chunk.request_count, "merged_into": chunk.merged_into,
+        "counts": dict.fromkeys(RequestCounts.model_fields, 0), "usage_by_model": {},
+        "on_demand_usage_by_model": {},
+    })
+    counted = chunk_store.mark_collected_and_count(chunk, part_key=key, job_deltas={})
+    outcome = f"merged into {chunk.merged_into}" if counted else "already counted"
+    return f"{outcome}; {finalize_if_complete(job_id, now=now)}"
 
 
 def _tee(blocks: Iterator[bytes], copy: MultipartWriter) -> Iterator[bytes]:

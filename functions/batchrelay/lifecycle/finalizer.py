@@ -98,7 +98,8 @@ def _write_results(job: Job, *, now: float) -> Job:
     if not_collected:
         raise RuntimeError(f"job {job.job_id} is finalizing but chunks {not_collected} are not collected")
     assembled = assemble_results(job, [(chunk.chunk_id, chunk.part_key or "") for chunk in chunks])
-    cost = cost_of(job.provider, assembled.usage_by_model)
+    cost = cost_of(job.provider, assembled.usage_by_model,
+                   on_demand_usage_by_model=assembled.on_demand_usage_by_model)
     cost_usd, sync_cost_usd = cost.as_strings()
     status = final_status(job.counts, cancel_requested=job.cancel_requested)
     finished_at = iso(now)
@@ -113,6 +114,7 @@ def _write_results(job: Job, *, now: float) -> Job:
             manifest_key=manifest_key(job.job_id),
             cost_usd=cost_usd,
             sync_cost_usd=sync_cost_usd,
+            **({"on_demand_cost_usd": cost.on_demand_string} if cost.on_demand_string else {}),
             finished_at=finished_at,
             event_id=event_id_for(job.job_id, str(status)),
             **item_expiry.final_fields(now),

@@ -8,9 +8,10 @@ item of it (the job, chunks, deliveries, batch claims, idempotency key). Final j
    moves the safety-net time past the step), so one step runs at a time and counts exactly;
    it works until its deadline, then adds what it removed to ``job.deletion.removed`` and
    releases the lease in one write. In order:
-   a. objects, prefix by prefix (results first, so links stop working first; then raw files,
-      chunk files, the input): list up to 1000 keys, delete them in one request, until the
-      prefix is empty (everything under the job's prefixes goes, whatever it is named);
+   a. objects, prefix by prefix (results first, so links stop working first; then raw files
+      and Bedrock's output, chunk files, the input): list up to 1000 keys, delete them in one
+      request, until the prefix is empty (everything under the job's prefixes goes, whatever
+      it is named);
    b. table items, a page at a time from the start of the job's partition: a chunk's provider
       files if a cleanup is still pending (where the step may call providers: the collector;
       one try, best effort), its batch claims, the chunk; deliveries;
@@ -58,6 +59,8 @@ STEP_MAX_DELETIONS = 5_000
 LEASE_MARGIN_S = 60.0
 ITEMS_PER_PAGE = 100
 _OBJECT_KINDS = ("inputs", "chunk_files", "raw_files", "results")
+# Prefixes counted with another kind: Bedrock's output is the provider's raw result files too.
+_COUNTED_AS = {"provider_output": "raw_files"}
 
 
 @dataclass
@@ -169,7 +172,8 @@ def _delete_what_is_left(job: Job, removed: DeletionCounts, *, deadline: float, 
             batch = s3_objects.list_keys(prefix, limit=left())
             if not batch:
                 break
-            setattr(removed, kind, getattr(removed, kind) + s3_objects.delete_keys(batch))
+            counted = _COUNTED_AS.get(kind, kind)
+            setattr(removed, counted, getattr(removed, counted) + s3_objects.delete_keys(batch))
     while True:
         # Always from the start: what was deleted is gone (consistent reads). The job item sorts last.
         page, _ = job_items.partition_page(job.job_id, limit=ITEMS_PER_PAGE)

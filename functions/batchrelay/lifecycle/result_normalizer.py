@@ -32,18 +32,20 @@ def line_for_result(
     error = result.error
     if error is None and status in _NOT_RUN_ERRORS:
         error = _NOT_RUN_ERRORS[status]
-    return _encode(
-        {
-            "custom_id": custom_id,
-            "status": status,
-            "response": result.response if status == "succeeded" or result.response else None,
-            "error": None if status == "succeeded" else error,
-            "usage": result.usage,
-            "provider": provider,
-            "batch_id": batch_id,
-            "attempts": attempts,
-        }
-    )
+    line = {
+        "custom_id": custom_id,
+        "status": status,
+        "response": result.response if status == "succeeded" or result.response else None,
+        "error": None if status == "succeeded" else error,
+        "usage": result.usage,
+        "provider": provider,
+        "batch_id": batch_id,
+        "attempts": attempts,
+    }
+    if result.service_tier:
+        # Answered by a synchronous call at the synchronous price (Bedrock, below its minimum).
+        line["service_tier"] = result.service_tier
+    return _encode(line)
 
 
 def line_for_unreported(

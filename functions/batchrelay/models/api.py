@@ -104,9 +104,15 @@ class UsageOut(Model):
 
 class CostOut(Model):
     currency: Literal["USD"] = "USD"
-    batch: str
-    synchronous: str
+    batch: str = Field(description="what the job cost: batch prices (requests run on demand at the synchronous price)")
+    synchronous: str = Field(description="what the same work would have cost through the synchronous API")
     saved: str
+    on_demand: str | None = Field(
+        default=None,
+        description="the part of `batch` paid at the synchronous price for requests run on demand (Amazon "
+                    "Bedrock: below its per-job record minimum, with nothing left to gather them with); null "
+                    "when none were",
+    )
 
 
 class ResultLinks(Model):

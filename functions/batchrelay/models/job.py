@@ -136,6 +136,10 @@ class PlanningProgress(Model):
     model_index: int = 0           # the pass under way
     offset: int = 0                # byte offset, in the input, of the next line of this pass
     next_index: int = 1            # number of the next chunk to open (c00001, ...)
+    # Requests of this pass in the chunks stored so far: with the pass's total (Job.models) it
+    # tells how many are left, so a tail below the provider's per-batch minimum joins the
+    # chunk before it.
+    pass_requests: int = 0
     done: bool = False
 
 
@@ -188,6 +192,7 @@ class Job(Model):
     cancel_requested: bool = False  # set with the move to cancelling; decides the final status
     cost_usd: str | None = None
     sync_cost_usd: str | None = None
+    on_demand_cost_usd: str | None = None   # of cost_usd: requests run on demand (synchronous price)
     results_key: str | None = None
     manifest_key: str | None = None
     finished_at: str | None = None
@@ -286,7 +291,10 @@ class Chunk(Model):
     due_at: int | None = None  # next status check (epoch seconds); None = not in the index
     checks: int = 0
     ended_at: float | None = None
-    end_reason: str | None = None        # completed | expired | cancelled | failed | lost (404)
+    end_reason: str | None = None        # completed | expired | cancelled | failed | lost (404) | merged
+    # A chunk below the provider's per-batch minimum whose requests went into a gathered chunk
+    # (lifecycle/small_chunks.py): that chunk's id. It ends with no result lines of its own.
+    merged_into: str | None = None
     batch_errors: list[dict[str, Any]] = Field(default_factory=list)
     part_key: str | None = None
     # Provider files (input, output, errors) still to delete once collected; the poller's

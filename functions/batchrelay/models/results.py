@@ -18,3 +18,6 @@ class ResultLine(Model):
     provider: str
     batch_id: str | None = None
     attempts: int
+    # "on_demand": answered by a synchronous call at the synchronous price (Bedrock requests
+    # below its per-job minimum that nothing else could join); absent for batch answers.
+    service_tier: Literal["on_demand"] | None = None

@@ -14,7 +14,12 @@ What an adapter implements, and what the lifecycle relies on:
 - **Create** (``create_batch``): from a local JSONL file of request lines, with our
   metadata where the provider keeps it. Never retried by the SDK: a retried POST could
   make a second batch. Raise ``ProviderError`` with ``status_code``: a 4xx/429 proves
-  nothing was made; a timeout or 5xx is ambiguous, and recovery runs ``find_batch``.
+  nothing was made; a timeout or 5xx is ambiguous, and recovery runs ``find_batch``; code
+  ``quota_exceeded`` (errors.QUOTA_EXCEEDED) says the provider has no room for another batch
+  now, and the chunk is held. ``metadata`` names the job, the chunk, which of the chunk's
+  batches this is (``batchrelay_batch``: 1, then one more after each batch the chunk lost)
+  and its model. An adapter that reads the chunk's request lines from the bucket itself
+  (``reads_input_from_bucket``: Bedrock) gets no local file.
 - **Find** (``find_candidates``, ``prove_ownership``): the batches an interrupted create
   may have made, and proof that one is this chunk's (its metadata, a name, an idempotency
   token, or the chunk tag every request id carries: the registry entry's ``recovery`` says
@@ -92,6 +97,9 @@ class ProviderResult:
     usage: dict[str, int] | None = None  # {"input_tokens", "output_tokens", "total_tokens"}
     retryable: bool = False              # errored for a cause worth another batch (5xx, 429, overload)
     model: str | None = None
+    # "on_demand": answered by a synchronous call at the synchronous price (Bedrock, below
+    # its record minimum); None: by the batch, at the batch price.
+    service_tier: str | None = None
 
 
 @dataclass
@@ -126,6 +134,8 @@ def results_carry_tag(provider: BatchProvider, batch: BatchInfo, tag: str) -> bo
 
 class BatchProvider(ABC):
     name: str
+    # True: create_batch reads the chunk's provider lines from the bucket (it gets no local file).
+    reads_input_from_bucket: bool = False
 
     @abstractmethod
     def provider_custom_id(self, custom_id: str, tag: str) -> str:

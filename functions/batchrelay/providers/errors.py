@@ -9,6 +9,12 @@ re-opens it (bounded) and skips the bytes already handed out.
 The SDKs' exception classes are looked up only in SDKs already imported (an SDK that was
 never imported raised nothing): importing this module must not import both SDKs, whose
 import alone costs tens of MB (an OpenAI collector has no use for ``anthropic``).
+
+Amazon Bedrock is reached with boto3: botocore's ``ClientError`` carries the HTTP status and
+the error code (``ThrottlingException`` 429, ``ValidationException`` 400...), classified the
+same way; its connection and read-timeout errors are connection problems. A
+``ServiceQuotaExceededException`` (400: too many jobs in flight for the model) refuses the
+create for lack of room, like a 429: ``code`` says ``quota_exceeded`` (see batch_creation).
 """
 
 from __future__ import annotations
@@ -28,6 +34,10 @@ from batchrelay.providers.base import ProviderError
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
+# ProviderError.code of a create refused because the provider has no room for another batch
+# now (Bedrock's concurrent-jobs quota): nothing was made; the chunk is held and tried later.
+QUOTA_EXCEEDED = "quota_exceeded"
+_BOTOCORE_QUOTA_CODES = frozenset({"ServiceQuotaExceededException"})
 
 # module name -> its base exception class name
 _SDKS = {"openai": "OpenAIError", "anthropic": "AnthropicError"}
@@ -48,9 +58,38 @@ def _error_code(body: Any) -> str | None:
     return None
 
 
+def _botocore_classes() -> tuple[type[BaseException], ...]:
+    """botocore's ClientError and BotoCoreError, when botocore was imported."""
+    module = sys.modules.get("botocore.exceptions")
+    return (module.ClientError, module.BotoCoreError) if module else ()
+
+
+def _from_botocore(exc: BaseException, provider: str) -> ProviderError | None:
+    module = sys.modules.get("botocore.exceptions")
+    if module is None:
+        return None
+    if isinstance(exc, module.ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code") or "")
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        message = f"{provider}: {code}: {error.get('Message') or exc}"
+        if code in _BOTOCORE_QUOTA_CODES:
+            return ProviderError(message, retryable=True, status_code=status or 400, code=QUOTA_EXCEEDED)
+        retryable = status in RETRYABLE_STATUS or status >= 500 or code == "ThrottlingException"
+        return ProviderError(message, retryable=retryable, status_code=status or None, code=code or None)
+    if isinstance(exc, module.BotoCoreError):
+        # Endpoint unreachable, connection closed, read timeout: nothing to tell whether the
+        # call was applied (a create after a timeout is ambiguous: recovery looks first).
+        return ProviderError(f"{provider}: connection problem: {exc}", retryable=True, code="connection_error")
+    return None
+
+
 def to_provider_error(exc: BaseException, provider: str) -> ProviderError:
     if isinstance(exc, ProviderError):
         return exc
+    converted = _from_botocore(exc, provider)
+    if converted is not None:
+        return converted
     if isinstance(exc, _sdk_classes("APIStatusError")):
         status = getattr(exc, "status_code", 0)
         retryable = status in RETRYABLE_STATUS or status >= 500
@@ -69,7 +108,7 @@ def translate_errors(provider: str) -> Iterator[None]:
     except ProviderError:
         raise
     except Exception as exc:
-        if not isinstance(exc, (httpx2.HTTPError, *_sdk_classes())):
+        if not isinstance(exc, (httpx2.HTTPError, *_sdk_classes(), *_botocore_classes())):
             raise
         raise to_provider_error(exc, provider) from exc
 

@@ -23,12 +23,15 @@ class AssembledResults:
     written: WrittenObject
     parts: list[dict[str, Any]] = field(default_factory=list)
     usage_by_model: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Requests answered on demand, at the synchronous price (Bedrock below its minimum).
+    on_demand_usage_by_model: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def assemble_results(job: Job, parts: list[tuple[str, str]]) -> AssembledResults:
     """Concatenate the parts ``[(chunk_id, part_key)]`` in chunk order into results.jsonl."""
     listed: list[dict[str, Any]] = []
     usage_by_model: dict[str, dict[str, int]] = {}
+    on_demand_usage_by_model: dict[str, dict[str, int]] = {}
     with MultipartWriter(results_key(job.job_id), sha256=True) as results:
         for chunk_id, key in sorted(parts):
             summary = get_json(part_summary_key(job.job_id, chunk_id))
@@ -41,17 +44,20 @@ def assemble_results(job: Job, parts: list[tuple[str, str]]) -> AssembledResults
             if lines != summary["lines"]:
                 raise RuntimeError(f"part {key} has {lines} lines, its summary says {summary['lines']}")
             listed.append({"key": key, "lines": lines, "sha256": digest.hexdigest(), "bytes": size})
-            for model, usage in summary.get("usage_by_model", {}).items():
-                totals = usage_by_model.setdefault(model, {})
-                for name, value in usage.items():
-                    totals[name] = totals.get(name, 0) + value
+            for source, target in (("usage_by_model", usage_by_model),
+                                   ("on_demand_usage_by_model", on_demand_usage_by_model)):
+                for model, usage in summary.get(source, {}).items():
+                    totals = target.setdefault(model, {})
+                    for name, value in usage.items():
+                        totals[name] = totals.get(name, 0) + value
         written = results.close()
     if written.lines != job.request_count or job.counts.total != job.request_count:
         raise RuntimeError(
             f"job {job.job_id}: {written.lines} result lines and {job.counts.total} counted outcomes "
             f"for {job.request_count} requests"
         )
-    return AssembledResults(written=written, parts=listed, usage_by_model=usage_by_model)
+    return AssembledResults(written=written, parts=listed, usage_by_model=usage_by_model,
+                            on_demand_usage_by_model=on_demand_usage_by_model)
 
 
 def write_manifest(job: Job, *, status: str, assembled: AssembledResults, cost: Cost, finished_at: str) -> str:
@@ -69,7 +75,11 @@ def write_manifest(job: Job, *, status: str, assembled: AssembledResults, cost: 
             "counts": job.counts.model_dump(),
             "usage": job.usage.model_dump(),
             "usage_by_model": assembled.usage_by_model,
-            "cost": {"usd": cost_usd, "sync_usd": sync_cost_usd, "unpriced_models": cost.unpriced_models},
+            "on_demand_usage_by_model": assembled.on_demand_usage_by_model,
+            # usd: what the job cost (batch prices; requests run on demand at the synchronous
+            # price, on_demand_usd of it); sync_usd: the same work through the synchronous API.
+            "cost": {"usd": cost_usd, "sync_usd": sync_cost_usd, "on_demand_usd": cost.on_demand_string,
+                     "unpriced_models": cost.unpriced_models},
             "parts": assembled.parts,
             "results": {"key": written.key, "sha256": written.sha256, "lines": written.lines, "bytes": written.bytes},
             "created_at": job.created_at,

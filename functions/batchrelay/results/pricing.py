@@ -39,6 +39,9 @@ class ModelPrice:
 class ProviderPrices:
     batch_discount: Decimal
     models: dict[str, ModelPrice]
+    # Leading parts of a model name to drop when no entry matches it as it is (Bedrock's
+    # cross-region inference profiles: "us.anthropic.claude..." is priced as its model).
+    strip_prefixes: tuple[str, ...] = ()
 
     def price_for(self, model: str | None) -> ModelPrice | None:
         """The longest table entry that prefixes the model name (dated snapshots share a price)."""
@@ -48,6 +51,10 @@ class ProviderPrices:
         for name in self.models:
             if model.startswith(name) and (best is None or len(name) > len(best)):
                 best = name
+        if best is None:
+            for prefix in self.strip_prefixes:
+                if model.startswith(prefix):
+                    return self.price_for(model[len(prefix):])
         return self.models[best] if best else None
 
 
@@ -61,12 +68,18 @@ class PriceTable:
 
 @dataclass
 class Cost:
-    batch_usd: Decimal = Decimal(0)
-    sync_usd: Decimal = Decimal(0)
+    batch_usd: Decimal = Decimal(0)       # what was paid: batch prices, on-demand requests at sync prices
+    sync_usd: Decimal = Decimal(0)        # the same work through the synchronous API
+    on_demand_usd: Decimal = Decimal(0)   # of batch_usd: requests run on demand (synchronous price)
     unpriced_models: list[str] = field(default_factory=list)
 
     def as_strings(self) -> tuple[str, str]:
         return _usd(self.batch_usd), _usd(self.sync_usd)
+
+    @property
+    def on_demand_string(self) -> str | None:
+        """None when no request ran on demand."""
+        return _usd(self.on_demand_usd) if self.on_demand_usd else None
 
 
 def _usd(value: Decimal) -> str:
@@ -88,7 +101,8 @@ def _provider_prices(section: dict[str, Any]) -> ProviderPrices:
             batch_input_per_million=_decimal(row["batch_input"]) if "batch_input" in row else sync_in * discount,
             batch_output_per_million=_decimal(row["batch_output"]) if "batch_output" in row else sync_out * discount,
         )
-    return ProviderPrices(batch_discount=discount, models=models)
+    return ProviderPrices(batch_discount=discount, models=models,
+                          strip_prefixes=tuple(section.get("strip_prefixes", ())))
 
 
 def parse_price_table(data: dict[str, Any]) -> PriceTable:
@@ -106,18 +120,33 @@ def price_table() -> PriceTable:
     return _load(get_settings().prices_file or str(_DEFAULT_PRICES))
 
 
-def cost_of(provider: str, usage_by_model: dict[str, dict[str, int]], table: PriceTable | None = None) -> Cost:
-    """Cost of usage given as {model: {"input_tokens", "output_tokens"}} at ``provider``'s prices."""
+def cost_of(
+    provider: str,
+    usage_by_model: dict[str, dict[str, int]],
+    table: PriceTable | None = None,
+    *,
+    on_demand_usage_by_model: dict[str, dict[str, int]] | None = None,
+) -> Cost:
+    """Cost of usage given as {model: {"input_tokens", "output_tokens"}} at ``provider``'s prices;
+    ``on_demand_usage_by_model`` (requests answered by synchronous calls) at the synchronous price."""
     prices = (table or price_table()).for_provider(provider)
     cost = Cost()
-    for model, usage in sorted(usage_by_model.items()):
+    for model, usage, on_demand in [
+        *((m, u, False) for m, u in sorted(usage_by_model.items())),
+        *((m, u, True) for m, u in sorted((on_demand_usage_by_model or {}).items())),
+    ]:
         price = prices.price_for(model) if prices else None
         if price is None:
-            if usage.get("input_tokens") or usage.get("output_tokens"):
+            if (usage.get("input_tokens") or usage.get("output_tokens")) and model not in cost.unpriced_models:
                 cost.unpriced_models.append(model)
             continue
         input_tokens, output_tokens = Decimal(usage.get("input_tokens", 0)), Decimal(usage.get("output_tokens", 0))
-        cost.sync_usd += (input_tokens * price.input_per_million + output_tokens * price.output_per_million) / _MILLION
+        sync = (input_tokens * price.input_per_million + output_tokens * price.output_per_million) / _MILLION
+        cost.sync_usd += sync
+        if on_demand:
+            cost.batch_usd += sync
+            cost.on_demand_usd += sync
+            continue
         cost.batch_usd += (
             input_tokens * price.batch_input_per_million + output_tokens * price.batch_output_per_million
         ) / _MILLION
@@ -129,4 +158,5 @@ def job_cost(job: Job) -> CostOut | None:
     if job.cost_usd is None or job.sync_cost_usd is None:
         return None
     saved = Decimal(job.sync_cost_usd) - Decimal(job.cost_usd)
-    return CostOut(batch=job.cost_usd, synchronous=job.sync_cost_usd, saved=str(saved))
+    return CostOut(batch=job.cost_usd, synchronous=job.sync_cost_usd, saved=str(saved),
+                   on_demand=job.on_demand_cost_usd)

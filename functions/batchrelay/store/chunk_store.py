@@ -338,6 +338,36 @@ def put_chunk_and_count(chunk: Chunk) -> tuple[Chunk, bool]:
         return existing, False
 
 
+def merge_chunks(merged: Chunk, members: list[Chunk], *, ended_at: float, due_at: int) -> bool:
+    """Store ``merged`` (which holds every request of ``members``), count it, and end each
+    member as merged into it, all or nothing (lifecycle/small_chunks.py). Each member must
+    still be pending or held with the create_seq it was read with. False when another merge,
+    a creation or a cancel took one of them first (or ``merged`` exists already)."""
+    now = now_iso()
+    merged = merged.model_copy(update={"created_at": merged.created_at or now, "updated_at": now})
+    items: list[dict[str, Any]] = [
+        {"Put": {"TableName": table_name(), "Item": serialize_item(chunk_item(merged)),
+                 "ConditionExpression": "attribute_not_exists(pk)"}},
+        _job_counter_update(merged.job_id, {"chunks_total": 1}),
+    ]
+    for member in members:
+        update = {"status": str(ChunkStatus.ENDED), "end_reason": "merged", "merged_into": merged.chunk_id,
+                  "ended_at": ended_at}
+        expression, names, values = _update_expression(member.provider, update, due_at)
+        condition = status_in((str(ChunkStatus.PENDING), str(ChunkStatus.HELD)), names, values)
+        condition = same_create_seq(member.create_seq).add_to(condition, names, values)
+        items.append(_chunk_update(member, expression, condition, names, values))
+    try:
+        clients.dynamodb().transact_write_items(TransactItems=items)
+        return True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "TransactionCanceledException":
+            raise
+        if any(cancelled_by_condition(exc, index) for index in range(len(items))):
+            return False
+        raise
+
+
 def put_planned_chunk(chunk: Chunk, *, planning: dict[str, Any], seen_step: int) -> bool:
     """Store a planned chunk, add 1 to its job's chunks_total and store where planning goes on
     (``planning``), all or nothing, while the job's planning is still at ``seen_step``.

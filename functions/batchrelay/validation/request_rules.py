@@ -9,6 +9,7 @@ from typing import Any
 from batchrelay import constants as c
 from batchrelay import registry
 from batchrelay.errors import ValidationFailed
+from batchrelay.settings import get_settings
 from batchrelay.validation.writable_json import (
     Path,
     encode_request_line,
@@ -92,6 +93,12 @@ def validate_request(
     if len(model) > c.MAX_MODEL_LENGTH:
         raise ValidationFailed(
             f"body.model is longer than {c.MAX_MODEL_LENGTH} characters", field=f"{field_prefix}body.model", line=line
+        )
+    allowed = get_settings().provider(provider).allowed_models
+    if allowed and model not in allowed:
+        raise ValidationFailed(
+            f"body.model {model!r} is not enabled for {provider} in this deployment; use one of {list(allowed)}",
+            field=f"{field_prefix}body.model", line=line,
         )
     if body.get("stream") is True:
         raise ValidationFailed("body.stream cannot be true in a batch", field=f"{field_prefix}body.stream", line=line)

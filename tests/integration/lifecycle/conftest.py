@@ -48,3 +48,21 @@ def sim(aws, clock, monkeypatch) -> Iterator[SimulatorServer]:
         reset_providers()
         yield server
     reset_providers()
+
+
+@pytest.fixture
+def bedrock_sim(aws, clock, monkeypatch) -> Iterator[SimulatorServer]:
+    """The simulator as Amazon Bedrock (boto3's bedrock and bedrock-runtime clients), S3 on moto,
+    on the driver's virtual clock, with a record minimum of 10 (tests.support.bedrock)."""
+    from batchrelay.providers.adapters import reset_providers
+    from batchrelay.settings import get_settings
+    from tests.support.bedrock import TEST_MINIMUM, simulator_env
+
+    settings = SimulatorSettings(processing_seconds=100.0, bedrock_min_records=TEST_MINIMUM)
+    with SimulatorServer(settings, clock=clock) as server:
+        for name, value in simulator_env(server).items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        reset_providers()
+        yield server
+    reset_providers()

@@ -134,8 +134,8 @@ def test_a_big_job_is_deleted_behind_the_queue_in_bounded_steps(fake, driver, mo
     plan = answer.body["to_remove"]
     chunks = len([i for i in items_of_job(job.job_id) if i["sk"].startswith("CHUNK#")])
     assert (plan["chunks"], plan["deliveries"], plan["table_items"]) == (chunks, 1, expected["table_items"])
-    assert plan["prefixes"] == [f"results/{job.job_id}/", f"raw/{job.job_id}/", f"chunks/{job.job_id}/",
-                                f"inputs/{TENANT}/{job.job_id}/"]
+    assert plan["prefixes"] == [f"results/{job.job_id}/", f"raw/{job.job_id}/", f"bedrock-output/{job.job_id}/",
+                                f"chunks/{job.job_id}/", f"inputs/{TENANT}/{job.job_id}/"]
     got = api.call("GET", f"/v1/jobs/{job.job_id}").body
     assert got["status"] == "deleting" and got["results"] is None and got["deletion"]["removed"]["results"] == 0
     assert api.call("GET", f"/v1/jobs/{job.job_id}/results").status == 409

@@ -43,7 +43,7 @@ def test_a_job_in_several_chunks_completes_with_one_line_per_request(fake, drive
     assert data["results_s3_uri"].endswith(f"results/{job.job_id}/results.jsonl")
     assert "X-Amz-Signature" in data["results_url"]
     assert data["cost"] == {"currency": "USD", "batch": job.cost_usd, "synchronous": job.sync_cost_usd,
-                            "saved": data["cost"]["saved"]}
+                            "saved": data["cost"]["saved"], "on_demand": None}
     assert all(chunk.status == ChunkStatus.COLLECTED and chunk.due_at is None
                for chunk in chunk_store.list_chunks(job.job_id))
 
@@ -336,6 +336,7 @@ def test_a_lost_collect_message_is_sent_again_by_the_poller(fake, driver):
 def test_hand_to_collect_only_the_first_caller_wins(fake, driver):
     from batchrelay.lifecycle.handoff import hand_to_collect
 
+    fake.processing_s = 60.0   # still running when created (one that has ended is handed on at once)
     requests = chat_requests(3)
     job = submit_job(requests)
     driver.drain("jobs")
@@ -351,6 +352,23 @@ def test_hand_to_collect_only_the_first_caller_wins(fake, driver):
     assert job_store.get_job(job.job_id).is_final
 
 
+def test_a_batch_that_has_ended_when_created_is_handed_to_collect_at_once(fake, driver):
+    # Given a provider whose batch has ended by the time the create answers (Bedrock's
+    # on-demand runs do; the fake's batches do with no processing time)
+    fake.processing_s = 0.0
+    requests = chat_requests(3)
+    job = submit_job(requests, chunk_size=3)
+    # When the submitter creates it
+    driver.drain("jobs")
+    # Then the chunk is ended and one collect message is on its way, without the poller
+    (chunk,) = chunk_store.list_chunks(job.job_id)
+    assert chunk.status == ChunkStatus.ENDED and chunk.end_reason == "completed"
+    driver.drain("collect")
+    assert driver.kinds["collect"] == 1
+    assert job_store.get_job(job.job_id).status == JobStatus.COMPLETED
+    assert_one_line_per_request(job_store.get_job(job.job_id), requests)
+
+
 def test_a_second_delivery_during_a_live_creation_backs_off(fake, aws, monkeypatch):
     # Given a chunk whose batch creation began a moment ago (a first delivery still running)
     from batchrelay.lifecycle import batch_creation
@@ -359,6 +377,7 @@ def test_a_second_delivery_during_a_live_creation_backs_off(fake, aws, monkeypat
 
     monkeypatch.delenv("CREATION_LEASE_SECONDS", raising=False)
     get_settings.cache_clear()
+    fake.processing_s = 60.0   # the batch runs (one ended at creation is handed on at once)
     requests = chat_requests(3)
     job = submit_job(requests, chunk_size=3)
     real_create = fake.create_batch
@@ -388,6 +407,7 @@ def test_a_refused_create_frees_the_chunk_for_an_immediate_retry(fake, aws, monk
 
     monkeypatch.delenv("CREATION_LEASE_SECONDS", raising=False)
     get_settings.cache_clear()
+    fake.processing_s = 60.0   # the batch runs (one ended at creation is handed on at once)
     job = submit_job(chat_requests(3), chunk_size=3)
     fake.create_errors = [ProviderError("rate limited", retryable=True, status_code=429)] * 3
     handle_jobs_message(PlanJob(job_id=job.job_id))  # plans the chunk
@@ -434,6 +454,7 @@ def test_an_attempt_that_took_over_and_died_is_found_by_the_next(fake, clock, aw
     monkeypatch.delenv("CREATION_LEASE_SECONDS", raising=False)
     get_settings.cache_clear()
     lease = get_settings().creation_lease_seconds
+    fake.processing_s = 10 * lease   # the batch still runs when adopted
     job = submit_job(chat_requests(3), chunk_size=3)
     handle_jobs_message(PlanJob(job_id=job.job_id), now=clock())
     chunk_store.transition_chunk(job.job_id, "c00001", "openai", ChunkStatus.PENDING, ChunkStatus.CREATING,

@@ -9,8 +9,10 @@ The scenario walks every route and lifecycle path a test can drive: endpoints, t
 secret, an upload, idempotent replays, retry chunks, the OpenAI webhook fast path, a cancel,
 finalizing, signed deliveries, the items' TTL steps, a provider-file cleanup retried by the
 poller's safety net, and DELETE of a small job (in the request) and a larger one (behind the
-collect queue); the authorizer finding keys; the drop-in surfaces through the openai and
-anthropic SDKs (files, uploads in parts, batches, output files, results, deletions).
+collect queue); a Bedrock job (IAM only: its batch inference job, its EventBridge events to
+the fast path, its retries run on demand below the record minimum, its output deleted); the
+authorizer finding keys; the drop-in surfaces through the openai and anthropic SDKs (files,
+uploads in parts, batches, output files, results, deletions).
 """
 
 from __future__ import annotations
@@ -166,6 +168,21 @@ def needs(call: Call, env: dict[str, str]) -> list[Need]:
     if call.service == "sns" and op == "Publish":
         assert params["TopicArn"] == env[c.ENV_EVENTS_TOPIC_ARN]
         return [("sns:Publish", p.EVENTS_TOPIC, "")]
+    if call.service == "bedrock":
+        if op == "CreateModelInvocationJob":
+            out = [("bedrock:CreateModelInvocationJob", p.BEDROCK_JOBS, "")]
+            # IAM checks that the caller may pass the role, to Bedrock, and tag what it creates.
+            assert params["roleArn"] == env[c.ENV_BEDROCK_ROLE_ARN]
+            out.append(("iam:PassRole", p.BEDROCK_ROLE, p.BEDROCK_SERVICE))
+            if params.get("tags"):
+                out.append(("bedrock:TagResource", p.BEDROCK_JOBS, ""))
+            return out
+        if op in ("GetModelInvocationJob", "StopModelInvocationJob"):
+            return [(f"bedrock:{op}", p.BEDROCK_JOBS, "")]
+        if op == "ListModelInvocationJobs":
+            return [("bedrock:ListModelInvocationJobs", p.ANY, "")]
+    if call.service == "bedrock-runtime" and op == "InvokeModel":
+        return [("bedrock:InvokeModel", p.BEDROCK_MODELS, "")]
     if call.service == "kms" and op in ("Encrypt", "Decrypt"):
         assert params["KeyId"] == env[c.ENV_SECRETS_KEY_ID]
         return [(f"kms:{op}", p.SIGNING_KEY, params["EncryptionContext"][c.SECRET_CONTEXT_PURPOSE])]
@@ -181,6 +198,8 @@ def allows(allow: p.Allow, action: str, resource: str, scope: str) -> bool:
         return scope in allow.purposes
     if allow.prefixes:
         return any(fnmatch.fnmatchcase(scope, pattern) for pattern in allow.prefixes)
+    if allow.services:
+        return scope in allow.services
     return True
 
 
@@ -212,6 +231,9 @@ def _openai_event(batch_id: str) -> tuple[str, dict[str, str]]:
 def _requests(provider: str, count: int) -> list[dict[str, Any]]:
     if provider == "openai":
         body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    elif provider == "bedrock":
+        body = {"model": "anthropic.claude-3-5-haiku-20241022-v1:0", "anthropic_version": "bedrock-2023-05-31",
+                "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
     else:
         body = {"model": "claude-3-5-haiku-latest", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
     return [{"custom_id": f"{provider}-{i}", "body": body} for i in range(count)]
@@ -303,13 +325,20 @@ def test_every_call_of_every_function_is_within_its_permissions(calls, no_provid
         anthropic_job = api.create_job(
             {"provider": "anthropic", "endpoint": "/v1/messages", "requests": _requests("anthropic", 4)}
         )
+        # A Bedrock job of one batch inference job (150 records: above the minimum of 100); its
+        # retries are fewer than the minimum and run on demand
+        bedrock_job = api.create_job(
+            {"provider": "bedrock", "endpoint": "/model/invoke", "requests": _requests("bedrock", 150)}
+        )
 
         def nudge_openai(job: dict[str, Any]) -> None:
             # OpenAI's fast path for every submitted batch (retry batches too)
             for chunk in job.get("chunks") or []:
                 if chunk["status"] == "submitted" and chunk["batch_id"]:
                     body, headers = _openai_event(chunk["batch_id"])
-                    assert httpx.post(openai_webhook_url, content=body, headers=headers).status_code == 200
+                    # (a busy stack on a loaded machine may take more than httpx's default 5 s)
+                    answer = httpx.post(openai_webhook_url, content=body, headers=headers, timeout=60)
+                    assert answer.status_code == 200
 
         _wait(api, anthropic_job["id"], until=lambda j: any(ch["batch_id"] for ch in j["chunks"] or []))
         api.cancel_job(anthropic_job["id"])
@@ -318,6 +347,8 @@ def test_every_call_of_every_function_is_within_its_permissions(calls, no_provid
         assert any(ch["id"].endswith("-r2") for ch in done["chunks"]), "no retry chunk was made"
         assert _wait(api, anthropic_job["id"], until=lambda j: j["status"] in FINAL)["status"] == "cancelled"
         assert _wait(api, bad_job["id"], until=lambda j: j["status"] in FINAL)["status"] == "failed"
+        bedrock_done = _wait(api, bedrock_job["id"], until=lambda j: j["status"] in FINAL)
+        assert bedrock_done["status"] == "completed" and bedrock_done["cost"]["on_demand"]
 
         # Results, the delivery log, listing, the tenant secret
         assert receiver.wait_for_jobs({openai_job["id"], anthropic_job["id"]}, timeout=30)
@@ -334,19 +365,20 @@ def test_every_call_of_every_function_is_within_its_permissions(calls, no_provid
             time.sleep(0.5)
         assert stack.simulator.stats()["files_deleted"] == stack.simulator.stats()["files_created"]
 
-        # DELETE: the small Anthropic job in the request, the OpenAI job behind the queue
+        # DELETE: the small Anthropic job in the request, the OpenAI and Bedrock jobs behind the queue
         deleted = api.request("DELETE", f"/v1/jobs/{anthropic_job['id']}")
         assert deleted["status"] == "deleted" and deleted["removed"]["table_items"] > 0
-        assert api.request("DELETE", f"/v1/jobs/{openai_job['id']}")["status"] == "deleting"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                api.get_job(openai_job["id"])
-            except ApiError as gone:
-                assert gone.status == 404
-                break
-            assert time.monotonic() < deadline, "the OpenAI job was not deleted"
-            time.sleep(0.5)
+        for job in (openai_job, bedrock_job):
+            assert api.request("DELETE", f"/v1/jobs/{job['id']}")["status"] == "deleting"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    api.get_job(job["id"])
+                except ApiError as gone:
+                    assert gone.status == 404
+                    break
+                assert time.monotonic() < deadline, f"{job['provider']} job {job['id']} was not deleted"
+                time.sleep(0.5)
 
         # The OpenAI surface, as the openai SDK drives it (Authorization: Bearer)
         client = openai.OpenAI(base_url=stack.url + c.OPENAI_PREFIX, api_key=stack.api_key, max_retries=0)
@@ -406,6 +438,13 @@ def test_every_call_of_every_function_is_within_its_permissions(calls, no_provid
     scoped = {(call.function, need[0], need[2].split("#")[0]) for call in calls for need in needs(call, env)}
     assert (c.FUNCTION_COLLECTOR, "dynamodb:UpdateItem", "IDEMPOTENCY") in scoped  # the TTL steps
     assert (c.FUNCTION_COLLECTOR, "dynamodb:UpdateItem", "BATCH") in scoped
+    # Bedrock: its job, the role passed to it, its events to the fast path, the on-demand retries
+    assert (c.FUNCTION_SUBMITTER, "iam:PassRole", p.BEDROCK_ROLE) in made
+    assert (c.FUNCTION_SUBMITTER, "bedrock:InvokeModel", p.BEDROCK_MODELS) in made
+    assert (c.FUNCTION_BEDROCK_EVENTS, "bedrock:GetModelInvocationJob", p.BEDROCK_JOBS) in made
+    assert (c.FUNCTION_BEDROCK_EVENTS, "dynamodb:UpdateItem", p.TABLE) in made
+    output = f"bucket/{c.BEDROCK_OUTPUT_PREFIX}"
+    assert any(f == c.FUNCTION_COLLECTOR and a == "s3:DeleteObject" and r.startswith(output) for f, a, r in made)
     cleanups = [call for call in calls if call.function == c.FUNCTION_POLLER and call.operation == "SendMessage"
                 and '"kind":"cleanup"' in call.params.get("MessageBody", "")]
     assert cleanups, "the poller never retried a provider-file cleanup"

@@ -50,7 +50,7 @@ def test_event_has_the_documented_shape():
         "request_count": 3,
         "counts": {"succeeded": 2, "errored": 1, "expired": 0, "cancelled": 0},
         "usage": {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15},
-        "cost": {"currency": "USD", "batch": "0.01", "synchronous": "0.02", "saved": "0.01"},
+        "cost": {"currency": "USD", "batch": "0.01", "synchronous": "0.02", "saved": "0.01", "on_demand": None},
         "metadata": {"team": "search"},
         "webhook_url": "https://hooks.example.com/job",
         "created_at": "2025-01-01T00:00:00.000Z",

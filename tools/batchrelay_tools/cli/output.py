@@ -105,7 +105,9 @@ def validation_text(validation: dict[str, Any]) -> str:
 
 def cost_text(cost: dict[str, Any]) -> str:
     currency = cost.get("currency", "USD")
-    return f"{cost.get('batch')} {currency} (synchronous {cost.get('synchronous')}, saved {cost.get('saved')})"
+    on_demand = f"; {cost['on_demand']} of it on demand" if cost.get("on_demand") else ""
+    return (f"{cost.get('batch')} {currency} (synchronous {cost.get('synchronous')}, saved {cost.get('saved')}"
+            f"{on_demand})")
 
 
 def jobs_table(jobs: list[dict[str, Any]]) -> str:

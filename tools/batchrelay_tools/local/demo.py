@@ -2,10 +2,11 @@
 
 Starts the local stack (provider simulator with ~5% retryable per-request failures on
 the first attempt), registers a webhook receiver on loopback, submits one job per
-provider, and runs a batch through each official SDK (``openai`` and ``anthropic``)
-against its drop-in surface (base URL and key changed, nothing else); shows progress,
-verifies the signed webhooks with ``standardwebhooks``, downloads each results.jsonl and the
-SDKs' results and prints a summary. Exits 0 when every check passed.
+provider (``--providers``: OpenAI, Anthropic and Amazon Bedrock by default), and runs a
+batch through each official SDK (``openai`` and ``anthropic``) against its drop-in surface
+(base URL and key changed, nothing else); shows progress, verifies the signed webhooks with
+``standardwebhooks``, downloads each results.jsonl and the SDKs' results and prints a
+summary. Exits 0 when every check passed.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ from batchrelay_tools.local.webhook_receiver import WebhookReceiver
 PROVIDER_JOBS = {
     "openai": ("/v1/chat/completions", "gpt-4o-mini"),
     "anthropic": ("/v1/messages", "claude-haiku-4-5"),
+    # Claude on Bedrock: the InvokeModel body (Messages with anthropic_version) and its model id.
+    "bedrock": ("/model/invoke", "anthropic.claude-3-5-haiku-20241022-v1:0"),
 }
+DEFAULT_PROVIDERS = ("openai", "anthropic", "bedrock")
 TOPICS = ("tides", "volcanoes", "bread", "bees", "comets", "rivers", "glaciers", "owls", "salt", "maps")
 
 
@@ -48,6 +52,8 @@ def demo_requests(provider: str, count: int) -> list[dict[str, Any]]:
     for i in range(count):
         prompt = f"In one sentence, tell me something surprising about {TOPICS[i % len(TOPICS)]} (#{i})."
         body: dict[str, Any] = {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": prompt}]}
+        if provider == "bedrock":
+            body["anthropic_version"] = "bedrock-2023-05-31"
         requests.append({"custom_id": f"{provider}-{i:05d}", "body": body})
     return requests
 
@@ -99,7 +105,8 @@ class Demo:
         _say(f"   endpoint {endpoint['id']} (secret {secret[:12]}...)")
 
         jobs: list[DemoJob] = []
-        for provider, (endpoint_path, model) in PROVIDER_JOBS.items():
+        for provider in self.args.providers:
+            endpoint_path, model = PROVIDER_JOBS[provider]
             requests = demo_requests(provider, self.args.requests)
             job = api.create_job(
                 {"provider": provider, "endpoint": endpoint_path, "requests": requests,
@@ -255,22 +262,36 @@ class Demo:
             retried = sum(1 for line in lines if (line.get("attempts") or 1) > 1)
             max_attempts = max((line.get("attempts") or 1 for line in lines), default=0)
             chunks = job.get("chunks") or []
-            retry_batches = sum(1 for ch in chunks if (ch.get("attempt") or 1) > 1)
+            originals = sum(1 for ch in chunks if (ch.get("attempt") or 1) == 1)
+            # Retry chunks that got a batch of their own (small ones gathered into one do not).
+            retry_batches = sum(1 for ch in chunks if (ch.get("attempt") or 1) > 1 and ch.get("batch_id"))
+            on_demand = sum(1 for line in lines if line.get("service_tier") == "on_demand")
             usage = job.get("usage") or {}
             _say(f"   {demo_job.provider:<9} {job['id']}  {job['status']}")
             _say(f"             {job['request_count']} requests: {counts.get('succeeded', 0)} succeeded, "
-                 f"{counts.get('errored', 0)} errored; {len(chunks) - retry_batches} chunks + "
+                 f"{counts.get('errored', 0)} errored; {originals} chunks + "
                  f"{retry_batches} retry batches; {retried} requests needed a 2nd attempt "
-                 f"(most attempts: {max_attempts})")
+                 f"(most attempts: {max_attempts})"
+                 + (f"; {on_demand} answered on demand (below Bedrock's batch minimum)" if on_demand else ""))
             _say(f"             tokens {usage.get('input_tokens', 0)} in / {usage.get('output_tokens', 0)} out; "
                  f"cost {cost_text(job['cost']) if job.get('cost') else 'n/a'}")
             _say(f"             results {demo_job.results_path}")
             self.check(job["status"] == "completed", f"{job['id']} completed (retries recovered every failure)")
 
 
+def _providers(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in PROVIDER_JOBS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(PROVIDER_JOBS)}; not {', '.join(unknown) or value!r}")
+    return names
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m batchrelay_tools.local.demo", description=__doc__)
     parser.add_argument("--requests", type=int, default=300, help="requests per provider")
+    parser.add_argument("--providers", type=_providers, default=list(DEFAULT_PROVIDERS),
+                        help=f"comma-separated, of {', '.join(PROVIDER_JOBS)} (default: all of them)")
     parser.add_argument("--chunk-size", type=int, default=100)
     parser.add_argument("--failure-fraction", type=float, default=0.05)
     parser.add_argument("--processing-seconds", type=float, default=3.0, help="simulated batch run time")

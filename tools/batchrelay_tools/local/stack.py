@@ -23,6 +23,7 @@ from batchrelay_tools.caches import reset_container_caches
 from batchrelay_tools.local.api_gateway import ApiGateway, ApiServer, api_key_id
 from batchrelay_tools.local.atomic_dynamodb import serialize_dynamodb_writes
 from batchrelay_tools.local.config import LOOPBACK, LocalConfig
+from batchrelay_tools.local.event_bus import LocalEventBus
 from batchrelay_tools.local.handler_loader import Handler, ensure_functions_on_path, load_handler
 from batchrelay_tools.local.lambda_runtime import LambdaRuntime, queue_sources
 from batchrelay_tools.local.resources import create_resources, queue_urls, register_api_keys
@@ -32,6 +33,8 @@ log = logging.getLogger("local." + __name__.rsplit(".", 1)[-1])
 
 REGION = "us-east-1"
 SIMULATOR_API_KEY = "sk-local-simulator"
+# Amazon Bedrock's service role: the simulator checks its form only (there is no IAM locally).
+LOCAL_BEDROCK_ROLE_ARN = "arn:aws:iam::123456789012:role/batchrelay-bedrock-local"
 # The shortest delay between two status checks of a batch (deployed: the 60 s schedule).
 # Libraries whose per-request logs would drown the stack's own output.
 _NOISY_LOGGERS = ("werkzeug", "botocore", "urllib3", "httpx", "httpx2", "httpcore", "openai", "anthropic", "moto")
@@ -87,6 +90,7 @@ class LocalStack:
     _undo_atomic_writes: Any = None
     _api: ApiServer | None = None
     _runtime: LambdaRuntime | None = None
+    _event_bus: LocalEventBus | None = None
     _saved_env: dict[str, str | None] = field(default_factory=dict)
 
     # --- addresses ---
@@ -191,6 +195,12 @@ class LocalStack:
             retry_seconds=self.config.retry_seconds,
             concurrency=self.config.concurrency,
         ).start()
+        if "bedrock" in self.simulated_providers:
+            from batchrelay_tools.simulator.providers.bedrock import sim_state
+
+            state = sim_state(self.simulator.simulator)
+            # EventBridge: Bedrock's state changes to the fast path, as the stack's rule sends them.
+            self._event_bus = LocalEventBus(state.state_changes, invoke, region=REGION).start()
 
     def _start_providers(self) -> None:
         """The simulator stands in for every provider without a real key in the environment."""
@@ -208,6 +218,8 @@ class LocalStack:
         self.simulator = SimulatorServer(settings, host=LOOPBACK).start()
         for provider in self.simulated_providers:
             self._set_env(simulator_env(registry.spec(provider), self.simulator.base_url))
+        if "bedrock" in self.simulated_providers:
+            self._default_env(c.ENV_BEDROCK_ROLE_ARN, LOCAL_BEDROCK_ROLE_ARN)
 
     def _apply_local_timings(self) -> None:
         """Check running batches on every local poller tick instead of once a minute at best.
@@ -226,6 +238,9 @@ class LocalStack:
         if self._api:
             self._api.stop()
             self._api = None
+        if self._event_bus:
+            self._event_bus.stop()
+            self._event_bus = None
         if self._runtime:
             self._runtime.stop()
             self._runtime = None

@@ -79,6 +79,8 @@ class SimulatorSettings:
     token_limit_failures_next: int = 0     # OpenAI: batch fails with code token_limit_exceeded
     # Batches end expired after finishing this fraction of their requests (None: never expire).
     expire_after_fraction: float | None = None
+    quota_failures_next: int = 0           # Bedrock: the create is refused (ServiceQuotaExceededException)
+    bedrock_min_records: int = 100         # Bedrock: a job with fewer records is refused (ValidationException)
 
     # --- transport faults ---
     create_errors_next: int = 0            # next N batch-create calls answer with an HTTP error

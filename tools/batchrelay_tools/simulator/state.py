@@ -220,6 +220,7 @@ class Simulator:
             self.files.clear()
             self.openai_batches.clear()
             self.anthropic_batches.clear()
+            self.extensions.clear()
             self.calls.clear()
             self.attempts.clear()
             self._seq = 0
@@ -764,6 +765,10 @@ class Simulator:
         with self.lock:
             entries = [self._ledger_openai(b) for b in self.openai_batches.values()]
             entries += [self._ledger_anthropic(b) for b in self.anthropic_batches.values()]
+            # Simulated providers of simulator/providers keep their own (``ledger()`` on their state).
+            for state in self.extensions.values():
+                if hasattr(state, "ledger"):
+                    entries += state.ledger()
         return sorted(entries, key=lambda e: (e.created_at, e.batch_id))
 
     def _ledger_openai(self, batch: OpenAIBatch) -> LedgerBatch:
