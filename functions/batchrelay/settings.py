@@ -34,6 +34,9 @@ class ProviderSettings(BaseModel):
     api_key: str | None = None       # local mode and tests; deployed: the secret below
     secret_arn: str | None = None    # Secrets Manager secret holding the API key
     base_url: str | None = None      # another endpoint (local simulator, a compatible server)
+    # Providers that never expire batches: the default maximum age of a job's batches.
+    max_batch_age_seconds: int | None = None
+    api_version: str | None = None   # Azure OpenAI's api-version (the adapter has a default)
 
 
 def _provider_settings() -> dict[str, ProviderSettings]:
@@ -45,15 +48,19 @@ def _provider_settings() -> dict[str, ProviderSettings]:
                 max_requests=int(env.get(spec.max_requests_env) or spec.limits.max_requests),
                 max_bytes=int(env.get(spec.max_bytes_env) or spec.limits.max_bytes),
             )
+            max_age = env.get(spec.max_batch_age_env)
+            max_batch_age = int(max_age) if max_age else spec.max_batch_age_seconds
         except ValueError as exc:
             raise SettingsError(
-                f"{spec.max_requests_env} / {spec.max_bytes_env} must be integers: {exc}"
+                f"{spec.max_requests_env} / {spec.max_bytes_env} / {spec.max_batch_age_env} must be integers: {exc}"
             ) from exc
         providers[spec.name] = ProviderSettings(
             limits=limits,
             api_key=env.get(spec.api_key_env) or None,
             secret_arn=env.get(spec.secret_arn_env) or None,
-            base_url=env.get(spec.base_url_env) or None,
+            base_url=env.get(spec.base_url_env) or spec.base_url or None,
+            max_batch_age_seconds=max_batch_age or None,
+            api_version=env.get(spec.api_version_env) or None,
         )
     return providers
 
