@@ -146,7 +146,7 @@ def ensure_batch(job_id: str, chunk_id: str, *, now: float | None = None) -> str
 
     if found is None:
         try:
-            batch = _create(provider, chunk)
+            batch = _create(provider, chunk, completion_window=job.completion_window)
         except ProviderError as exc:
             if exc.status_code in CREDENTIAL_STATUS:
                 return _hold_for_credentials(chunk, job, exc, now=now)
@@ -259,10 +259,12 @@ def _find_earlier_batch(provider: BatchProvider, chunk: Chunk) -> tuple[BatchInf
     return None, unproven
 
 
-def _create(provider: BatchProvider, chunk: Chunk) -> BatchInfo:
+def _create(provider: BatchProvider, chunk: Chunk, *, completion_window: str | None = None) -> BatchInfo:
     """Create the batch. The adapters make the create call without the SDK's own retries (a
     retried POST after a timeout could make a second batch); a 429 proves nothing was made,
-    so only that is retried here, a few times with backoff and jitter."""
+    so only that is retried here, a few times with backoff and jitter. A job's completion
+    window goes only to providers that offer a choice (only their jobs may name one)."""
+    options = {"completion_window": completion_window} if completion_window else {}
     fd, path = tempfile.mkstemp(suffix=".jsonl")
     os.close(fd)
     try:
@@ -271,7 +273,7 @@ def _create(provider: BatchProvider, chunk: Chunk) -> BatchInfo:
             try:
                 return provider.create_batch(
                     requests_path=path, request_count=chunk.request_count, endpoint=chunk.endpoint,
-                    metadata=batch_metadata(chunk),
+                    metadata=batch_metadata(chunk), **options,
                 )
             except ProviderError as exc:
                 if exc.status_code != 429 or attempt == CREATE_ATTEMPTS_ON_429 - 1:

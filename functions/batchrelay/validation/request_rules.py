@@ -158,6 +158,24 @@ def check_chunk_size(chunk_size: int | None, request_count: int) -> None:
         )
 
 
+def check_completion_window(provider: str, window: str | None) -> str | None:
+    """The job's completion window: one the provider offers, or None (its default window)."""
+    if window is None:
+        return None
+    windows = registry.spec(provider).completion_windows
+    if windows is None:
+        raise ValidationFailed(
+            f"{provider} batches run in one fixed window; leave completion_window out", field="completion_window"
+        )
+    if not windows.accepts(window):
+        raise ValidationFailed(
+            f"completion_window {window!r} is not one {provider} offers: {windows.describe()}, written like "
+            f"'{windows.default}'",
+            field="completion_window",
+        )
+    return window
+
+
 def validate_metadata(metadata: dict[str, str]) -> None:
     if len(metadata) > 16:
         raise ValidationFailed("metadata holds at most 16 pairs", field="metadata")
