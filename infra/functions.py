@@ -145,6 +145,12 @@ class BatchRelayFunctions(Construct):
         }
         environment.update({key: resource_env[key] for key in RESOURCE_ENV[name]})
         environment[c.ENV_FUNCTION] = name
+        if s.compatible_providers_json:
+            # Every function reads the registry (the API validates jobs by it): the same servers in each.
+            environment[c.ENV_OPENAI_COMPATIBLE_PROVIDERS] = s.compatible_providers_json
+        if name in c.PROVIDER_CALLERS or name == c.FUNCTION_API:
+            for spec in registry.specs():
+                environment.update(s.provider_environment(spec))
         if name in c.PROVIDER_CALLERS:
             for spec in registry.specs():
                 limits = s.provider_limits[spec.name]

@@ -287,7 +287,8 @@ register(
         title="Groq",
         adapter="batchrelay.providers.openai_shaped:GroqProvider",
         endpoints=("/v1/chat/completions",),
-        limits=ProviderLimits(max_requests=50_000, max_bytes=200 * 1024 * 1024),
+        # Groq's API reference: input files up to 100 MB; its batch guide: up to 50,000 lines.
+        limits=ProviderLimits(max_requests=50_000, max_bytes=100 * 1024 * 1024),
         capabilities=Capabilities(
             batch_metadata=True, progress_counts=True, webhook_push=False, one_model_per_batch=True,
             input_files=True,
@@ -296,7 +297,8 @@ register(
         request_format="openai",
         simulator_path="/groq/openai/v1",
         recovery="its metadata (job, chunk)",
-        docs="OpenAI's Files + Batches API at Groq's /openai/v1; completion_window 24h to 7d (a job setting)",
+        docs=("OpenAI's Files + Batches API at Groq's /openai/v1; completion_window 24h to 7d (a job setting); "
+              "its list of batches is one unpaged answer"),
         completion_windows=CompletionWindows(default="24h", shortest="24h", longest="7d"),
         base_url="https://api.groq.com/openai/v1",
     )

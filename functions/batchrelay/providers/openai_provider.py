@@ -185,12 +185,19 @@ class OpenAIProvider(SdkProvider):
         oldest = math.floor(created_after)  # created_at is whole seconds
         with translate_errors(self.name):
             page = self.client.batches.list(limit=max(1, min(100, page_size)))
+        seen: set[str] = set()
         while True:
+            fresh = False
             for batch in page.data:
+                if batch.id in seen:
+                    continue
+                seen.add(batch.id)
+                fresh = True
                 if batch.created_at < oldest:
                     return  # newest first: everything after this is older still
                 yield self._info(batch)
-            if not page.has_next_page():
+            # A compatible server that ignores ``after`` answers the same page again: stop there.
+            if not fresh or not page.has_next_page():
                 return
             with translate_errors(self.name):
                 page = page.get_next_page()

@@ -20,13 +20,16 @@ and what its registry entry says (limits, expiry, prices).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from typing import Any
 
 import openai
 
 from batchrelay import registry
 from batchrelay.providers import credentials
-from batchrelay.providers.base import ProviderError
+from batchrelay.providers.base import BatchInfo, ProviderError
+from batchrelay.providers.errors import translate_errors
 from batchrelay.providers.openai_provider import OpenAIProvider
 from batchrelay.settings import get_settings
 
@@ -67,7 +70,20 @@ class OpenAICompatibleProvider(OpenAIProvider):
 
 
 class GroqProvider(OpenAICompatibleProvider):
+    """Groq lists every batch in one answer (no ``limit``, ``after`` or ``has_more`` in its API
+    reference), in no documented order: one call, sorted here newest first."""
+
     name = "groq"
+
+    def list_batches(self, *, created_after: float, page_size: int = 100) -> Iterator[BatchInfo]:
+        oldest = math.floor(created_after)
+        with translate_errors(self.name):
+            page = self.client.batches.list()
+        batches = sorted(page.data, key=lambda batch: batch.created_at, reverse=True)
+        for batch in batches:
+            if batch.created_at < oldest:
+                return
+            yield self._info(batch)
 
 
 class AzureOpenAIProvider(OpenAICompatibleProvider):

@@ -2,8 +2,9 @@
 
 Served under ``/groq/openai/v1`` (local mode points ``GROQ_BASE_URL`` there, as at
 ``https://api.groq.com/openai/v1``) for the openai SDK. What Groq does differently from
-OpenAI: ``completion_window`` from 24h to 7d, chat completions only. Errors in OpenAI's
-shape, bearer key.
+OpenAI: ``completion_window`` from 24h to 7d, chat completions only, and its list of batches
+is one answer without paging (``{"object": "list", "data"}``, as groq-python's
+``BatchListResponse`` has it), here in creation order. Errors in OpenAI's shape, bearer key.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def _same(request: Any, account: OpenAIShapedAccount, groups: dict[str, str]) ->
 PLUGIN = plugins.register(plugins.SimulatedProvider(
     name="groq",
     prefix=PREFIX,
-    routes=openai_routes("/openai/v1", _same, prefix=PREFIX),
+    routes=openai_routes("/openai/v1", _same, prefix=PREFIX, paged_list=False),
     make_state=_account,
     authorized=bearer_key,
 ))

@@ -53,6 +53,13 @@ class OpenAIShapedAccount(Simulator):
         self.extensions = {}
         self._seq = 0
 
+    def all_batches(self) -> dict[str, Any]:
+        """Every batch in one answer, in creation order: ``{"object": "list", "data"}``."""
+        with self.lock:
+            ordered = sorted((b for b in self.openai_batches.values() if b.id not in self.vanished),
+                             key=lambda b: b.seq)
+            return {"object": "list", "data": [self._openai_view(b) for b in ordered]}
+
     def ledger_entries(self) -> list[LedgerBatch]:
         with self.lock:
             return [self._ledger_openai(batch) for batch in self.openai_batches.values()]
@@ -99,11 +106,14 @@ def _create(account_of: AccountOf) -> Callable[..., None]:
     return handler
 
 
-def _list(account_of: AccountOf) -> Callable[..., None]:
+def _list(account_of: AccountOf, *, paged: bool) -> Callable[..., None]:
     def handler(request: Any, state: Any, body: bytes, **groups: str) -> None:
+        account = account_of(request, state, groups)
+        if not paged:
+            request.send_json(200, account.all_batches())
+            return
         limit = max(1, min(100, int(request.query.get("limit", 20))))
-        request.send_json(200, account_of(request, state, groups).list_openai_batches(request.query.get("after"),
-                                                                                       limit))
+        request.send_json(200, account.list_openai_batches(request.query.get("after"), limit))
     return handler
 
 
@@ -119,15 +129,17 @@ def _cancel(account_of: AccountOf) -> Callable[..., None]:
     return handler
 
 
-def openai_routes(base: str, account_of: AccountOf, *, prefix: str) -> tuple[plugins.Route, ...]:
-    """OpenAI's Files + Batches routes under ``base`` (after the plugin's ``prefix``)."""
+def openai_routes(base: str, account_of: AccountOf, *, prefix: str, paged_list: bool = True
+                  ) -> tuple[plugins.Route, ...]:
+    """OpenAI's Files + Batches routes under ``base`` (after the plugin's ``prefix``).
+    ``paged_list`` False: the list is every batch in one answer, oldest first (Groq's)."""
     return (
         plugins.route("POST", f"{base}/files", _upload(account_of), prefix=prefix),
         plugins.route("GET", f"{base}/files/{{id}}", _file(account_of), prefix=prefix),
         plugins.route("GET", f"{base}/files/{{id}}/content", _file_content(account_of), prefix=prefix),
         plugins.route("DELETE", f"{base}/files/{{id}}", _file_delete(account_of), prefix=prefix),
         plugins.route("POST", f"{base}/batches", _create(account_of), prefix=prefix),
-        plugins.route("GET", f"{base}/batches", _list(account_of), prefix=prefix),
+        plugins.route("GET", f"{base}/batches", _list(account_of, paged=paged_list), prefix=prefix),
         plugins.route("GET", f"{base}/batches/{{id}}", _get(account_of), prefix=prefix),
         plugins.route("POST", f"{base}/batches/{{id}}/cancel", _cancel(account_of), prefix=prefix),
     )
