@@ -27,7 +27,20 @@ from batchrelay_tools.local.webhook_receiver import WebhookReceiver
 PROVIDER_JOBS = {
     "openai": ("/v1/chat/completions", "gpt-4o-mini"),
     "anthropic": ("/v1/messages", "claude-haiku-4-5"),
+    "azure_openai": ("/v1/chat/completions", "gpt-4o-mini"),   # the model is the batch deployment's name
+    "groq": ("/v1/chat/completions", "llama-3.1-8b-instant"),
 }
+DEFAULT_PROVIDERS = ("openai", "anthropic", "azure_openai", "groq")
+
+
+def provider_job(provider: str) -> tuple[str, str]:
+    """(endpoint, model) of a provider's demo workload; a configured OpenAI-compatible server
+    runs its first endpoint with the first model of its prices (or "default")."""
+    if provider in PROVIDER_JOBS:
+        return PROVIDER_JOBS[provider]
+    spec = registry.spec(provider)
+    models = list((spec.prices or {}).get("models", {}))
+    return spec.endpoints[0], models[0] if models else "default"
 TOPICS = ("tides", "volcanoes", "bread", "bees", "comets", "rivers", "glaciers", "owls", "salt", "maps")
 
 
@@ -41,7 +54,7 @@ class DemoJob:
 
 
 def demo_requests(provider: str, count: int) -> list[dict[str, Any]]:
-    _, model = PROVIDER_JOBS[provider]
+    _, model = provider_job(provider)
     requests = []
     for i in range(count):
         prompt = f"In one sentence, tell me something surprising about {TOPICS[i % len(TOPICS)]} (#{i})."
@@ -97,7 +110,8 @@ class Demo:
         _say(f"   endpoint {endpoint['id']} (secret {secret[:12]}...)")
 
         jobs: list[DemoJob] = []
-        for provider, (endpoint_path, model) in PROVIDER_JOBS.items():
+        for provider in self.args.providers:
+            endpoint_path, model = provider_job(provider)
             requests = demo_requests(provider, self.args.requests)
             job = api.create_job(
                 {"provider": provider, "endpoint": endpoint_path, "requests": requests,
@@ -135,7 +149,7 @@ class Demo:
         while True:
             for demo_job in jobs:
                 demo_job.job = api.get_job(demo_job.job["id"])
-            lines = [f"   {j.provider:<9} {j.progress.line(j.job, width=24)}" for j in jobs]
+            lines = [f"   {j.provider:<12} {j.progress.line(j.job, width=24)}" for j in jobs]
             if tty:
                 if shown:
                     print(f"\033[{shown}F", end="")
@@ -178,7 +192,7 @@ class Demo:
             chunks = job.get("chunks") or []
             retry_batches = sum(1 for ch in chunks if (ch.get("attempt") or 1) > 1)
             usage = job.get("usage") or {}
-            _say(f"   {demo_job.provider:<9} {job['id']}  {job['status']}")
+            _say(f"   {demo_job.provider:<12} {job['id']}  {job['status']}")
             _say(f"             {job['request_count']} requests: {counts.get('succeeded', 0)} succeeded, "
                  f"{counts.get('errored', 0)} errored; {len(chunks) - retry_batches} chunks + "
                  f"{retry_batches} retry batches; {retried} requests needed a 2nd attempt "
@@ -187,6 +201,14 @@ class Demo:
                  f"cost {cost_text(job['cost']) if job.get('cost') else 'n/a'}")
             _say(f"             results {demo_job.results_path}")
             self.check(job["status"] == "completed", f"{job['id']} completed (retries recovered every failure)")
+
+
+def _provider_list(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in names if name not in registry.names()]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown provider(s) {unknown}; registered: {', '.join(registry.names())}")
+    return names
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=150.0, help="give up on the jobs after this")
     parser.add_argument("--webhook-timeout", type=float, default=30.0)
     parser.add_argument("--output", default="demo-output", help="where results.jsonl files go")
+    parser.add_argument("--providers", type=_provider_list, default=DEFAULT_PROVIDERS,
+                        help=f"comma-separated, of: {', '.join(registry.names())} (default: "
+                             f"{','.join(DEFAULT_PROVIDERS)})")
     args = parser.parse_args(argv)
     try:
         return Demo(args).run()
