@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import random
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -20,6 +21,13 @@ from tests.simulation.scenario import Faults, Scenario
 from tests.simulation.scheduler import Invocation, VirtualClock
 
 CREATE_CALLS = {"openai.POST /v1/batches", "anthropic.POST /v1/messages/batches"}
+# The OpenAI-shaped providers' creates: POST .../batches under their own paths
+# (azure_openai.POST /azure/openai/batches, groq.POST /groq/openai/v1/batches, ...).
+_SHAPED_CREATE = re.compile(r"^[a-z0-9_]+\.POST /\S+/batches$")
+
+
+def is_create(name: str) -> bool:
+    return name in CREATE_CALLS or bool(_SHAPED_CREATE.match(name))
 
 # Seconds a call takes, (low, high), by call name prefix (the longest matching prefix wins).
 LATENCY = {
@@ -35,6 +43,8 @@ LATENCY = {
     "anthropic.": (0.05, 0.3),
     "anthropic.POST /v1/messages/batches": (0.3, 2.5),
     "anthropic.GET /v1/messages/batches": (0.1, 0.6),
+    # OpenAI-shaped providers (tests/simulation/scenario.py SHAPED_PROVIDERS): OpenAI's latencies.
+    **{f"{provider}.": (0.05, 0.3) for provider in ("azure_openai", "groq", "vllm_sim")},
 }
 SDK_TIMEOUT_S = 60.0
 
@@ -102,7 +112,7 @@ class FaultInjector:
                 return f"crash at {point}"
         if not self.active:
             return None
-        if phase == "after" and name in CREATE_CALLS and self.faults.crash_after_create \
+        if phase == "after" and is_create(name) and self.faults.crash_after_create \
                 and self.rng.random() < self.faults.crash_after_create:
             self.note(f"crash {point} ({inv.label})")
             return f"crash at {point}"
@@ -161,7 +171,7 @@ class FaultInjector:
 
     def _random_fault(self, name: str, draw: float, kind_draw: float, extra: float) -> ProviderFault | None:
         f = self.faults
-        if name in CREATE_CALLS and f.ambiguous_create:
+        if is_create(name) and f.ambiguous_create:
             if draw < f.ambiguous_create:
                 if kind_draw < 0.4:
                     return ProviderFault("status", 500, applied=True)
