@@ -106,6 +106,7 @@ class ProviderSpec:
     # running batch is cancelled and handled like an expired one. None: the provider expires them.
     max_batch_age_seconds: int | None = None
     base_url: str = ""          # the API's address where the SDK has no default (settings override it)
+    needs_base_url: bool = False  # no address without configuration (Azure: the resource's endpoint)
     # A prices.json-shaped section ({"batch_discount", "source", "models"}) for providers
     # configured at deploy time; the prices file's own section wins where it has one.
     prices: Mapping[str, Any] | None = field(default=None, hash=False)
@@ -279,6 +280,7 @@ register(
               "never expires a batch: one running past the job's max_batch_age_seconds (default 24 h) is "
               "cancelled and handled as expired; token_limit_exceeded holds the chunk"),
         max_batch_age_seconds=AZURE_MAX_BATCH_AGE_SECONDS,
+        needs_base_url=True,
     )
 )
 register(

@@ -9,6 +9,7 @@ from typing import Any
 from batchrelay import constants as c
 from batchrelay import registry
 from batchrelay.errors import ValidationFailed
+from batchrelay.settings import get_settings
 from batchrelay.validation.writable_json import (
     Path,
     encode_request_line,
@@ -34,7 +35,15 @@ class CheckedRequest:
 def check_provider_endpoint(provider: str, endpoint: str) -> None:
     if provider not in registry.names():
         raise ValidationFailed(f"provider must be one of {list(registry.names())}", field="provider")
-    endpoints = registry.spec(provider).endpoints
+    spec = registry.spec(provider)
+    if spec.needs_base_url and not get_settings().provider(provider).base_url:
+        # Its batches could never be created: say so now rather than after the job is queued.
+        raise ValidationFailed(
+            f"{provider} is not configured in this deployment: its address is not set "
+            f"({spec.base_url_env}; CDK context {provider}_base_url)",
+            field="provider",
+        )
+    endpoints = spec.endpoints
     if endpoint not in endpoints:
         raise ValidationFailed(
             f"endpoint {endpoint!r} is not a {provider} batch endpoint; use one of {list(endpoints)}",

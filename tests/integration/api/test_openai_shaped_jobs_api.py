@@ -21,6 +21,27 @@ def configured():
         yield specs
 
 
+@pytest.fixture(autouse=True)
+def azure_address(monkeypatch):
+    """The deployment's Azure OpenAI resource (without one, Azure jobs are refused)."""
+    from batchrelay.settings import get_settings
+
+    monkeypatch.setenv("AZURE_OPENAI_BASE_URL", "https://example-resource.openai.azure.com")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_azure_jobs_are_refused_while_the_deployment_has_no_azure_address(api, monkeypatch):
+    from batchrelay.settings import get_settings
+
+    monkeypatch.delenv("AZURE_OPENAI_BASE_URL")
+    get_settings.cache_clear()
+    refused = api.call("POST", "/v1/jobs", _job("azure_openai"))
+    assert refused.status == 400 and refused.body["error"]["field"] == "provider"
+    assert "AZURE_OPENAI_BASE_URL" in refused.body["error"]["message"]
+
+
 def test_every_openai_shaped_provider_is_accepted_and_described(api, configured):
     spec = api.call("GET", "/v1/openapi.json").body
     ref = spec["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]

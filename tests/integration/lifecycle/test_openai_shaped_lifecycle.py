@@ -137,9 +137,13 @@ def test_without_attempts_left_the_unfinished_requests_of_an_aged_out_batch_expi
     assert sorted(statuses.values()) == ["expired"] * 3 + ["succeeded"] * 3
 
 
-def test_the_job_takes_its_providers_maximum_age_by_default(aws):
+def test_the_job_takes_its_providers_maximum_age_by_default(aws, monkeypatch):
     from batchrelay.jobs.job_service import create_job
     from batchrelay.models.api import CreateJobRequest
+    from batchrelay.settings import get_settings
+
+    monkeypatch.setenv("AZURE_OPENAI_BASE_URL", "https://example-resource.openai.azure.com")
+    get_settings.cache_clear()
 
     request = {"endpoint": "/v1/chat/completions", "requests": requests_for("groq", 1)}
     azure, _ = create_job("t1", CreateJobRequest(provider="azure_openai", **request), idempotency_key=None)
