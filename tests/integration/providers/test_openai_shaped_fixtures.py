@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx2
 import openai
+import pytest
 from openai.types.chat import ChatCompletion
 
 from batchrelay.providers.openai_shaped import AzureOpenAIProvider, GroqProvider
@@ -61,22 +62,6 @@ def test_azures_output_line_reads_with_its_usage_and_its_model():
     assert completion.choices[0].message.content.startswith("Microsoft was founded")
 
 
-def test_azure_request_lines_are_written_as_azure_publishes_them_and_the_simulator_runs_them(sim, tmp_path):
-    published = fixture("azure_input.jsonl")
-    provider = make_azure(sim)
-    # The adapter writes the published line from a job's request (endpoint /v1/chat/completions)
-    written = [provider.request_line(line["custom_id"], line["body"], "/v1/chat/completions") for line in published]
-    assert written == published
-    # And the simulated Azure takes the published file as it is
-    path = tmp_path / "azure_input.jsonl"
-    path.write_text((FIXTURES / "azure_input.jsonl").read_text(encoding="utf-8"), encoding="utf-8")
-    info = provider.create_batch(requests_path=str(path), request_count=2, endpoint="/v1/chat/completions",
-                                 metadata={})
-    results = collect(provider, wait_until_ended(provider, info.batch_id))
-    assert {key: r.outcome for key, r in results.items()} == {"task-0": "succeeded", "task-1": "succeeded"}
-    assert results["task-0"].model == "gpt-4o-batch"   # the simulator answers with the deployment's name
-
-
 # ---------------------------------------------------------------- Groq
 
 def test_groqs_batch_object_reads_through_the_openai_sdk():
@@ -107,14 +92,22 @@ def test_groqs_output_line_reads():
     assert ChatCompletion.construct(**result.response).choices[0].message.content == "Hello!"
 
 
-def test_groq_request_lines_are_written_as_groq_publishes_them_and_the_simulator_runs_them(sim, tmp_path):
-    published = fixture("groq_input.jsonl")
-    provider = make_groq(sim)
+@pytest.mark.parametrize(("make", "name", "answer_model"), [
+    (make_azure, "azure_input.jsonl", "gpt-4o-batch"),   # the simulator answers with the deployment's name
+    (make_groq, "groq_input.jsonl", "llama-3.1-8b-instant"),
+], ids=["azure_openai", "groq"])
+def test_request_lines_are_written_as_published_and_the_simulator_runs_the_published_file(
+        sim, tmp_path, make, name, answer_model):
+    published = fixture(name)
+    provider = make(sim)
+    # The adapter writes the published line from a job's request (endpoint /v1/chat/completions)
     written = [provider.request_line(line["custom_id"], line["body"], "/v1/chat/completions") for line in published]
     assert written == published
-    path = tmp_path / "groq_input.jsonl"
-    path.write_text((FIXTURES / "groq_input.jsonl").read_text(encoding="utf-8"), encoding="utf-8")
+    # And the simulated provider takes the published file as it is
+    path = tmp_path / name
+    path.write_text((FIXTURES / name).read_text(encoding="utf-8"), encoding="utf-8")
     info = provider.create_batch(requests_path=str(path), request_count=2, endpoint="/v1/chat/completions",
                                  metadata={})
     results = collect(provider, wait_until_ended(provider, info.batch_id))
-    assert {key: r.outcome for key, r in results.items()} == {"request-1": "succeeded", "request-2": "succeeded"}
+    assert {key: r.outcome for key, r in results.items()} == {line["custom_id"]: "succeeded" for line in published}
+    assert {r.model for r in results.values()} == {answer_model}

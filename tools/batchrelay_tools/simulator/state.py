@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from batchrelay.providers.custom_ids import untagged
-from batchrelay.registry import window_seconds
+from batchrelay.registry import CompletionWindows, window_seconds
 from batchrelay_tools.simulator import answers
 from batchrelay_tools.simulator.ledger import (
     BATCH_FAILED,
@@ -75,11 +75,8 @@ class OpenAIShape:
     expires: bool = True
 
     def accepts_window(self, window: Any) -> bool:
-        try:
-            seconds = window_seconds(window)
-        except ValueError:
-            return False
-        return window_seconds(self.shortest_window) <= seconds <= window_seconds(self.longest_window)
+        windows = CompletionWindows(self.shortest_window, self.shortest_window, self.longest_window)
+        return isinstance(window, str) and windows.accepts(window)
 
 
 OPENAI_SHAPE = OpenAIShape()

@@ -10,14 +10,7 @@ import pytest
 from batchrelay_tools.simulator import SimulatorSettings, plugins
 from batchrelay_tools.simulator.ledger import CANCELLED, SUCCEEDED
 from batchrelay_tools.simulator.state import ApiError, BatchPlan, Simulator
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.simulator import FakeClock
 
 
 def _lines(ids: list[str], url: str) -> bytes:
@@ -26,8 +19,8 @@ def _lines(ids: list[str], url: str) -> bytes:
 
 
 @pytest.fixture
-def main() -> tuple[Simulator, Clock]:
-    clock = Clock()
+def main() -> tuple[Simulator, FakeClock]:
+    clock = FakeClock()
     simulator = Simulator(SimulatorSettings(processing_seconds=100.0), clock=clock)
     counter = iter(range(1, 1000))
     simulator.new_id = lambda prefix: f"{prefix}{next(counter):024d}"
