@@ -17,6 +17,11 @@
      chunk tag every request id carries, readable in its results once it has ended;
    - while a candidate cannot be told yet, the chunk waits for it (it stays CREATING and
      the poller's safety net brings the message back), rather than risk a second batch;
+     where the provider never ends a batch by itself (no expiry: Azure OpenAI, configured
+     servers) that wait could last forever, so an unclaimed candidate past the chunk's
+     maximum batch age is cancelled, as its owner would cancel it (no chunk can claim it
+     while it runs): it ends, and its results tell whose it is. A chunk that adopts a batch
+     so ended counts it as aged out (its unfinished requests expired, not cancelled);
    - with no candidate left, a new intent is recorded and the batch created.
 3. Create the batch, then record it (chunk_store.record_batch: CREATING with our
    create_seq -> SUBMITTED, and the batch's claim item, in one transaction).
@@ -131,7 +136,7 @@ def ensure_batch(job_id: str, chunk_id: str, *, now: float | None = None) -> str
             )
         except TransitionRefused:
             return "another attempt is creating it"
-        found, unproven = _find_earlier_batch(provider, chunk)
+        found, unproven = _find_earlier_batch(provider, chunk, now=now)
         if found is None and unproven:
             # Possibly ours, not provable yet: wait for it rather than risk a second batch.
             return f"waiting to prove whose batch {', '.join(unproven)} is"
@@ -227,7 +232,7 @@ def _release_intent(chunk: Chunk) -> None:
         pass  # a later attempt already took over
 
 
-def _find_earlier_batch(provider: BatchProvider, chunk: Chunk) -> tuple[BatchInfo | None, list[str]]:
+def _find_earlier_batch(provider: BatchProvider, chunk: Chunk, *, now: float) -> tuple[BatchInfo | None, list[str]]:
     """(the batch an interrupted attempt made, proven this chunk's; ids of candidates that
     cannot be told yet). Batches another chunk has claimed are skipped."""
     intents = chunk.intents or ([chunk.intent_at] if chunk.intent_at is not None else [])
@@ -255,8 +260,25 @@ def _find_earlier_batch(provider: BatchProvider, chunk: Chunk) -> tuple[BatchInf
         if proven:
             return candidate, []
         if proven is None:
+            if _past_max_age(chunk, candidate, now):
+                logger.info("chunk %s/%s: unclaimed batch %s is past the maximum age; cancelling it so that it "
+                            "ends and can be proven", chunk.job_id, chunk.chunk_id, candidate.batch_id)
+                _cancel_quietly(provider, candidate.batch_id)
             unproven.append(candidate.batch_id)
     return None, unproven
+
+
+def _past_max_age(chunk: Chunk, batch: BatchInfo, now: float) -> bool:
+    limit = chunk.max_batch_age_seconds
+    return limit is not None and batch.state == "running" and now - batch.created_at >= limit
+
+
+def _aged_out_when_adopted(chunk: Chunk, batch: BatchInfo, now: float) -> bool:
+    """An adopted batch that ended cancelled after running its maximum age was cancelled for it
+    (by a recovery: an unclaimed batch is cancelled for nothing else while its job runs)."""
+    limit = chunk.max_batch_age_seconds
+    return (limit is not None and batch.state == "ended" and batch.end_reason == "cancelled"
+            and (batch.ended_at or now) - batch.created_at >= limit)
 
 
 def _create(provider: BatchProvider, chunk: Chunk, *, completion_window: str | None = None) -> BatchInfo:
@@ -294,6 +316,7 @@ def _record(provider: BatchProvider, chunk: Chunk, batch: BatchInfo, *, now: flo
         chunk_store.record_batch(
             chunk, batch_id=batch.batch_id, batch_created_at=created_at, due_at=int(now) + delay,
             provider_status=batch.provider_status, held_reason=None, held_since=None,
+            aged_out_at=now if adopted and _aged_out_when_adopted(chunk, batch, now) else None,
             counts=ChunkCounts(total=batch.total, completed=batch.completed, failed=batch.failed).model_dump(),
         )
         return True

@@ -152,3 +152,48 @@ def test_the_job_takes_its_providers_maximum_age_by_default(aws, monkeypatch):
     assert (azure.max_batch_age_seconds, azure.completion_window) == (
         registry.AZURE_MAX_BATCH_AGE_SECONDS, None)
     assert (groq.max_batch_age_seconds, groq.completion_window) == (None, "7d")
+
+
+def test_an_unprovable_batch_of_a_server_that_never_expires_is_ended_at_the_maximum_age(shaped_sim, driver,
+                                                                                       clock, monkeypatch):
+    import time
+    from types import SimpleNamespace
+
+    from batchrelay.lifecycle import batch_creation
+    from batchrelay.providers.base import ProviderError
+    from batchrelay.providers.openai_shaped import OpenAICompatibleProvider
+
+    # Batch creation reads the driver's clock, as the poller and the simulator do
+    monkeypatch.setattr(batch_creation, "time", SimpleNamespace(time=clock, sleep=time.sleep))
+
+    # Given a server that keeps no metadata and never expires a batch, a create whose answer is
+    # lost after the batch was made, and that batch stalling half done
+    create = OpenAICompatibleProvider.create_batch
+    lost = []
+
+    def answer_lost_once(self, **kwargs):
+        info = create(self, **kwargs)
+        if not lost:
+            lost.append(info.batch_id)
+            raise ProviderError("vllm_lab: connection reset", retryable=True, status_code=502)
+        return info
+
+    monkeypatch.setattr(OpenAICompatibleProvider, "create_batch", answer_lost_once)
+    shaped_sim.configure(expire_after_fraction=0.5)
+    job = submit_job(requests_for("vllm_lab", 4), provider="vllm_lab", max_batch_age_seconds=3600)
+
+    # When the recovery cannot tell whose the running batch is until the maximum age, then
+    # cancels it so that it ends, and proves it by the chunk tag in its results
+    def unstall(round_no: int) -> None:
+        if lost and account(shaped_sim, "vllm_lab").openai_batches[lost[0]].timeline.cancel_at is not None:
+            shaped_sim.configure(expire_after_fraction=None)
+
+    job = driver.run_until_final(job.job_id, before_poll=unstall)
+
+    # Then that batch was adopted (no second batch for its requests while it ran), its finished
+    # half kept and the other half retried as after an expiry
+    assert job.status == JobStatus.COMPLETED and job.counts.succeeded == 4
+    first, retry = sorted(chunk_store.list_chunks(job.job_id), key=lambda ch: ch.attempt)
+    assert first.batch_ids == lost and first.aged_out_at is not None and first.end_reason == "expired"
+    assert (retry.attempt, retry.request_count) == (2, 2)
+    assert len(account(shaped_sim, "vllm_lab").openai_batches) == 2
