@@ -197,3 +197,28 @@ def test_an_unprovable_batch_of_a_server_that_never_expires_is_ended_at_the_maxi
     assert first.batch_ids == lost and first.aged_out_at is not None and first.end_reason == "expired"
     assert (retry.attempt, retry.request_count) == (2, 2)
     assert len(account(shaped_sim, "vllm_lab").openai_batches) == 2
+
+
+def test_a_batch_that_never_moves_still_ends_at_its_maximum_age(fake, driver):
+    # Given a provider without progress counts (a configured server may have none): its
+    # unchanged batches stay due without a write at every run (issue 14), and a one-hour age
+    assert not registry.spec("anthropic").capabilities.progress_counts
+    fake.processing_s = 3 * 3600
+    fake.shows_progress = False
+    job = submit_job(chat_requests(100), chunk_size=100, provider="anthropic", model="claude-3-5-haiku-latest",
+                     max_batch_age_seconds=3600)
+    driver.drain("jobs")
+    driver.poll(60)
+    assert driver.poll(60)["unchanged"] == 1
+
+    # When the age has passed, the next run cancels the batch instead of leaving it unchanged
+    driver.clock.advance(3600)
+    summary = driver.poll(60)
+
+    # Then it is cancelled once, and its end counts as an expiry
+    assert (summary["aged_out"], summary["unchanged"], fake.calls["cancel"]) == (1, 0, 1)
+    (chunk,) = chunk_store.list_chunks(job.job_id)
+    assert chunk.aged_out_at is not None
+    driver.poll(60)
+    (chunk,) = chunk_store.list_chunks(job.job_id)
+    assert chunk.status != ChunkStatus.SUBMITTED and chunk.end_reason == "expired" and fake.calls["cancel"] == 1
