@@ -61,9 +61,14 @@ def test_the_stack_registers_configured_servers_and_gives_each_provider_its_secr
         assert submitter["VLLM_LAB_MAX_REQUESTS_PER_BATCH"] == "1000"
         # The API (which sets a job's maximum age) and the poller (which enforces it) know it
         assert _variables(template, stack, c.FUNCTION_API)["AZURE_OPENAI_MAX_BATCH_AGE_SECONDS"] == "43200"
-        # Every function registers the same servers at import
+        # Every function that reads the registry registers the same servers at import; the
+        # authorizer reads API keys only and is told nothing of providers
         for function in stack.functions.functions:
             variables = _variables(template, stack, function)
+            if function == c.FUNCTION_AUTHORIZER:
+                assert c.ENV_OPENAI_COMPATIBLE_PROVIDERS not in variables
+                assert not any(name.startswith(("AZURE_OPENAI_", "GROQ_", "VLLM_LAB_")) for name in variables)
+                continue
             assert json.loads(variables[c.ENV_OPENAI_COMPATIBLE_PROVIDERS]) == COMPATIBLE_SERVERS, function
     finally:
         for server in COMPATIBLE_SERVERS:
