@@ -87,3 +87,34 @@ def test_an_azure_job_gets_its_providers_maximum_batch_age_unless_it_names_one(a
     assert (default["max_batch_age_seconds"], named["max_batch_age_seconds"]) == (86400, 7200)
     too_short = api.call("POST", "/v1/jobs", _job("azure_openai", max_batch_age_seconds=60))
     assert 400 <= too_short.status < 500 and too_short.body["error"]["field"] == "max_batch_age_seconds"
+
+
+def test_the_drop_in_openai_surface_runs_its_batches_on_groq_and_azure_by_header_or_metadata(api, configured):
+    from batchrelay import constants as c
+    from tests.support.openai_surface import batch_line, jsonl, openai_call, upload_file
+
+    file = upload_file(jsonl([batch_line(f"r{i}") for i in range(3)]))
+    body = {"input_file_id": file["id"], "endpoint": "/v1/chat/completions", "completion_window": "24h"}
+
+    # Groq by header, in a window of Groq's own (24h to 7d): the job's, shown on the batch
+    groq = openai_call("POST", "/batches", {**body, "completion_window": "48h"}, headers={c.PROVIDER_HEADER: "groq"})
+    assert groq.status == 200, groq.body
+    assert groq.body["completion_window"] == "48h"
+    job = api.call("GET", f"/v1/jobs/{groq.body['id']}").body
+    assert (job["provider"], job["completion_window"]) == ("groq", "48h")
+    assert openai_call("GET", f"/batches/{groq.body['id']}").body["completion_window"] == "48h"
+    # Azure by the batchrelay_provider metadata: its one window, and its maximum batch age
+    azure = openai_call("POST", "/batches", {**body, "metadata": {c.PROVIDER_METADATA_KEY: "azure_openai"}})
+    assert azure.status == 200, azure.body
+    job = api.call("GET", f"/v1/jobs/{azure.body['id']}").body
+    assert (job["provider"], job["completion_window"], job["max_batch_age_seconds"]) == ("azure_openai", None, 86400)
+    # A configured server is an OpenAI-format provider too
+    vllm = openai_call("POST", "/batches", body, headers={c.PROVIDER_HEADER: "vllm_lab"})
+    assert vllm.status == 200 and api.call("GET", f"/v1/jobs/{vllm.body['id']}").body["provider"] == "vllm_lab"
+
+    # A window the chosen provider does not offer is OpenAI's 400 on completion_window
+    for provider, window in (("groq", "8d"), ("azure_openai", "48h"), ("openai", "48h")):
+        refused = openai_call("POST", "/batches", {**body, "completion_window": window},
+                              headers={c.PROVIDER_HEADER: provider})
+        assert refused.status == 400, (provider, refused.body)
+        assert refused.body["error"]["param"] == "completion_window", refused.body
