@@ -155,6 +155,13 @@ class BatchRelayFunctions(Construct):
         }
         environment.update({key: resource_env[key] for key in RESOURCE_ENV[name]})
         environment[c.ENV_FUNCTION] = name
+        if s.compatible_providers_json and name != c.FUNCTION_AUTHORIZER:
+            # Every function that reads the registry (the API validates jobs by it) has the same
+            # servers; the authorizer reads API keys only.
+            environment[c.ENV_OPENAI_COMPATIBLE_PROVIDERS] = s.compatible_providers_json
+        if name in c.PROVIDER_CALLERS or name == c.FUNCTION_API:
+            for spec in registry.specs():
+                environment.update(s.provider_environment(spec))
         if name in c.PROVIDER_CALLERS:
             for spec in registry.specs():
                 limits = s.provider_limits[spec.name]

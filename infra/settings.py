@@ -23,6 +23,11 @@ from batchrelay.webhooks.ssrf import parse_destination
 from infra import REPO_ROOT
 
 SKIP_BUNDLING_ENV = "BATCHRELAY_SKIP_BUNDLING"
+# Lambda allows 4 KB of environment per function: the configured servers' JSON must leave room.
+MAX_COMPATIBLE_PROVIDERS_JSON = 2048
+# Per-provider context keys passed on as the provider's variables when given:
+# <provider>_base_url -> <PROVIDER>_BASE_URL, and so on (registry.ProviderSpec names them).
+PROVIDER_OPTIONS = ("base_url", "api_version", "max_batch_age_seconds")
 # What Lambda accepts as an SQS event source mapping's MaximumConcurrency.
 MIN_MAX_CONCURRENCY = 2
 MAX_MAX_CONCURRENCY = 1000
@@ -65,6 +70,11 @@ class StackSettings:
     bedrock_timeout_hours: int = c.DEFAULT_BEDROCK_TIMEOUT_HOURS
     bedrock_on_demand: bool = True
     bedrock_on_demand_concurrency: int = c.DEFAULT_BEDROCK_ON_DEMAND_CONCURRENCY
+    # Per registered provider, the options given (PROVIDER_OPTIONS): {"azure_openai": {"base_url": ...}}.
+    provider_options: dict[str, dict[str, str]] = field(default_factory=dict)
+    # OpenAI-compatible batch servers by name (registry.compatible_spec's settings); registered
+    # when the settings are read, and given to every function as OPENAI_COMPATIBLE_PROVIDERS.
+    openai_compatible_providers: tuple[dict[str, Any], ...] = ()
     deletion_protection: bool = True
     api_throttle_rate_limit: int = 50
     api_throttle_burst_limit: int = 100
@@ -109,15 +119,36 @@ class StackSettings:
         for name, limits in self.provider_limits.items():
             if not 1 <= limits.min_requests <= limits.max_requests:
                 raise ValueError(f"{name}_min_requests_per_batch must be between 1 and {name}_max_requests_per_batch")
+        if len(self.compatible_providers_json) > MAX_COMPATIBLE_PROVIDERS_JSON:
+            raise ValueError(
+                f"openai_compatible_providers is {len(self.compatible_providers_json)} bytes of JSON; Lambda's 4 KB "
+                f"of environment allows {MAX_COMPATIBLE_PROVIDERS_JSON}: put their price rows in a prices file "
+                "(a section per provider) instead"
+            )
 
     def allowed_models(self, provider: str) -> tuple[str, ...]:
         return self.provider_allowed_models.get(provider, ())
+
+    @property
+    def compatible_providers_json(self) -> str:
+        if not self.openai_compatible_providers:
+            return ""
+        return json.dumps(list(self.openai_compatible_providers), separators=(",", ":"), sort_keys=True)
+
+    def provider_environment(self, spec: registry.ProviderSpec) -> dict[str, str]:
+        """The provider's variables for the options given in context."""
+        names = {"base_url": spec.base_url_env, "api_version": spec.api_version_env,
+                 "max_batch_age_seconds": spec.max_batch_age_env}
+        return {names[key]: value for key, value in self.provider_options.get(spec.name, {}).items()}
 
     @classmethod
     def from_context(cls, scope: Construct) -> StackSettings:
         def get(key: str) -> Any:
             return scope.node.try_get_context(key)
 
+        # Configured servers first: every per-provider setting below reads the registry.
+        compatible = _json_list(get("openai_compatible_providers"))
+        registry.register_openai_compatible(compatible)
         defaults = cls()
         skip_bundling = os.environ.get(SKIP_BUNDLING_ENV, "").strip().lower() in ("1", "true", "yes")
         return cls(
@@ -146,6 +177,13 @@ class StackSettings:
             bedrock_on_demand_concurrency=_int(
                 get("bedrock_on_demand_concurrency"), defaults.bedrock_on_demand_concurrency
             ),
+            provider_options={
+                spec.name: options
+                for spec in registry.specs()
+                if (options := {key: str(get(f"{spec.name}_{key}")) for key in PROVIDER_OPTIONS
+                                if get(f"{spec.name}_{key}") not in (None, "")})
+            },
+            openai_compatible_providers=tuple(compatible),
             deletion_protection=_bool(get("deletion_protection"), defaults.deletion_protection),
             api_throttle_rate_limit=_int(get("api_throttle_rate_limit"), defaults.api_throttle_rate_limit),
             api_throttle_burst_limit=_int(get("api_throttle_burst_limit"), defaults.api_throttle_burst_limit),
@@ -182,6 +220,16 @@ def _bool(value: Any, default: bool) -> bool:
     if isinstance(value, bool):
         return value
     return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _json_list(value: Any) -> list[dict[str, Any]]:
+    """A list from context: as cdk.json holds it, or as JSON text from ``-c key='[...]'``."""
+    if value in (None, ""):
+        return []
+    parsed = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(parsed, list):
+        raise ValueError("openai_compatible_providers must be a list of provider settings")
+    return [dict(item) for item in parsed]
 
 
 def _str_tuple(value: Any, default: tuple[str, ...]) -> tuple[str, ...]:

@@ -13,9 +13,14 @@ and names each adapter by its import path; ``providers.adapters.get_provider`` b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+import json
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
+
+from batchrelay.constants.environment import ENV_OPENAI_COMPATIBLE_PROVIDERS
 
 # A rule a request body must pass for one provider: returns (field under body, message)
 # when the body breaks it, None when it passes. ``endpoint`` is the job's endpoint.
@@ -46,6 +51,41 @@ class Capabilities:
     input_files: bool           # the provider keeps input/output files we must delete
 
 
+_DURATION = re.compile(r"^([1-9][0-9]{0,3})([hd])$")
+
+
+def window_seconds(window: str) -> int:
+    """Seconds of a completion window written as OpenAI writes it: "24h", "7d"."""
+    match = _DURATION.match(window) if isinstance(window, str) else None
+    if match is None:
+        raise ValueError(f"a completion window is hours or days, like '24h' or '7d'; not {window!r}")
+    return int(match.group(1)) * (3600 if match.group(2) == "h" else 86400)
+
+
+@dataclass(frozen=True)
+class CompletionWindows:
+    """The completion windows a provider's batches accept (a job setting): any duration from
+    ``shortest`` to ``longest``, written "24h" / "7d"; ``default`` when the job names none."""
+
+    default: str = "24h"
+    shortest: str = "24h"
+    longest: str = "24h"
+
+    def __post_init__(self) -> None:
+        if not window_seconds(self.shortest) <= window_seconds(self.default) <= window_seconds(self.longest):
+            raise ValueError(f"completion windows: {self.shortest} <= {self.default} <= {self.longest} does not hold")
+
+    def accepts(self, window: str) -> bool:
+        try:
+            seconds = window_seconds(window)
+        except ValueError:
+            return False
+        return window_seconds(self.shortest) <= seconds <= window_seconds(self.longest)
+
+    def describe(self) -> str:
+        return self.default if self.shortest == self.longest else f"{self.shortest} to {self.longest}"
+
+
 @dataclass(frozen=True)
 class ProviderSpec:
     name: str                   # the `provider` of a job: lowercase, [a-z0-9_]
@@ -64,6 +104,17 @@ class ProviderSpec:
     simulator_path: str = ""    # where the SDK's base URL points on the local simulator
     recovery: str = ""          # how a batch of an interrupted create is found and proven ours
     docs: str = ""              # one line for the README's provider table
+    # OpenAI-shaped providers: the completion windows a job may choose (None: the provider's
+    # one fixed window; the job may not name one).
+    completion_windows: CompletionWindows | None = None
+    # Providers that never expire a batch themselves (Azure OpenAI): after this many seconds a
+    # running batch is cancelled and handled like an expired one. None: the provider expires them.
+    max_batch_age_seconds: int | None = None
+    base_url: str = ""          # the API's address where the SDK has no default (settings override it)
+    needs_base_url: bool = False  # no address without configuration (Azure: the resource's endpoint)
+    # A prices.json-shaped section ({"batch_discount", "source", "models"}) for providers
+    # configured at deploy time; the prices file's own section wins where it has one.
+    prices: Mapping[str, Any] | None = field(default=None, hash=False)
 
     @property
     def env_prefix(self) -> str:
@@ -98,6 +149,14 @@ class ProviderSpec:
     def allowed_models_env(self) -> str:
         """The models a job may name, comma-separated (unset: any)."""
         return f"{self.env_prefix}_ALLOWED_MODELS"
+
+    @property
+    def max_batch_age_env(self) -> str:
+        return f"{self.env_prefix}_MAX_BATCH_AGE_SECONDS"
+
+    @property
+    def api_version_env(self) -> str:
+        return f"{self.env_prefix}_API_VERSION"
 
 
 _SPECS: dict[str, ProviderSpec] = {}
@@ -244,3 +303,136 @@ register(
     )
 )
 
+
+
+# --- OpenAI-shaped providers: OpenAI's Files + Batches API at another address -----------------
+# One adapter family (providers/openai_shaped.py, built on the OpenAI adapter); each entry
+# says what differs: address, limits, endpoints, completion windows, expiry, prices.
+
+OPENAI_SHAPED_ADAPTER = "batchrelay.providers.openai_shaped:OpenAICompatibleProvider"
+AZURE_MAX_BATCH_AGE_SECONDS = 24 * 3600
+
+register(
+    ProviderSpec(
+        name="azure_openai",
+        title="Azure OpenAI",
+        adapter="batchrelay.providers.openai_shaped:AzureOpenAIProvider",
+        endpoints=("/v1/chat/completions", "/v1/embeddings", "/v1/responses"),
+        limits=ProviderLimits(max_requests=100_000, max_bytes=200 * 1024 * 1024),
+        capabilities=Capabilities(
+            # One global/data-zone batch deployment per file: body.model is the deployment name.
+            batch_metadata=True, progress_counts=True, webhook_push=False, one_model_per_batch=True,
+            input_files=True,
+        ),
+        body_rules=(messages_list,),
+        request_format="openai",
+        simulator_path="/azure",
+        recovery="its metadata (job, chunk)",
+        docs=("Files + Batches API of a global or data-zone batch deployment (body.model is the deployment name); "
+              "AZURE_OPENAI_BASE_URL is the resource endpoint, a deployment URL or the resource's /openai/v1; "
+              "never expires a batch: one running past the job's max_batch_age_seconds (default 24 h) is "
+              "cancelled and handled as expired; token_limit_exceeded holds the chunk"),
+        max_batch_age_seconds=AZURE_MAX_BATCH_AGE_SECONDS,
+        needs_base_url=True,
+    )
+)
+register(
+    ProviderSpec(
+        name="groq",
+        title="Groq",
+        adapter="batchrelay.providers.openai_shaped:GroqProvider",
+        endpoints=("/v1/chat/completions",),
+        # Groq's API reference: input files up to 100 MB; its batch guide: up to 50,000 lines.
+        limits=ProviderLimits(max_requests=50_000, max_bytes=100 * 1024 * 1024),
+        capabilities=Capabilities(
+            batch_metadata=True, progress_counts=True, webhook_push=False, one_model_per_batch=True,
+            input_files=True,
+        ),
+        body_rules=(messages_list,),
+        request_format="openai",
+        simulator_path="/groq/openai/v1",
+        recovery="its metadata (job, chunk)",
+        docs=("OpenAI's Files + Batches API at Groq's /openai/v1; completion_window 24h to 7d (a job setting); "
+              "its list of batches is one unpaged answer"),
+        completion_windows=CompletionWindows(default="24h", shortest="24h", longest="7d"),
+        base_url="https://api.groq.com/openai/v1",
+    )
+)
+
+
+def compatible_spec(config: Mapping[str, Any]) -> ProviderSpec:
+    """The registry entry of one OpenAI-compatible batch server from its configuration.
+
+    ``{"name", "base_url"}`` and optionally ``title``, ``endpoints``, ``max_requests``,
+    ``max_bytes``, ``completion_windows`` ({"default", "shortest", "longest"}),
+    ``batch_metadata`` (the server keeps batch metadata: recovery by it; else by the chunk tag
+    in its results), ``progress_counts``, ``one_model_per_batch``, ``input_files``,
+    ``needs_api_key``, ``max_batch_age_seconds`` (for servers that never expire batches),
+    ``prices`` (a prices.json section) and ``docs``.
+    """
+    known = {"name", "title", "base_url", "endpoints", "max_requests", "max_bytes", "completion_windows",
+             "batch_metadata", "progress_counts", "one_model_per_batch", "input_files", "needs_api_key",
+             "max_batch_age_seconds", "prices", "docs"}
+    name = config.get("name")
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise ValueError(f"OpenAI-compatible provider {name!r}: unknown settings {unknown}")
+    if not isinstance(name, str) or not config.get("base_url"):
+        raise ValueError(f"an OpenAI-compatible provider needs a name and a base_url: {dict(config)!r}")
+    windows = config.get("completion_windows")
+    metadata = bool(config.get("batch_metadata", True))
+    age = config.get("max_batch_age_seconds")
+    return ProviderSpec(
+        name=name,
+        title=str(config.get("title") or name),
+        adapter=OPENAI_SHAPED_ADAPTER,
+        endpoints=tuple(config.get("endpoints") or ("/v1/chat/completions",)),
+        limits=ProviderLimits(
+            max_requests=int(config.get("max_requests") or 50_000),
+            max_bytes=int(config.get("max_bytes") or 200 * 1024 * 1024),
+        ),
+        capabilities=Capabilities(
+            batch_metadata=metadata,
+            progress_counts=bool(config.get("progress_counts", True)),
+            webhook_push=False,
+            one_model_per_batch=bool(config.get("one_model_per_batch", True)),
+            input_files=bool(config.get("input_files", True)),
+        ),
+        body_rules=(messages_list,),
+        request_format="openai",
+        needs_api_key=bool(config.get("needs_api_key", True)),
+        simulator_path=f"/compat/{name}/v1",
+        recovery="its metadata (job, chunk)" if metadata else "the chunk tag in its results",
+        docs=str(config.get("docs") or f"OpenAI-compatible batch server at {config['base_url']} (configured)"),
+        completion_windows=CompletionWindows(**windows) if windows else None,
+        max_batch_age_seconds=int(age) if age else None,
+        base_url=str(config["base_url"]),
+        prices=config.get("prices"),
+    )
+
+
+def register_openai_compatible(configs: str | list[Mapping[str, Any]] | None) -> list[ProviderSpec]:
+    """Register the configured OpenAI-compatible servers (a JSON list, or the list itself).
+
+    Every place that reads the registry calls this with the same configuration: the functions
+    and local mode at import (``OPENAI_COMPATIBLE_PROVIDERS``), the CDK app from its context
+    (``openai_compatible_providers``; the stack passes it on to every function). Registering
+    a configuration again is a no-op; another provider under a registered name is refused.
+    """
+    if not configs:
+        return []
+    items = json.loads(configs) if isinstance(configs, str) else configs
+    if not isinstance(items, list):
+        raise ValueError(f"{ENV_OPENAI_COMPATIBLE_PROVIDERS} must be a JSON list of provider settings")
+    registered = []
+    for config in items:
+        candidate = compatible_spec(config)
+        existing = _SPECS.get(candidate.name)
+        if existing is None:
+            registered.append(register(candidate))
+        elif existing != candidate:
+            raise ValueError(f"provider {candidate.name!r} is registered already with other settings")
+    return registered
+
+
+register_openai_compatible(os.environ.get(ENV_OPENAI_COMPATIBLE_PROVIDERS))

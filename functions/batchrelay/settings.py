@@ -58,6 +58,9 @@ class ProviderSettings(BaseModel):
     secret_arn: str | None = None    # Secrets Manager secret holding the API key
     base_url: str | None = None      # another endpoint (local simulator, a compatible server)
     allowed_models: tuple[str, ...] = ()   # the models a job may name; () = any
+    # Providers that never expire batches: the default maximum age of a job's batches.
+    max_batch_age_seconds: int | None = None
+    api_version: str | None = None   # Azure OpenAI's api-version (the adapter has a default)
 
 
 def _provider_settings() -> dict[str, ProviderSettings]:
@@ -71,18 +74,23 @@ def _provider_settings() -> dict[str, ProviderSettings]:
                 min_requests=max(1, int(env.get(spec.min_requests_env) or spec.limits.min_requests)),
                 list_page_size=spec.limits.list_page_size,
             )
+            max_age = env.get(spec.max_batch_age_env)
+            max_batch_age = int(max_age) if max_age else spec.max_batch_age_seconds
         except ValueError as exc:
             raise SettingsError(
-                f"{spec.max_requests_env} / {spec.max_bytes_env} / {spec.min_requests_env} must be integers: {exc}"
+                f"{spec.max_requests_env} / {spec.max_bytes_env} / {spec.min_requests_env} / "
+                f"{spec.max_batch_age_env} must be integers: {exc}"
             ) from exc
         providers[spec.name] = ProviderSettings(
             limits=limits,
             api_key=env.get(spec.api_key_env) or None,
             secret_arn=env.get(spec.secret_arn_env) or None,
-            base_url=env.get(spec.base_url_env) or None,
+            base_url=env.get(spec.base_url_env) or spec.base_url or None,
             allowed_models=tuple(
                 m.strip() for m in (env.get(spec.allowed_models_env) or "").split(",") if m.strip()
             ),
+            max_batch_age_seconds=max_batch_age or None,
+            api_version=env.get(spec.api_version_env) or None,
         )
     return providers
 

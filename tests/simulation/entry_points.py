@@ -140,3 +140,51 @@ def patch_ids(next_id: Any) -> Any:
         ids._ulid = original
 
     return restore
+
+
+# ---------------------------------------------------------------- the OpenAI-shaped providers
+# An OpenAI-compatible server configured by name, as OPENAI_COMPATIBLE_PROVIDERS configures one:
+# it keeps no batch metadata (recovery proves a batch by the chunk tag in its results, as for
+# Anthropic) and never expires a batch (its jobs' maximum batch age ends them, as for Azure).
+SIM_COMPATIBLE_SERVERS = [{
+    "name": "vllm_sim", "title": "vLLM (simulated)", "base_url": "http://vllm.lab.internal:8000/v1",
+    "batch_metadata": False, "max_batch_age_seconds": 4 * 3600,
+    "prices": {"batch_discount": 0.0, "source": "simulation", "models": {}},
+}]
+
+
+def register_compatible_servers() -> Any:
+    """Register the simulated configured servers; returns a function that forgets them."""
+    from batchrelay import registry
+
+    specs = registry.register_openai_compatible(SIM_COMPATIBLE_SERVERS)
+
+    def forget() -> None:
+        for spec in specs:
+            registry.unregister(spec.name)
+
+    return forget
+
+
+def simulator_provider_env(simulator_url: str, api_keys: dict[str, str]) -> dict[str, str]:
+    """Every registered provider's key and base URL on the simulator, as local mode sets them."""
+    from batchrelay import registry
+    from batchrelay_tools.local.stack import simulator_env
+
+    env: dict[str, str] = {}
+    for spec in registry.specs():
+        env.update(simulator_env(spec, simulator_url))
+        if spec.name in api_keys:
+            env[spec.api_key_env] = api_keys[spec.name]
+    return env
+
+
+def provider_of_path(path: str) -> str:
+    """The provider a simulator path belongs to: an OpenAI-shaped one by its registry entry's
+    simulator path (/azure/..., /groq/openai/v1/..., /compat/<name>/v1/...), else Anthropic or OpenAI."""
+    from batchrelay import registry
+
+    for spec in registry.specs():
+        if spec.simulator_path not in ("", "/v1") and path.startswith(spec.simulator_path + "/"):
+            return spec.name
+    return "anthropic" if path.startswith("/v1/messages") else "openai"

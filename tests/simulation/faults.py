@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import random
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -22,6 +23,14 @@ from tests.simulation.scheduler import Invocation, VirtualClock
 BEDROCK_CREATE = "bedrock.CreateModelInvocationJob"
 BEDROCK_INVOKE = "bedrock.InvokeModel"
 CREATE_CALLS = {"openai.POST /v1/batches", "anthropic.POST /v1/messages/batches", BEDROCK_CREATE}
+# The OpenAI-shaped providers' creates: POST .../batches under their own paths
+# (azure_openai.POST /azure/openai/batches, groq.POST /groq/openai/v1/batches, ...).
+_SHAPED_CREATE = re.compile(r"^[a-z0-9_]+\.POST /\S+/batches$")
+
+
+def is_create(name: str) -> bool:
+    return name in CREATE_CALLS or bool(_SHAPED_CREATE.match(name))
+
 
 # Seconds a call takes, (low, high), by call name prefix (the longest matching prefix wins).
 LATENCY = {
@@ -40,6 +49,8 @@ LATENCY = {
     "bedrock.": (0.05, 0.3),
     BEDROCK_CREATE: (0.3, 2.0),
     BEDROCK_INVOKE: (1.0, 20.0),
+    # OpenAI-shaped providers (tests/simulation/scenario.py SHAPED_PROVIDERS): OpenAI's latencies.
+    **{f"{provider}.": (0.05, 0.3) for provider in ("azure_openai", "groq", "vllm_sim")},
 }
 SDK_TIMEOUT_S = 60.0
 
@@ -111,7 +122,7 @@ class FaultInjector:
             # An on-demand call whose answer dies with the function is made again: the one way
             # the design pays twice (documented); not drawn, so the money invariants stay strict.
             return None
-        if phase == "after" and name in CREATE_CALLS and self.faults.crash_after_create \
+        if phase == "after" and is_create(name) and self.faults.crash_after_create \
                 and self.rng.random() < self.faults.crash_after_create:
             self.note(f"crash {point} ({inv.label})")
             return f"crash at {point}"
@@ -178,7 +189,7 @@ class FaultInjector:
 
     def _random_fault(self, name: str, draw: float, kind_draw: float, extra: float) -> ProviderFault | None:
         f = self.faults
-        if name in CREATE_CALLS and f.ambiguous_create:
+        if is_create(name) and f.ambiguous_create:
             if draw < f.ambiguous_create:
                 if kind_draw < 0.4:
                     return ProviderFault("status", 500, applied=True)

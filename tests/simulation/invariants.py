@@ -14,7 +14,9 @@ the scenario that no known defect excuses):
 - unjustified_error / unjustified_expired / unjustified_cancelled / dropped_answer: a line
   that is not a success is backed by the ledger (the provider answered an error, expired
   the request, refused the whole batch as invalid, or lost the batch: 404) or by the
-  client's own cancel, and never hides an answer the provider delivered;
+  client's own cancel, and never hides an answer the provider delivered; a request left
+  unfinished by a batch the poller cancelled for its age (providers that never expire
+  batches: Azure OpenAI, the configured server) is expired by the job's maximum batch age;
 - counts: the job's counts, its result lines and its manifest agree with its request count.
 
 Across the run, from the ledger alone (never from batchrelay's records):
@@ -136,6 +138,9 @@ class Facts:
             for request in batch.requests:
                 self.sends[request.body_digest].append((batch, request))
         self.label_of_job = {c.job_id: label for label, c in data.clients.items() if c.job_id}
+        # Batches the poller cancelled for passing their job's maximum batch age.
+        self.aged_out = {str(chunk.get("batch_id")) for chunks in self.chunks.values() for chunk in chunks
+                         if chunk.get("aged_out_at") is not None}
 
 
 def check(data: RunData) -> Report:
@@ -259,7 +264,8 @@ def _check_line(facts: Facts, plan: JobPlan, where: str, body: Body, line: dict[
             out.append(Violation("unjustified_error", f"{body.custom_id!r} errored without the provider refusing it "
                                  f"(batch {line.get('batch_id')}; error {error[:160]})", where, defect))
     elif status == "expired":
-        if sent is None or sent.outcome != EXPIRED:
+        aged_out = sent is not None and sent.outcome == CANCELLED and line.get("batch_id") in facts.aged_out
+        if (sent is None or sent.outcome != EXPIRED) and not aged_out:
             out.append(Violation("unjustified_expired", f"{body.custom_id!r} expired, but batch "
                                  f"{line.get('batch_id')} did not expire it", where))
     elif status == "cancelled":
@@ -311,7 +317,7 @@ def _check_money(facts: Facts) -> dict[str, Any]:
     paid_twice = 0
     excused = 0
     on_demand_again = 0
-    second: dict[str, set[str]] = defaultdict(set)
+    second: dict[str, set[str]] = defaultdict(set, {"openai": set(), "anthropic": set()})
     flagged_batches: set[str] = set()
     for digest, sends in facts.sends.items():
         body = facts.bodies.get(digest)

@@ -21,6 +21,7 @@ from typing import Any
 import httpx2
 
 from batchrelay_tools.simulator import answers
+from tests.simulation import entry_points as ep
 from tests.simulation.faults import SDK_TIMEOUT_S, FaultInjector, ProviderFault
 from tests.simulation.scheduler import Scheduler
 
@@ -30,7 +31,7 @@ _LOOPBACK = ("127.0.0.1", "localhost")
 
 def call_name(method: str, path: str) -> tuple[str, str]:
     """("anthropic", "anthropic.GET /v1/messages/batches/{id}") for a request."""
-    provider = "anthropic" if path.startswith("/v1/messages") else "openai"
+    provider = ep.provider_of_path(path)
     route = "/".join("{id}" if _ID_SEGMENT.match(part) else part for part in path.split("/"))
     return provider, f"{provider}.{method} {route}"
 

@@ -20,6 +20,9 @@ BEDROCK_MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"
 # Bedrock's per-job record minimum in the simulation (100 by default): jobs of 1-2 requests and
 # most retry chunks are below it (gathered, or run on demand), larger jobs run as batches.
 BEDROCK_MIN_RECORDS = 3
+# OpenAI's batch shape at other providers (issue 19): a seed's OpenAI jobs run on one of these
+# half the time (entry_points.SIM_COMPATIBLE_SERVERS configures vllm_sim).
+SHAPED_PROVIDERS = ("azure_openai", "groq", "vllm_sim")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class JobPlan:
     cancel_on_collect: bool = False  # cancel the moment the job's first chunk is being collected
     cancel_tries: int = 3           # how many times the client tries a cancel that failed (5xx)
     odd_ids: bool = False           # custom_ids Anthropic refuses (batchrelay maps them to hashed ids)
+    completion_window: str | None = None       # Groq's choice of window
+    max_batch_age_seconds: int | None = None   # ends batches that providers never expire (Azure, vllm_sim)
 
     @property
     def endpoint(self) -> str:
@@ -61,6 +66,8 @@ class JobPlan:
             "requests": [{"custom_id": cid, "body": self.body(cid)} for cid in self.custom_ids()],
             "chunk_size": self.chunk_size,
             "max_attempts": self.max_attempts,
+            **({"completion_window": self.completion_window} if self.completion_window else {}),
+            **({"max_batch_age_seconds": self.max_batch_age_seconds} if self.max_batch_age_seconds else {}),
         }
 
 
@@ -159,6 +166,20 @@ def _pick(rng: random.Random, *options):
     return options[rng.randrange(len(options))]
 
 
+def _shaped(plan: JobPlan, rng: random.Random) -> JobPlan:
+    """Half of a seed's OpenAI jobs run on an OpenAI-shaped provider instead, decided by a stream
+    of their own (the seed's other draws stay as they were): Azure with a maximum batch age
+    short enough for a run, Groq with a window of its choice, the configured server."""
+    if plan.provider != "openai" or rng.random() < 0.5:
+        return plan
+    provider = _pick(rng, *SHAPED_PROVIDERS)
+    if provider == "azure_openai":
+        return replace(plan, provider=provider, max_batch_age_seconds=_pick(rng, 3600, 2 * 3600, 4 * 3600))
+    if provider == "groq":
+        return replace(plan, provider=provider, completion_window=_pick(rng, None, "24h", "48h", "7d"))
+    return replace(plan, provider=provider)
+
+
 def fit_chunk_size(chunk_size: int, requests: int, floor: int) -> int:
     """A chunk size the API accepts: at least ``floor``, or the whole job when it is smaller."""
     return max(chunk_size, min(floor, requests))
@@ -172,6 +193,7 @@ def scenario_for_seed(seed: int, *, chunk_size_floor: int | None = None) -> Scen
 
         chunk_size_floor = api_floor()
     rng = random.Random(f"batchrelay-simulation-{seed}")
+    shaped_rng = random.Random(f"batchrelay-simulation-{seed}-openai-shaped")
     tenants = [f"tenant-{name}" for name in "abcd"[: rng.randint(2, 4)]]
     same_size = rng.random() < 0.4      # many same-size chunks (the Anthropic search's weak spot)
     big_job = rng.random() < 0.02       # one job of ~80 one-request chunks, on a slow bucket
@@ -216,6 +238,7 @@ def scenario_for_seed(seed: int, *, chunk_size_floor: int | None = None) -> Scen
         if budget <= 0:
             break
 
+    jobs = [_shaped(job, shaped_rng) for job in jobs]
     outages: list[Outage] = []
     for provider in PROVIDERS:
         if rng.random() < 0.15:
@@ -225,6 +248,11 @@ def scenario_for_seed(seed: int, *, chunk_size_floor: int | None = None) -> Scen
             # A revoked key, or the placeholder secret right after deploy (from the start).
             start = _pick(rng, 0.0, rng.uniform(0, 1800), rng.uniform(0, 3 * HOUR))
             outages.append(Outage(provider, start, start + rng.uniform(300, 3600), _pick(rng, "auth", "forbidden")))
+    for provider in SHAPED_PROVIDERS:
+        if shaped_rng.random() < 0.1:
+            start = shaped_rng.uniform(0, 4 * HOUR)
+            kind = "server" if shaped_rng.random() < 0.7 else _pick(shaped_rng, "auth", "forbidden")
+            outages.append(Outage(provider, start, start + shaped_rng.uniform(300, 2 * HOUR), kind))
     faults = Faults(
         crash_per_call=_pick(rng, 0.0, 0.0, 0.002, 0.01, 0.03),
         crash_after_create=_pick(rng, 0.2, 0.4, 0.6) if same_size else _pick(rng, 0.0, 0.0, 0.05, 0.2),

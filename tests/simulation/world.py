@@ -190,6 +190,7 @@ class World:
             stack.enter_context(_quiet_logging())
             stack.enter_context(_patched_time(self.clock, self.scheduler))
             stack.enter_context(_seeded_global_random(self.scenario.seed))
+            stack.callback(ep.register_compatible_servers())
             stack.callback(ep.patch_ids(self._next_ulid))
             install(self._aws_call)
             stack.callback(uninstall)
@@ -200,6 +201,10 @@ class World:
             ep.reset_container_caches()
             stack.callback(ep.reset_container_caches)
             self.env = ep.create_stack_resources()
+            # Every provider on the simulator, as local mode routes them (Azure OpenAI, Groq and
+            # the configured server under their own paths).
+            self.env.update(ep.simulator_provider_env(server.base_url, {"openai": "sk-sim",
+                                                                         "anthropic": "sk-ant-sim"}))
             self.env.update({
                 "OPENAI_API_KEY": "sk-sim", "ANTHROPIC_API_KEY": "sk-ant-sim",
                 "OPENAI_BASE_URL": server.base_url_openai, "ANTHROPIC_BASE_URL": server.base_url_anthropic,
@@ -341,7 +346,8 @@ class World:
         if self.faults.active:
             if b.expire and rng.random() < b.expire:
                 plan.expire_after_fraction = rng.choice([0.0, 0.3, 0.7])
-            if provider == "openai" and b.token_limit and rng.random() < b.token_limit:
+            # OpenAI's and Azure's enqueued-token quotas (a capacity hold)
+            if provider in ("openai", "azure_openai") and b.token_limit and rng.random() < b.token_limit:
                 plan.token_limit_exceeded = True
         return plan
 

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -58,7 +59,7 @@ def _providers() -> str:
     for spec in registry.specs():
         caps = spec.capabilities
         section = prices.for_provider(spec.name)
-        discount = f"{float(1 - section.batch_discount) * 100:g}% off list" if section else "not priced"
+        discount = _discount(section) if section else "not priced"
         endpoints = ", ".join(f"`{e}`" for e in spec.endpoints)
         per_batch = f"{spec.limits.max_requests:,} requests, {spec.limits.max_bytes // (1024 * 1024):,} MB"
         if spec.limits.min_requests > 1:
@@ -71,6 +72,14 @@ def _providers() -> str:
         )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _discount(section: Any) -> str:
+    """Like "50% off list", or the range where models differ ("25-50% off list, per model")."""
+    offs = sorted({float(1 - share) * 100 for share in section.discounts})
+    if len(offs) == 1:
+        return f"{offs[0]:g}% off list"
+    return f"{offs[0]:g}-{offs[-1]:g}% off list, per model"
 
 
 def _surface(request_format: str) -> str:

@@ -16,7 +16,11 @@ ENV_OPENAI_WEBHOOK_SECRET_ARN = "OPENAI_WEBHOOK_SECRET_ARN"
 ENV_OPENAI_WEBHOOK_SECRET = "OPENAI_WEBHOOK_SECRET"
 # Each provider's own variables (<NAME>_API_KEY, <NAME>_SECRET_ARN, <NAME>_BASE_URL,
 # <NAME>_MAX_REQUESTS_PER_BATCH, <NAME>_MAX_BYTES_PER_BATCH, <NAME>_MIN_REQUESTS_PER_BATCH,
-# <NAME>_ALLOWED_MODELS) are named by its registry entry.
+# <NAME>_ALLOWED_MODELS, <NAME>_MAX_BATCH_AGE_SECONDS, <NAME>_API_VERSION) are named by its
+# registry entry.
+# OpenAI-compatible batch servers configured by name (JSON list; see registry.py): every process
+# that reads the registry registers them at import (the stack gives it to every function).
+ENV_OPENAI_COMPATIBLE_PROVIDERS = "OPENAI_COMPATIBLE_PROVIDERS"
 
 ENV_DEFAULT_CHUNK_SIZE = "DEFAULT_CHUNK_SIZE"
 ENV_DEFAULT_MAX_ATTEMPTS = "DEFAULT_MAX_ATTEMPTS"

@@ -42,3 +42,7 @@ DEFAULT_UPLOAD_PART_BYTES = 64 * 1024 * 1024
 # The background validation copies an upload into the job's input server side, in parts of
 # this size (UploadPartCopy, several at once) when it is larger than one part.
 INPUT_COPY_PART_BYTES = 512 * 1024 * 1024
+
+# A job's max_batch_age_seconds: from an hour (a batch needs time to run) to 30 days.
+MIN_BATCH_AGE_SECONDS = 3600
+MAX_BATCH_AGE_SECONDS = 30 * 86400

@@ -45,7 +45,12 @@ from batchrelay.models.job import (
 )
 from batchrelay.settings import get_settings
 from batchrelay.store import chunk_store, job_store
-from batchrelay.validation.request_rules import check_chunk_size, check_provider_endpoint, validate_metadata
+from batchrelay.validation.request_rules import (
+    check_chunk_size,
+    check_completion_window,
+    check_provider_endpoint,
+    validate_metadata,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +63,10 @@ class NoResults(NotFound):
     code = "no_results"
 
 
+# Fields added after the first version: left out of the hash while unset.
+_FIELDS_HASHED_ONLY_WHEN_SET = ("completion_window", "max_batch_age_seconds")
+
+
 def _request_hash(request: CreateJobRequest) -> str:
     """SHA-256 of the request as sorted-key JSON, built one request at a time.
 
@@ -68,6 +77,9 @@ def _request_hash(request: CreateJobRequest) -> str:
     Call it on validated requests only (every body writable).
     """
     fields = request.model_dump(mode="json", exclude={"requests"})
+    for name in _FIELDS_HASHED_ONLY_WHEN_SET:
+        if fields.get(name) is None:
+            fields.pop(name, None)  # hashes stored before these fields existed stay valid
     before = orjson.dumps({k: v for k, v in fields.items() if k < "requests"}, option=orjson.OPT_SORT_KEYS)
     after = orjson.dumps({k: v for k, v in fields.items() if k > "requests"}, option=orjson.OPT_SORT_KEYS)
     digest = hashlib.sha256(b'{"requests":' if before == b"{}" else before[:-1] + b',"requests":')
@@ -135,6 +147,7 @@ def create_job(
     """
     settings = get_settings()
     check_provider_endpoint(request.provider, request.endpoint)
+    check_completion_window(request.provider, request.completion_window)
     validate_metadata(request.metadata)
     if (request.requests is None) == (request.upload_id is None):
         raise ValidationFailed("give exactly one of requests and upload_id", field="requests")
@@ -197,6 +210,9 @@ def create_job(
         webhook_url=request.webhook_url,
         idempotency_key=idempotency_key,
         validation=validation,
+        completion_window=request.completion_window,
+        max_batch_age_seconds=request.max_batch_age_seconds
+        or settings.provider(request.provider).max_batch_age_seconds,
         **(origin.model_dump() if origin else {}),
     )
     try:

@@ -9,6 +9,7 @@ object (``batch_object``). Its output and error files are written by the finaliz
 from __future__ import annotations
 
 from batchrelay import constants as c
+from batchrelay import registry
 from batchrelay.errors import Conflict, NotFound, ValidationFailed
 from batchrelay.jobs import job_service
 from batchrelay.jobs.surfaces import choose_provider, epoch, surface_job
@@ -66,6 +67,7 @@ def batch_object(job: Job) -> OpenAIBatch:
         model=next(iter(job.models)) if len(job.models) == 1 else None,
         errors=_errors(job),
         input_file_id=job.input_file_id or "",
+        completion_window=job.completion_window or "24h",
         status=status,  # type: ignore[arg-type]
         output_file_id=output.file_id if output else None,
         error_file_id=errors.file_id if errors else None,
@@ -100,10 +102,9 @@ def create_batch(
 ) -> OpenAIBatch:
     """A job from the file; an ``Idempotency-Key`` (as on POST /v1/jobs) makes a repeat answer
     the batch the first request created."""
-    if request.completion_window != "24h":
-        raise ValidationFailed("completion_window must be '24h'", field="completion_window", code="invalid_value")
     metadata = request.metadata or {}
     provider = choose_provider("openai", default=DEFAULT_PROVIDER, header=provider_header, metadata=metadata)
+    completion_window = _completion_window(provider, request.completion_window)
     file = file_store.get_file(tenant_id, request.input_file_id)
     if file is None:
         raise NotFound(f"No such File object: {request.input_file_id}", field="input_file_id")
@@ -114,7 +115,8 @@ def create_batch(
         )
     created, _ = job_service.create_job(
         tenant_id,
-        CreateJobRequest(provider=provider, endpoint=request.endpoint, upload_id=file.file_id, metadata=metadata),
+        CreateJobRequest(provider=provider, endpoint=request.endpoint, upload_id=file.file_id, metadata=metadata,
+                         completion_window=completion_window),
         idempotency_key=idempotency_key,
         origin=JobOrigin(
             surface=c.OPENAI_SURFACE,
@@ -123,6 +125,22 @@ def create_batch(
         ),
     )
     return batch_object(job_store.get_job(created.id))
+
+
+def _completion_window(provider: str, window: str) -> str | None:
+    """OpenAI's one window, "24h" (the job then runs in its provider's one window), or, for a
+    provider with a choice of windows (Groq: 24h to 7d), any window it offers: the job's."""
+    windows = registry.spec(provider).completion_windows
+    if windows is None:
+        if window != "24h":
+            raise ValidationFailed("completion_window must be '24h'", field="completion_window", code="invalid_value")
+        return None
+    if not windows.accepts(window):
+        raise ValidationFailed(
+            f"completion_window must be one {provider} offers: {windows.describe()}, written like '{windows.default}'",
+            field="completion_window", code="invalid_value",
+        )
+    return window
 
 
 def get_batch(tenant_id: str, batch_id: str) -> OpenAIBatch:

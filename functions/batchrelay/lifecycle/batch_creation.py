@@ -17,6 +17,11 @@
      chunk tag every request id carries, readable in its results once it has ended;
    - while a candidate cannot be told yet, the chunk waits for it (it stays CREATING and
      the poller's safety net brings the message back), rather than risk a second batch;
+     where the provider never ends a batch by itself (no expiry: Azure OpenAI, configured
+     servers) that wait could last forever, so an unclaimed candidate past the chunk's
+     maximum batch age is cancelled, as its owner would cancel it (no chunk can claim it
+     while it runs): it ends, and its results tell whose it is. A chunk that adopts a batch
+     so ended counts it as aged out (its unfinished requests expired, not cancelled);
    - with no candidate left, a new intent is recorded and the batch created.
 3. Create the batch, then record it (chunk_store.record_batch: CREATING with our
    create_seq -> SUBMITTED, and the batch's claim item, in one transaction).
@@ -155,7 +160,7 @@ def ensure_batch(job_id: str, chunk_id: str, *, now: float | None = None) -> str
             )
         except TransitionRefused:
             return "another attempt is creating it"
-        found, unproven = _find_earlier_batch(provider, chunk)
+        found, unproven = _find_earlier_batch(provider, chunk, now=now)
         if found is None and unproven:
             # Possibly ours, not provable yet: wait for it rather than risk a second batch.
             return f"waiting to prove whose batch {', '.join(unproven)} is"
@@ -170,7 +175,7 @@ def ensure_batch(job_id: str, chunk_id: str, *, now: float | None = None) -> str
 
     if found is None:
         try:
-            batch = _create(provider, chunk)
+            batch = _create(provider, chunk, completion_window=job.completion_window)
         except ProviderError as exc:
             if exc.status_code in CREDENTIAL_STATUS:
                 return _hold_for_credentials(chunk, job, exc, now=now)
@@ -274,7 +279,7 @@ def _release_intent(chunk: Chunk) -> None:
         pass  # a later attempt already took over
 
 
-def _find_earlier_batch(provider: BatchProvider, chunk: Chunk) -> tuple[BatchInfo | None, list[str]]:
+def _find_earlier_batch(provider: BatchProvider, chunk: Chunk, *, now: float) -> tuple[BatchInfo | None, list[str]]:
     """(the batch an interrupted attempt made, proven this chunk's; ids of candidates that
     cannot be told yet). Batches another chunk has claimed are skipped."""
     intents = chunk.intents or ([chunk.intent_at] if chunk.intent_at is not None else [])
@@ -302,31 +307,50 @@ def _find_earlier_batch(provider: BatchProvider, chunk: Chunk) -> tuple[BatchInf
         if proven:
             return candidate, []
         if proven is None:
+            if _past_max_age(chunk, candidate, now):
+                logger.info("chunk %s/%s: unclaimed batch %s is past the maximum age; cancelling it so that it "
+                            "ends and can be proven", chunk.job_id, chunk.chunk_id, candidate.batch_id)
+                _cancel_quietly(provider, candidate.batch_id)
             unproven.append(candidate.batch_id)
     return None, unproven
 
 
-def _create(provider: BatchProvider, chunk: Chunk) -> BatchInfo:
+def _past_max_age(chunk: Chunk, batch: BatchInfo, now: float) -> bool:
+    limit = chunk.max_batch_age_seconds
+    return limit is not None and batch.state == "running" and now - batch.created_at >= limit
+
+
+def _aged_out_when_adopted(chunk: Chunk, batch: BatchInfo, now: float) -> bool:
+    """An adopted batch that ended cancelled after running its maximum age was cancelled for it
+    (by a recovery: an unclaimed batch is cancelled for nothing else while its job runs)."""
+    limit = chunk.max_batch_age_seconds
+    return (limit is not None and batch.state == "ended" and batch.end_reason == "cancelled"
+            and (batch.ended_at or now) - batch.created_at >= limit)
+
+
+def _create(provider: BatchProvider, chunk: Chunk, *, completion_window: str | None = None) -> BatchInfo:
     """Create the batch. The adapters make the create call without the SDK's own retries (a
     retried POST after a timeout could make a second batch); a 429 proves nothing was made,
-    so only that is retried here, a few times with backoff and jitter."""
+    so only that is retried here, a few times with backoff and jitter. A job's completion
+    window goes only to providers that offer a choice (only their jobs may name one)."""
+    options = {"completion_window": completion_window} if completion_window else {}
     if provider.reads_input_from_bucket:
-        return _create_from(provider, chunk, "")
+        return _create_from(provider, chunk, "", options)
     fd, path = tempfile.mkstemp(suffix=".jsonl")
     os.close(fd)
     try:
         download_to_file(chunk_provider_key(chunk.job_id, chunk.chunk_id), path)
-        return _create_from(provider, chunk, path)
+        return _create_from(provider, chunk, path, options)
     finally:
         os.unlink(path)
 
 
-def _create_from(provider: BatchProvider, chunk: Chunk, path: str) -> BatchInfo:
+def _create_from(provider: BatchProvider, chunk: Chunk, path: str, options: dict[str, str]) -> BatchInfo:
     for attempt in range(CREATE_ATTEMPTS_ON_429):
         try:
             return provider.create_batch(
                 requests_path=path, request_count=chunk.request_count, endpoint=chunk.endpoint,
-                metadata=batch_metadata(chunk),
+                metadata=batch_metadata(chunk), **options,
             )
         except ProviderError as exc:
             if exc.status_code != 429 or attempt == CREATE_ATTEMPTS_ON_429 - 1:
@@ -345,6 +369,7 @@ def _record(provider: BatchProvider, chunk: Chunk, batch: BatchInfo, *, now: flo
         chunk_store.record_batch(
             chunk, batch_id=batch.batch_id, batch_created_at=created_at, due_at=int(now) + delay,
             provider_status=batch.provider_status, held_reason=None, held_since=None,
+            aged_out_at=now if adopted and _aged_out_when_adopted(chunk, batch, now) else None,
             counts=ChunkCounts(total=batch.total, completed=batch.completed, failed=batch.failed).model_dump(),
         )
         return True

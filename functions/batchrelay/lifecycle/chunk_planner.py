@@ -177,6 +177,7 @@ def new_chunk(
         tenant_id=job.tenant_id,
         id_tag=chunk_id_tag(job.job_id, chunk_id),
         due_at=int(now) + SAFETY_NET_S,
+        max_batch_age_seconds=job.max_batch_age_seconds,
     )
 
 

@@ -55,7 +55,7 @@ from batchrelay.models.messages import (
     ExpireJobItems,
     FinalizeJob,
 )
-from batchrelay.providers.base import BatchInfo, BatchProvider
+from batchrelay.providers.base import BatchInfo, BatchProvider, Outcome
 from batchrelay.results.multipart_writer import MultipartWriter, WrittenObject
 from batchrelay.store import chunk_store, job_store
 
@@ -211,7 +211,7 @@ def _collect_claimed(chunk: Chunk, *, now: float) -> str:
                         if pcid not in unreported:
                             continue  # not ours, or reported twice (output and error file)
                         user_id = unreported.pop(pcid)
-                        decision = policy.decide(result.outcome, retryable=result.retryable)
+                        decision = policy.decide(_outcome(result.outcome, chunk), retryable=result.retryable)
                         if decision == "retry":
                             retry_ids.add(pcid)
                             continue
@@ -284,6 +284,9 @@ def _collect_merged(chunk: Chunk, *, now: float) -> str:
     counted = chunk_store.mark_collected_and_count(chunk, part_key=key, job_deltas={})
     outcome = f"merged into {chunk.merged_into}" if counted else "already counted"
     return f"{outcome}; {finalize_if_complete(job_id, now=now)}"
+def _outcome(outcome: Outcome, chunk: Chunk) -> Outcome:
+    """A request left unfinished by a batch we cancelled for its age expired (it was not cancelled)."""
+    return "expired" if outcome == "cancelled" and chunk.aged_out_at is not None else outcome
 
 
 def _tee(blocks: Iterator[bytes], copy: MultipartWriter) -> Iterator[bytes]:

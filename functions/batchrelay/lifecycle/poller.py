@@ -7,6 +7,8 @@ Per provider, each run:
   batch it needs), then retrieves individually what the sweep did not reach;
 - hands ended batches to `collect`, holds chunks refused for capacity, and reschedules
   running ones adaptively (poll_schedule);
+- cancels a batch still running past its job's maximum batch age (providers that never
+  expire batches, like Azure OpenAI, rely on it): its end then counts as an expiry;
 - re-sends the message for chunks waiting on us (pending, creating, held, ended; collected
   with provider files still to delete) whose safety-net time has come: a lost message never
   strands a chunk;
@@ -62,6 +64,7 @@ class PollSummary:
     checked: int = 0
     handed_to_collect: int = 0
     held: int = 0
+    aged_out: int = 0
     rescheduled: int = 0
     unchanged: int = 0
     resent: int = 0
@@ -171,7 +174,8 @@ def poll_provider(name: str, *, now: float, deadline: float, clock: Callable[[],
             if due:
                 summary.left_for_next_run += 1  # still due: the next run looks again
             continue
-        apply_batch_info(chunk, info, now=now, summary=summary, progress_counts=spec.capabilities.progress_counts)
+        apply_batch_info(chunk, info, now=now, summary=summary, provider=provider,
+                         progress_counts=spec.capabilities.progress_counts)
 
 
 def check_batches(
@@ -221,18 +225,28 @@ def check_batches(
 
 
 def apply_batch_info(
-    chunk: Chunk, info: BatchInfo, *, now: float, summary: PollSummary, progress_counts: bool = True
+    chunk: Chunk, info: BatchInfo, *, now: float, summary: PollSummary, provider: BatchProvider | None = None,
+    progress_counts: bool = True,
 ) -> None:
     summary.checked += 1
     if info.state == "ended":
+        reason = info.end_reason or "completed"
+        if chunk.aged_out_at is not None and reason == "cancelled":
+            reason = "expired"  # we cancelled it for its age: what finished stays, the rest is expired
         moved = hand_to_collect(
-            chunk.job_id, chunk.chunk_id, provider=chunk.provider, reason=info.end_reason or "completed",
-            batch=info, now=now,
+            chunk.job_id, chunk.chunk_id, provider=chunk.provider, reason=reason, batch=info, now=now,
         )
         if moved and info.capacity_exhausted:
             summary.held += 1
         elif moved:
             summary.handed_to_collect += 1
+        return
+    created_at = chunk.batch_created_at or info.created_at
+    age_limit = chunk.max_batch_age_seconds if chunk.aged_out_at is None else None
+    if age_limit is not None and now - created_at >= age_limit:
+        # Before the unchanged check: a batch that never moves is exactly the one to end.
+        cancel_aged_out_batch(provider or provider_lookup.provider_for(chunk.provider), chunk, info, now=now,
+                              summary=summary)
         return
     counts = ChunkCounts(total=info.total, completed=info.completed, failed=info.failed)
     if not progress_counts and chunk.provider_status == info.provider_status and chunk.counts == counts:
@@ -241,9 +255,10 @@ def apply_batch_info(
         summary.unchanged += 1
         return
     delay = next_check_delay(
-        now=now, created_at=chunk.batch_created_at or info.created_at, total=info.total, completed=info.completed,
-        progress_counts=progress_counts,
+        now=now, created_at=created_at, total=info.total, completed=info.completed, progress_counts=progress_counts,
     )
+    if age_limit is not None:
+        delay = min(delay, max(0, int(created_at + age_limit - now)))  # be there when it ages out
     try:
         chunk_store.transition_chunk(
             chunk.job_id, chunk.chunk_id, chunk.provider, ChunkStatus.SUBMITTED, None,
@@ -256,6 +271,32 @@ def apply_batch_info(
         summary.rescheduled += 1
     except TransitionRefused:
         pass  # moved on meanwhile (webhook, cancel): nothing to do
+
+
+def cancel_aged_out_batch(
+    provider: BatchProvider, chunk: Chunk, info: BatchInfo, *, now: float, summary: PollSummary
+) -> None:
+    """The batch ran past the job's maximum age: cancel it, and mark the chunk so that its end
+    counts as an expiry (finished results kept; the rest retried while attempts remain, else
+    expired). Marked only once the provider took the cancel (or refused it for good): a cancel
+    that failed for now is tried again on the next run."""
+    try:
+        provider.cancel_batch(info.batch_id)
+    except ProviderError as exc:
+        if exc.retryable:
+            summary.errors += 1
+            logger.warning("cancelling aged-out batch %s failed: %s", info.batch_id, exc.message)
+            return
+        logger.info("aged-out batch %s not cancelled (%s); it ends on its own", info.batch_id, exc.message)
+    try:
+        chunk_store.transition_chunk(
+            chunk.job_id, chunk.chunk_id, chunk.provider, ChunkStatus.SUBMITTED, None,
+            due_at=int(now), guard=chunk_store.same_batch(info.batch_id), aged_out_at=now,
+            provider_status=info.provider_status,
+        )
+        summary.aged_out += 1
+    except TransitionRefused:
+        pass  # moved on meanwhile
 
 
 def _resend(chunk: Chunk, *, now: float, summary: PollSummary) -> None:

@@ -68,6 +68,26 @@ class CreateJobRequest(Model):
         ),
     )
     max_attempts: int | None = Field(default=None, ge=1, le=c.MAX_ATTEMPTS_LIMIT, strict=True)
+    completion_window: str | None = Field(
+        default=None,
+        max_length=8,
+        description=(
+            "The window its provider batches run in, for providers that offer a choice (Groq: 24h to 7d, written "
+            "like 48h or 7d); others run in their one window and refuse the field"
+        ),
+    )
+    max_batch_age_seconds: int | None = Field(
+        default=None,
+        ge=c.MIN_BATCH_AGE_SECONDS,
+        le=c.MAX_BATCH_AGE_SECONDS,
+        strict=True,
+        description=(
+            "A provider batch of the job still running this long after its creation is cancelled and handled as "
+            "expired: its finished results are kept, the rest retried in a new batch while attempts remain. "
+            "Default: the provider's setting for providers that never expire batches themselves (Azure OpenAI: "
+            "24 hours), none for the others (their own window decides)"
+        ),
+    )
 
 
 class CountsOut(Model):
@@ -179,6 +199,12 @@ class JobOut(Model):
     finished_at: str | None
     metadata: dict[str, str]
     webhook_url: str | None
+    completion_window: str | None = Field(
+        default=None, description="the window of its provider batches, where the provider offers a choice"
+    )
+    max_batch_age_seconds: int | None = Field(
+        default=None, description="how long one of its batches may run before it is cancelled and handled as expired"
+    )
     counts: CountsOut
     models: list[ModelCountOut] = Field(
         default_factory=list,

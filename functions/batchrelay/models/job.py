@@ -183,6 +183,11 @@ class Job(Model):
     metadata: dict[str, str] = Field(default_factory=dict)
     webhook_url: str | None = None
     idempotency_key: str | None = None
+    # OpenAI-shaped providers with a choice of windows (Groq): the window of its batches.
+    completion_window: str | None = None
+    # A batch of the job running longer than this is cancelled and handled as expired (the
+    # provider's default where it never expires batches itself: Azure OpenAI); None: no limit.
+    max_batch_age_seconds: int | None = None
     counts: RequestCounts = Field(default_factory=RequestCounts)
     usage: Usage = Field(default_factory=Usage)
     chunks_total: int = 0          # chunks planned so far, retries included
@@ -295,6 +300,10 @@ class Chunk(Model):
     # A chunk below the provider's per-batch minimum whose requests went into a gathered chunk
     # (lifecycle/small_chunks.py): that chunk's id. It ends with no result lines of its own.
     merged_into: str | None = None
+    # The job's maximum batch age, and when the poller cancelled the batch for passing it (its
+    # end then counts as expired: finished results kept, the rest retried while attempts remain).
+    max_batch_age_seconds: int | None = None
+    aged_out_at: float | None = None
     batch_errors: list[dict[str, Any]] = Field(default_factory=list)
     part_key: str | None = None
     # Provider files (input, output, errors) still to delete once collected; the poller's

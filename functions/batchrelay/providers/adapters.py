@@ -18,7 +18,7 @@ def adapter_class(name: str) -> type[BatchProvider]:
 
 @lru_cache(maxsize=32)
 def get_provider(name: str) -> BatchProvider:
-    return adapter_class(name)()
+    return adapter_class(name).for_registered(name)
 
 
 def reset_providers() -> None:

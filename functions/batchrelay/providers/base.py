@@ -12,7 +12,8 @@ What an adapter implements, and what the lifecycle relies on:
   batch input per request; ids the provider cannot take are mapped deterministically
   (the chunk input keeps both ids, so results map back).
 - **Create** (``create_batch``): from a local JSONL file of request lines, with our
-  metadata where the provider keeps it. Never retried by the SDK: a retried POST could
+  metadata where the provider keeps it; ``completion_window`` (a job setting) is passed
+  only to providers whose registry entry has ``completion_windows``. Never retried by the SDK: a retried POST could
   make a second batch. Raise ``ProviderError`` with ``status_code``: a 4xx/429 proves
   nothing was made; a timeout or 5xx is ambiguous, and recovery runs ``find_batch``; code
   ``quota_exceeded`` (errors.QUOTA_EXCEEDED) says the provider has no room for another batch
@@ -136,6 +137,13 @@ class BatchProvider(ABC):
     name: str
     # True: create_batch reads the chunk's provider lines from the bucket (it gets no local file).
     reads_input_from_bucket: bool = False
+
+    @classmethod
+    def for_registered(cls, name: str) -> BatchProvider:
+        """The adapter of the registered provider ``name`` (``providers.adapters`` builds it so).
+        One class may serve several entries (configured OpenAI-compatible servers): it takes
+        the name; a class of one provider ignores it."""
+        return cls()
 
     @abstractmethod
     def provider_custom_id(self, custom_id: str, tag: str) -> str:

@@ -74,7 +74,18 @@ def normalize_usage(usage: dict[str, Any] | None) -> dict[str, int] | None:
 
 
 class OpenAIProvider(SdkProvider):
+    """OpenAI's adapter, and the base of every OpenAI-shaped one (providers/openai_shaped.py):
+    they differ only in what these class attributes and the hooks below say."""
+
     name = "openai"
+    default_completion_window = "24h"
+    # The provider keeps our batch metadata: recovery finds and proves a batch by it at once.
+    keeps_metadata = True
+
+    def wire_endpoint(self, endpoint: str) -> str:
+        """The endpoint as the provider names it in request lines and creates (a job names
+        OpenAI's: /v1/chat/completions)."""
+        return endpoint
 
     def _new_client(self, api_key: str, **client_args: Any) -> openai.OpenAI:
         return openai.OpenAI(api_key=api_key, **client_args)
@@ -85,11 +96,12 @@ class OpenAIProvider(SdkProvider):
         return openai_custom_id(custom_id, tag)  # OpenAI accepts any string
 
     def request_line(self, provider_custom_id: str, body: dict[str, Any], endpoint: str) -> dict[str, Any]:
-        return {"custom_id": provider_custom_id, "method": "POST", "url": endpoint, "body": body}
+        return {"custom_id": provider_custom_id, "method": "POST", "url": self.wire_endpoint(endpoint), "body": body}
 
     # ------------------------------------------------------------------ batches
     def create_batch(
-        self, *, requests_path: str, request_count: int, endpoint: str, metadata: dict[str, str]
+        self, *, requests_path: str, request_count: int, endpoint: str, metadata: dict[str, str],
+        completion_window: str | None = None,
     ) -> BatchInfo:
         with translate_errors(self.name), open(requests_path, "rb") as handle:
             uploaded = self.client.files.create(file=(os.path.basename(requests_path), handle), purpose="batch")
@@ -98,8 +110,8 @@ class OpenAIProvider(SdkProvider):
                 # No SDK retry: a POST retried after a timeout could create a second batch.
                 batch = self.client.with_options(max_retries=0).batches.create(
                     input_file_id=uploaded.id,
-                    endpoint=endpoint,  # type: ignore[arg-type]
-                    completion_window="24h",
+                    endpoint=self.wire_endpoint(endpoint),  # type: ignore[arg-type]
+                    completion_window=completion_window or self.default_completion_window,  # type: ignore[arg-type]
                     metadata=normalize_metadata(metadata),
                 )
         except ProviderError as exc:
@@ -149,9 +161,10 @@ class OpenAIProvider(SdkProvider):
     ) -> Iterator[BatchInfo]:
         """Batches created in the window whose metadata holds every pair we sent.
 
-        The total is compared only once known (it is 0 while a batch is validating).
+        The total is compared only once known (it is 0 while a batch is validating). Where the
+        provider keeps no metadata, every batch of the window and size is a candidate.
         """
-        wanted = normalize_metadata(metadata)
+        wanted = normalize_metadata(metadata) if self.keeps_metadata else {}
         latest = created_before + CLOCK_SKEW_SECONDS
         for info in self.list_batches(created_after=created_after - CLOCK_SKEW_SECONDS):
             if info.created_at > latest or any(info.metadata.get(k) != v for k, v in wanted.items()):
@@ -161,7 +174,10 @@ class OpenAIProvider(SdkProvider):
             yield info
 
     def prove_ownership(self, batch: BatchInfo, *, tag: str, metadata: dict[str, str]) -> bool | None:
-        """OpenAI keeps our metadata: a batch carrying the chunk's job and chunk is the chunk's."""
+        """OpenAI keeps our metadata: a batch carrying the chunk's job and chunk is the chunk's.
+        A provider that keeps none proves it by the chunk tag in its results (the default)."""
+        if not self.keeps_metadata:
+            return super().prove_ownership(batch, tag=tag, metadata=metadata)
         wanted = normalize_metadata(metadata)
         return all(batch.metadata.get(k) == v for k, v in wanted.items())
 
@@ -169,12 +185,19 @@ class OpenAIProvider(SdkProvider):
         oldest = math.floor(created_after)  # created_at is whole seconds
         with translate_errors(self.name):
             page = self.client.batches.list(limit=max(1, min(100, page_size)))
+        seen: set[str] = set()
         while True:
+            fresh = False
             for batch in page.data:
+                if batch.id in seen:
+                    continue
+                seen.add(batch.id)
+                fresh = True
                 if batch.created_at < oldest:
                     return  # newest first: everything after this is older still
                 yield self._info(batch)
-            if not page.has_next_page():
+            # A compatible server that ignores ``after`` answers the same page again: stop there.
+            if not fresh or not page.has_next_page():
                 return
             with translate_errors(self.name):
                 page = page.get_next_page()

@@ -45,5 +45,8 @@ class SdkProvider(BatchProvider):
             base_url = self._base_url or get_settings().provider(self.name).base_url
             if base_url:
                 args["base_url"] = base_url
-            self._client = self._new_client(self._api_key or credentials.api_key(self.name), **args)
+            self._client = self._new_client(self._resolve_api_key(), **args)
         return self._client
+
+    def _resolve_api_key(self) -> str:
+        return self._api_key or credentials.api_key(self.name)

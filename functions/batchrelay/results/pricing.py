@@ -1,8 +1,11 @@
 """What a job cost: token usage per model times its provider's rows in ``prices.json``.
 
 Each provider has its own section: synchronous list prices (USD per million tokens) and
-its own batch discount, or explicit batch prices per model where a provider publishes them
-(no global 50%). Operators edit the file or set PRICES_FILE to their own; a file in the
+its own batch discount, a model's own ``batch_discount`` where it differs (Groq has published
+25% and 50% at different times), or explicit batch prices per model where a provider
+publishes them (no global 50%). OpenAI-compatible servers configured at deploy time may
+bring their section in their configuration (``registry.ProviderSpec.prices``); the file's
+own section wins. Operators edit the file or set PRICES_FILE to their own; a file in the
 first version's format (one ``batch_discount`` and ``models`` for all) still works. Models
 missing from the table cost nothing here and are reported as unpriced.
 """
@@ -17,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from batchrelay import registry
 from batchrelay.models.api import CostOut
 from batchrelay.models.job import Job
 from batchrelay.settings import get_settings
@@ -34,6 +38,15 @@ class ModelPrice:
     batch_input_per_million: Decimal
     batch_output_per_million: Decimal
 
+    @property
+    def discount(self) -> Decimal | None:
+        """The batch price's share of the list price (None: no list price to compare)."""
+        if self.input_per_million:
+            return self.batch_input_per_million / self.input_per_million
+        if self.output_per_million:
+            return self.batch_output_per_million / self.output_per_million
+        return None
+
 
 @dataclass(frozen=True)
 class ProviderPrices:
@@ -42,6 +55,12 @@ class ProviderPrices:
     # Leading parts of a model name to drop when no entry matches it as it is (Bedrock's
     # cross-region inference profiles: "us.anthropic.claude..." is priced as its model).
     strip_prefixes: tuple[str, ...] = ()
+
+    @property
+    def discounts(self) -> list[Decimal]:
+        """Every batch/list ratio of its models, sorted (one value when the section's discount holds)."""
+        ratios = {price.discount for price in self.models.values() if price.discount is not None}
+        return sorted(ratios) or [self.batch_discount]
 
     def price_for(self, model: str | None) -> ModelPrice | None:
         """The longest table entry that prefixes the model name (dated snapshots share a price)."""
@@ -95,11 +114,12 @@ def _provider_prices(section: dict[str, Any]) -> ProviderPrices:
     models = {}
     for name, row in section.get("models", {}).items():
         sync_in, sync_out = _decimal(row.get("input", 0)), _decimal(row.get("output", 0))
+        share = _decimal(row["batch_discount"]) if "batch_discount" in row else discount
         models[name] = ModelPrice(
             input_per_million=sync_in,
             output_per_million=sync_out,
-            batch_input_per_million=_decimal(row["batch_input"]) if "batch_input" in row else sync_in * discount,
-            batch_output_per_million=_decimal(row["batch_output"]) if "batch_output" in row else sync_out * discount,
+            batch_input_per_million=_decimal(row["batch_input"]) if "batch_input" in row else sync_in * share,
+            batch_output_per_million=_decimal(row["batch_output"]) if "batch_output" in row else sync_out * share,
         )
     return ProviderPrices(batch_discount=discount, models=models,
                           strip_prefixes=tuple(section.get("strip_prefixes", ())))
@@ -117,7 +137,13 @@ def _load(path: str) -> PriceTable:
 
 
 def price_table() -> PriceTable:
-    return _load(get_settings().prices_file or str(_DEFAULT_PRICES))
+    table = _load(get_settings().prices_file or str(_DEFAULT_PRICES))
+    configured = {
+        spec.name: _provider_prices(dict(spec.prices))
+        for spec in registry.specs()
+        if spec.prices and spec.name not in table.providers
+    }
+    return PriceTable({**table.providers, **configured}) if configured else table
 
 
 def cost_of(

@@ -35,7 +35,15 @@ class CheckedRequest:
 def check_provider_endpoint(provider: str, endpoint: str) -> None:
     if provider not in registry.names():
         raise ValidationFailed(f"provider must be one of {list(registry.names())}", field="provider")
-    endpoints = registry.spec(provider).endpoints
+    spec = registry.spec(provider)
+    if spec.needs_base_url and not get_settings().provider(provider).base_url:
+        # Its batches could never be created: say so now rather than after the job is queued.
+        raise ValidationFailed(
+            f"{provider} is not configured in this deployment: its address is not set "
+            f"({spec.base_url_env}; CDK context {provider}_base_url)",
+            field="provider",
+        )
+    endpoints = spec.endpoints
     if endpoint not in endpoints:
         raise ValidationFailed(
             f"endpoint {endpoint!r} is not a {provider} batch endpoint; use one of {list(endpoints)}",
@@ -163,6 +171,24 @@ def check_chunk_size(chunk_size: int | None, request_count: int) -> None:
             f"(at least {c.MIN_CHUNK_SIZE}, or the job's request count when smaller)",
             field="chunk_size",
         )
+
+
+def check_completion_window(provider: str, window: str | None) -> str | None:
+    """The job's completion window: one the provider offers, or None (its default window)."""
+    if window is None:
+        return None
+    windows = registry.spec(provider).completion_windows
+    if windows is None:
+        raise ValidationFailed(
+            f"{provider} batches run in one fixed window; leave completion_window out", field="completion_window"
+        )
+    if not windows.accepts(window):
+        raise ValidationFailed(
+            f"completion_window {window!r} is not one {provider} offers: {windows.describe()}, written like "
+            f"'{windows.default}'",
+            field="completion_window",
+        )
+    return window
 
 
 def validate_metadata(metadata: dict[str, str]) -> None:

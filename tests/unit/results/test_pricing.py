@@ -75,3 +75,44 @@ def test_a_prices_file_in_the_first_versions_format_applies_to_every_provider(tm
     finally:
         monkeypatch.delenv("PRICES_FILE")
         get_settings.cache_clear()
+
+
+def test_a_model_may_carry_its_own_batch_discount():
+    # Groq has published its batch discount as 25% and as 50%: each model row says which holds
+    table = parse_price_table({"providers": {"groq": {"batch_discount": 0.5, "models": {
+        "old": {"input": 1.0, "output": 2.0, "batch_discount": 0.75},
+        "new": {"input": 1.0, "output": 2.0},
+    }}}})
+    million = {"input_tokens": 1_000_000, "output_tokens": 1_000_000}
+    assert cost_of("groq", {"old": million}, table).batch_usd == Decimal("2.25")
+    assert cost_of("groq", {"new": million}, table).batch_usd == Decimal("1.5")
+    assert table.for_provider("groq").discounts == [Decimal("0.5"), Decimal("0.75")]
+
+
+def test_the_shipped_groq_and_azure_sections_are_dated_and_price_each_model_at_its_discount():
+    table = price_table()
+    groq = table.for_provider("groq")
+    assert all(row.discount == Decimal("0.5") for row in groq.models.values())
+    assert groq.price_for("llama-3.1-8b-instant") is not None
+    assert table.for_provider("azure_openai").price_for("gpt-4o-mini-2024-07-18").discount == Decimal("0.5")
+    import json
+    from pathlib import Path
+
+    import batchrelay.results.pricing as pricing
+
+    sections = json.loads(Path(pricing.__file__).with_name("prices.json").read_text())["providers"]
+    for name in ("groq", "azure_openai"):
+        assert sections[name]["as_of"] and "check" in sections[name]["source"]
+    assert all("batch_discount" in row for row in sections["groq"]["models"].values())
+
+
+def test_a_configured_server_brings_its_prices_and_the_prices_file_wins():
+    from tests.support.openai_shaped import compatible_servers
+
+    with compatible_servers():
+        acme = price_table().for_provider("acme_batch")
+        assert acme is not None and acme.batch_discount == Decimal("0.4")
+        cost = cost_of("acme_batch", {"acme-large": {"input_tokens": 1_000_000, "output_tokens": 0}})
+        assert (cost.batch_usd, cost.sync_usd) == (Decimal("0.8"), Decimal("2.0"))
+        assert price_table().for_provider("vllm_lab").price_for("llama-3.1-8b-instruct") is not None
+    assert price_table().for_provider("acme_batch") is None

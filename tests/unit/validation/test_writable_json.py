@@ -188,8 +188,14 @@ def test_the_request_hash_is_the_one_stored_before(fields):
     from batchrelay.models.api import CreateJobRequest
 
     request = CreateJobRequest(provider="openai", endpoint="/v1/chat/completions", **fields)
-    legacy = hashlib.sha256(orjson.dumps(request.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)).hexdigest()
+    # Fields added since (completion_window, max_batch_age_seconds) count only once set.
+    before = request.model_dump(mode="json", exclude={"completion_window", "max_batch_age_seconds"})
+    legacy = hashlib.sha256(orjson.dumps(before, option=orjson.OPT_SORT_KEYS)).hexdigest()
     assert _request_hash(request) == legacy
+    aged = CreateJobRequest(provider="openai", endpoint="/v1/chat/completions", max_batch_age_seconds=7200, **fields)
+    assert _request_hash(aged) == hashlib.sha256(
+        orjson.dumps(aged.model_dump(mode="json", exclude={"completion_window"}), option=orjson.OPT_SORT_KEYS)
+    ).hexdigest() != legacy
 
 
 def test_json_module_reads_what_orjson_refuses_so_uploads_can_be_explained():

@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--metadata", action="append", default=[], metavar="KEY=VALUE")
     submit.add_argument("--chunk-size", type=int)
     submit.add_argument("--max-attempts", type=int)
+    submit.add_argument("--completion-window", help="where the provider offers a choice (Groq: 24h to 7d)")
+    submit.add_argument("--max-batch-age-seconds", type=int,
+                        help="cancel a batch still running this long and handle it as expired")
     submit.add_argument("--idempotency-key", help="default: a new random key")
     submit.add_argument("--upload", action=argparse.BooleanOptionalAction, default=None,
                         help="force (or forbid) sending the file through POST /v1/uploads")
@@ -223,6 +226,10 @@ def job_body(args: argparse.Namespace) -> dict[str, Any]:
         body["chunk_size"] = args.chunk_size
     if args.max_attempts is not None:
         body["max_attempts"] = args.max_attempts
+    if args.completion_window is not None:
+        body["completion_window"] = args.completion_window
+    if args.max_batch_age_seconds is not None:
+        body["max_batch_age_seconds"] = args.max_batch_age_seconds
     return body
 
 

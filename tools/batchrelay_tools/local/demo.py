@@ -32,8 +32,22 @@ PROVIDER_JOBS = {
     "anthropic": ("/v1/messages", "claude-haiku-4-5"),
     # Claude on Bedrock: the InvokeModel body (Messages with anthropic_version) and its model id.
     "bedrock": ("/model/invoke", "anthropic.claude-3-5-haiku-20241022-v1:0"),
+    "azure_openai": ("/v1/chat/completions", "gpt-4o-mini"),   # the model is the batch deployment's name
+    "groq": ("/v1/chat/completions", "llama-3.1-8b-instant"),
 }
-DEFAULT_PROVIDERS = ("openai", "anthropic", "bedrock")
+DEFAULT_PROVIDERS = ("openai", "anthropic", "bedrock", "azure_openai", "groq")
+
+
+def provider_job(provider: str) -> tuple[str, str]:
+    """(endpoint, model) of a provider's demo workload; a configured OpenAI-compatible server
+    runs its first endpoint with the first model of its prices (or "default")."""
+    if provider in PROVIDER_JOBS:
+        return PROVIDER_JOBS[provider]
+    spec = registry.spec(provider)
+    models = list((spec.prices or {}).get("models", {}))
+    return spec.endpoints[0], models[0] if models else "default"
+
+
 TOPICS = ("tides", "volcanoes", "bread", "bees", "comets", "rivers", "glaciers", "owls", "salt", "maps")
 
 
@@ -47,7 +61,7 @@ class DemoJob:
 
 
 def demo_requests(provider: str, count: int) -> list[dict[str, Any]]:
-    _, model = PROVIDER_JOBS[provider]
+    _, model = provider_job(provider)
     requests = []
     for i in range(count):
         prompt = f"In one sentence, tell me something surprising about {TOPICS[i % len(TOPICS)]} (#{i})."
@@ -106,7 +120,7 @@ class Demo:
 
         jobs: list[DemoJob] = []
         for provider in self.args.providers:
-            endpoint_path, model = PROVIDER_JOBS[provider]
+            endpoint_path, model = provider_job(provider)
             requests = demo_requests(provider, self.args.requests)
             job = api.create_job(
                 {"provider": provider, "endpoint": endpoint_path, "requests": requests,
@@ -221,7 +235,7 @@ class Demo:
         while True:
             for demo_job in jobs:
                 demo_job.job = api.get_job(demo_job.job["id"])
-            lines = [f"   {j.provider:<9} {j.progress.line(j.job, width=24)}" for j in jobs]
+            lines = [f"   {j.provider:<12} {j.progress.line(j.job, width=24)}" for j in jobs]
             if tty:
                 if shown:
                     print(f"\033[{shown}F", end="")
@@ -267,7 +281,7 @@ class Demo:
             retry_batches = sum(1 for ch in chunks if (ch.get("attempt") or 1) > 1 and ch.get("batch_id"))
             on_demand = sum(1 for line in lines if line.get("service_tier") == "on_demand")
             usage = job.get("usage") or {}
-            _say(f"   {demo_job.provider:<9} {job['id']}  {job['status']}")
+            _say(f"   {demo_job.provider:<12} {job['id']}  {job['status']}")
             _say(f"             {job['request_count']} requests: {counts.get('succeeded', 0)} succeeded, "
                  f"{counts.get('errored', 0)} errored; {originals} chunks + "
                  f"{retry_batches} retry batches; {retried} requests needed a 2nd attempt "
@@ -279,19 +293,17 @@ class Demo:
             self.check(job["status"] == "completed", f"{job['id']} completed (retries recovered every failure)")
 
 
-def _providers(value: str) -> list[str]:
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    unknown = [name for name in names if name not in PROVIDER_JOBS]
+def _provider_list(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in names if name not in registry.names()]
     if unknown or not names:
-        raise argparse.ArgumentTypeError(f"choose from {', '.join(PROVIDER_JOBS)}; not {', '.join(unknown) or value!r}")
+        raise argparse.ArgumentTypeError(f"unknown provider(s) {unknown}; registered: {', '.join(registry.names())}")
     return names
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m batchrelay_tools.local.demo", description=__doc__)
     parser.add_argument("--requests", type=int, default=300, help="requests per provider")
-    parser.add_argument("--providers", type=_providers, default=list(DEFAULT_PROVIDERS),
-                        help=f"comma-separated, of {', '.join(PROVIDER_JOBS)} (default: all of them)")
     parser.add_argument("--chunk-size", type=int, default=100)
     parser.add_argument("--failure-fraction", type=float, default=0.05)
     parser.add_argument("--processing-seconds", type=float, default=3.0, help="simulated batch run time")
@@ -299,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=150.0, help="give up on the jobs after this")
     parser.add_argument("--webhook-timeout", type=float, default=30.0)
     parser.add_argument("--output", default="demo-output", help="where results.jsonl files go")
+    parser.add_argument("--providers", type=_provider_list, default=DEFAULT_PROVIDERS,
+                        help=f"comma-separated, of: {', '.join(registry.names())} (default: "
+                             f"{','.join(DEFAULT_PROVIDERS)})")
     args = parser.parse_args(argv)
     try:
         return Demo(args).run()

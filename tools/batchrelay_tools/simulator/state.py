@@ -20,12 +20,13 @@ import re
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from batchrelay.providers.custom_ids import untagged
+from batchrelay.registry import CompletionWindows, window_seconds
 from batchrelay_tools.simulator import answers
 from batchrelay_tools.simulator.ledger import (
     BATCH_FAILED,
@@ -54,6 +55,31 @@ ANTHROPIC_CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 OPENAI_METADATA_MAX_PAIRS = 16
 ANTHROPIC_MAX_REQUESTS = 100_000
 OPENAI_MAX_REQUESTS = 50_000
+OPENAI_ENDPOINTS = ("/v1/chat/completions", "/v1/embeddings", "/v1/responses", "/v1/completions", "/v1/moderations")
+
+
+@dataclass(frozen=True)
+class OpenAIShape:
+    """What an account with OpenAI's Files + Batches API accepts: OpenAI's own (the built-in
+    simulation), or another provider's at another address (simulator/providers/openai_shaped.py
+    runs this same simulation under its name, with its own files and batches)."""
+
+    provider: str = "openai"
+    # The endpoints its creates and request lines name -> OpenAI's name for the same (the answers').
+    endpoints: Mapping[str, str] = field(default_factory=lambda: {e: e for e in OPENAI_ENDPOINTS})
+    shortest_window: str = "24h"
+    longest_window: str = "24h"
+    max_requests: int = OPENAI_MAX_REQUESTS
+    keeps_metadata: bool = True
+    # False: a batch is never expired (Azure OpenAI); one planned to expire stalls instead.
+    expires: bool = True
+
+    def accepts_window(self, window: Any) -> bool:
+        windows = CompletionWindows(self.shortest_window, self.shortest_window, self.longest_window)
+        return isinstance(window, str) and windows.accepts(window)
+
+
+OPENAI_SHAPE = OpenAIShape()
 
 
 @dataclass
@@ -109,6 +135,13 @@ class Timeline:
     total: int
     expire_count: int | None = None       # requests finished before the window "expires"
     cancel_at: float | None = None
+    # A provider that never expires batches (Azure OpenAI): where another would expire the
+    # batch, it stalls in progress after expire_count requests, until it is cancelled.
+    never_expires: bool = False
+
+    @property
+    def stalls(self) -> bool:
+        return self.never_expires and self.expire_count is not None
 
     @property
     def processing_start(self) -> float:
@@ -129,6 +162,8 @@ class Timeline:
         return min(done, limit)
 
     def cancel_effective(self) -> bool:
+        if self.stalls:
+            return self.cancel_at is not None
         end = self.processing_end if self.expire_count is not None else self.processing_end + self.finalizing_seconds
         return self.cancel_at is not None and self.cancel_at < end
 
@@ -164,6 +199,7 @@ class OpenAIBatch:
     requests: list[PlannedRequest]
     model: str | None
     fail_errors: list[dict[str, Any]] | None = None
+    completion_window: str = "24h"
     # (custom_id, body digest) of every request sent, for the ledger (even when validation failed).
     sent: list[tuple[str, str]] = field(default_factory=list)
     # Filled when the batch is first seen final.
@@ -192,6 +228,8 @@ def _iso(ts: float | None) -> str | None:
 class Simulator:
     settings: SimulatorSettings = field(default_factory=SimulatorSettings)
     clock: Callable[[], float] = field(default=None)  # type: ignore[assignment]
+    # Its OpenAI-shaped account is OpenAI's (an OpenAIShapedAccount is another provider's).
+    openai_shape = OPENAI_SHAPE
 
     def __post_init__(self) -> None:
         import time
@@ -354,12 +392,15 @@ class Simulator:
 
     # ------------------------------------------------------------------ OpenAI batches
     def create_openai_batch(self, payload: dict[str, Any]) -> dict[str, Any]:
+        shape = self.openai_shape
         endpoint = payload.get("endpoint")
-        if endpoint not in ("/v1/chat/completions", "/v1/embeddings", "/v1/responses", "/v1/completions",
-                            "/v1/moderations"):
+        if endpoint not in shape.endpoints:
             raise ApiError(400, f"Invalid endpoint: {endpoint!r}", param="endpoint")
-        if payload.get("completion_window") != "24h":
-            raise ApiError(400, "completion_window must be '24h'", param="completion_window")
+        window = payload.get("completion_window")
+        if not shape.accepts_window(window):
+            accepted = shape.shortest_window if shape.shortest_window == shape.longest_window else \
+                f"from {shape.shortest_window} to {shape.longest_window}"
+            raise ApiError(400, f"completion_window must be {accepted!r}", param="completion_window")
         metadata = payload.get("metadata")
         if metadata is not None:
             if not isinstance(metadata, dict) or len(metadata) > OPENAI_METADATA_MAX_PAIRS:
@@ -372,8 +413,8 @@ class Simulator:
         if source.purpose != "batch":
             raise ApiError(400, "The input file must be uploaded with purpose 'batch'", param="input_file_id")
 
-        requests, errors = self._parse_openai_input(source.data, endpoint)
-        plan = self._plan("openai", len(requests))
+        requests, errors = self._parse_openai_input(source.data, endpoint, max_requests=shape.max_requests)
+        plan = self._plan(shape.provider, len(requests))
         if not errors and plan.token_limit_exceeded:
             errors = [{"code": "token_limit_exceeded", "message": "Enqueued token limit reached for the model in "
                        "organization org-sim.", "param": None, "line": None}]
@@ -394,24 +435,27 @@ class Simulator:
                 seq=self._next_seq(),
                 endpoint=endpoint,
                 input_file_id=source.id,
-                metadata=metadata,
-                timeline=self._timeline(len(requests), plan),
+                metadata=metadata if shape.keeps_metadata else None,
+                timeline=dataclasses.replace(self._timeline(len(requests), plan), never_expires=not shape.expires),
                 requests=[] if errors else [
                     PlannedRequest(cid, body, self._plan_failure(cid, body)) for cid, body in requests
                 ],
                 model=next((str(b.get("model")) for _, b in requests if b.get("model")), None),
                 fail_errors=errors or None,
+                completion_window=str(window),
                 sent=[(cid, answers.body_digest(body)) for cid, body in requests],
             )
             self.openai_batches[batch.id] = batch
             if self.on_created:
                 t = batch.timeline
-                self.on_created("openai", batch.id, t.processing_start if errors else t.processing_end
+                self.on_created(shape.provider, batch.id, t.processing_start if errors else t.processing_end
                                 + t.finalizing_seconds)
             return self._openai_view(batch)
 
     @staticmethod
-    def _parse_openai_input(data: bytes, endpoint: str) -> tuple[list[tuple[str, dict[str, Any]]], list[dict]]:
+    def _parse_openai_input(
+        data: bytes, endpoint: str, *, max_requests: int = OPENAI_MAX_REQUESTS
+    ) -> tuple[list[tuple[str, dict[str, Any]]], list[dict]]:
         requests: list[tuple[str, dict[str, Any]]] = []
         errors: list[dict[str, Any]] = []
         seen: set[str] = set()
@@ -451,8 +495,8 @@ class Simulator:
                 requests.append((custom_id, body))
         if not requests and not errors:
             errors.append({"code": "empty_file", "message": "The input file is empty.", "param": None, "line": None})
-        if len(requests) > OPENAI_MAX_REQUESTS:
-            errors.append({"code": "too_many_requests", "message": "At most 50,000 requests per batch.",
+        if len(requests) > max_requests:
+            errors.append({"code": "too_many_requests", "message": f"At most {max_requests:,} requests per batch.",
                            "param": None, "line": None})
         return requests, errors
 
@@ -516,7 +560,7 @@ class Simulator:
         if now < t.processing_start:
             return "validating", marks
         marks["in_progress_at"] = t.processing_start
-        if now < t.processing_end:
+        if now < t.processing_end or t.stalls:
             return "in_progress", marks
         if t.expire_count is not None:
             marks["expired_at"] = t.processing_end
@@ -546,13 +590,13 @@ class Simulator:
             "model": batch.model,
             "errors": {"object": "list", "data": batch.fail_errors} if batch.fail_errors else None,
             "input_file_id": batch.input_file_id,
-            "completion_window": "24h",
+            "completion_window": batch.completion_window,
             "status": status,
             "output_file_id": batch.output_file_id,
             "error_file_id": batch.error_file_id,
             "created_at": int(t.created_at),
             "in_progress_at": _int_or_none(marks.get("in_progress_at")),
-            "expires_at": int(t.created_at) + 86400,
+            "expires_at": int(t.created_at) + window_seconds(batch.completion_window),
             "finalizing_at": _int_or_none(marks.get("finalizing_at")),
             "completed_at": _int_or_none(marks.get("completed_at")),
             "failed_at": _int_or_none(marks.get("failed_at")),
@@ -587,7 +631,8 @@ class Simulator:
                     "error": None,
                 }))
             else:
-                body = answers.openai_body(batch.endpoint, planned.body, model=self.settings.openai_model,
+                endpoint = self.openai_shape.endpoints.get(batch.endpoint, batch.endpoint)
+                body = answers.openai_body(endpoint, planned.body, model=self.settings.openai_model,
                                            created=created, request_id=request_id,
                                            answer_tokens=self.settings.answer_tokens)
                 output.append(self._jsonl({
@@ -765,16 +810,20 @@ class Simulator:
         with self.lock:
             entries = [self._ledger_openai(b) for b in self.openai_batches.values()]
             entries += [self._ledger_anthropic(b) for b in self.anthropic_batches.values()]
-            # Simulated providers of simulator/providers keep their own (``ledger()`` on their state).
+            # Simulated providers of simulator/providers bill into the same ledger (``ledger()`` or
+            # ``ledger_entries()`` on their state).
             for state in self.extensions.values():
                 if hasattr(state, "ledger"):
                     entries += state.ledger()
+                elif hasattr(state, "ledger_entries"):
+                    entries += state.ledger_entries()
         return sorted(entries, key=lambda e: (e.created_at, e.batch_id))
 
     def _ledger_openai(self, batch: OpenAIBatch) -> LedgerBatch:
         t = batch.timeline
-        entry = LedgerBatch("openai", batch.id, t.created_at, t.processing_start, dict(batch.metadata or {}),
-                            cancel_requested_at=t.cancel_at, vanished=batch.id in self.vanished)
+        entry = LedgerBatch(self.openai_shape.provider, batch.id, t.created_at, t.processing_start,
+                            dict(batch.metadata or {}), cancel_requested_at=t.cancel_at,
+                            vanished=batch.id in self.vanished)
         if batch.fail_errors:
             entry.end_reason = "failed"
             entry.fail_codes = [str(e.get("code")) for e in batch.fail_errors]
@@ -796,6 +845,10 @@ class Simulator:
         if t.cancel_effective() and t.cancel_at is not None:
             done, entry.end_reason, rest = t.processed_at(t.cancel_at), "cancelled", CANCELLED
             entry.ends_at = t.cancel_at + t.cancelling_seconds
+        elif t.stalls:
+            # Left alone it never ends: what it finished is billed; the rest never runs.
+            done, entry.end_reason, rest = t.expire_count or 0, "running", EXPIRED
+            entry.ends_at = float("inf")
         elif t.expire_count is not None:
             done, entry.end_reason, rest = t.expire_count, "expired", EXPIRED
             entry.ends_at = t.processing_end

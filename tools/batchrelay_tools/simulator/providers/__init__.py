@@ -1,4 +1,9 @@
 """Simulated providers, one module each (see simulator/plugins.py); importing this package
 registers them all."""
 
-from batchrelay_tools.simulator.providers import bedrock  # noqa: F401
+from batchrelay_tools.simulator.providers import (  # noqa: F401
+    azure_openai,
+    bedrock,
+    groq,
+    openai_compatible,
+)

@@ -1,0 +1,27 @@
+"""`make demo --providers`: which providers' jobs the demo runs, and with what."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from batchrelay_tools.local import demo
+from tests.support.openai_shaped import compatible_servers
+
+
+def test_the_demo_runs_the_original_two_and_the_openai_shaped_providers_by_default():
+    assert demo.DEFAULT_PROVIDERS == ("openai", "anthropic", "azure_openai", "groq")
+    assert demo.provider_job("azure_openai") == ("/v1/chat/completions", "gpt-4o-mini")
+    assert demo.demo_requests("groq", 2)[1]["body"]["model"] == "llama-3.1-8b-instant"
+
+
+def test_a_configured_server_runs_its_first_endpoint_and_priced_model():
+    with compatible_servers():
+        assert demo._provider_list("openai,acme_batch") == ("openai", "acme_batch")
+        assert demo.provider_job("acme_batch") == ("/v1/chat/completions", "acme-large")
+
+
+def test_an_unknown_provider_is_refused():
+    with pytest.raises(argparse.ArgumentTypeError, match="nobody"):
+        demo._provider_list("openai,nobody")
