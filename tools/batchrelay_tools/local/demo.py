@@ -35,7 +35,7 @@ PROVIDER_JOBS = {
     "azure_openai": ("/v1/chat/completions", "gpt-4o-mini"),   # the model is the batch deployment's name
     "groq": ("/v1/chat/completions", "llama-3.1-8b-instant"),
 }
-DEFAULT_PROVIDERS = ("openai", "anthropic", "bedrock", "azure_openai", "groq")
+DEFAULT_PROVIDERS = tuple(PROVIDER_JOBS)  # every built-in provider
 
 
 def provider_job(provider: str) -> tuple[str, str]:

@@ -10,8 +10,9 @@ from batchrelay_tools.local import demo
 from tests.support.openai_shaped import compatible_servers
 
 
-def test_the_demo_runs_the_original_two_and_the_openai_shaped_providers_by_default():
-    assert demo.DEFAULT_PROVIDERS == ("openai", "anthropic", "azure_openai", "groq")
+def test_the_demo_runs_a_job_on_every_built_in_provider_by_default():
+    assert demo.DEFAULT_PROVIDERS == tuple(demo.PROVIDER_JOBS)
+    assert {"openai", "anthropic", "bedrock", "azure_openai", "groq"} <= set(demo.DEFAULT_PROVIDERS)
     assert demo.provider_job("azure_openai") == ("/v1/chat/completions", "gpt-4o-mini")
     assert demo.demo_requests("groq", 2)[1]["body"]["model"] == "llama-3.1-8b-instant"
 
