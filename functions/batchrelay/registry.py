@@ -42,6 +42,15 @@ class Capabilities:
 
 
 @dataclass(frozen=True)
+class HoursSetting:
+    """A provider's limit on how long a batch may run, which a job may set (``timeout_hours``)."""
+
+    default: int
+    minimum: int
+    maximum: int
+
+
+@dataclass(frozen=True)
 class ProviderSpec:
     name: str                   # the `provider` of a job: lowercase, [a-z0-9_]
     title: str                  # for people: "OpenAI"
@@ -54,6 +63,7 @@ class ProviderSpec:
     simulator_path: str = ""    # where the SDK's base URL points on the local simulator
     recovery: str = ""          # how a batch of an interrupted create is found and proven ours
     docs: str = ""              # one line for the README's provider table
+    timeout_hours: HoursSetting | None = None  # a job's `timeout_hours`, where the provider takes one
 
     @property
     def env_prefix(self) -> str:
@@ -177,5 +187,4 @@ register(
         docs="Message Batches API; 24 h window; custom_id mapped to ^[a-zA-Z0-9_-]{1,64}$",
     )
 )
-
 

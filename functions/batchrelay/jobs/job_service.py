@@ -38,7 +38,12 @@ from batchrelay.models.api import (
 from batchrelay.models.job import CANCELLABLE_JOB_STATUSES, DeletionCounts, InputValidation, Job, JobStatus
 from batchrelay.settings import get_settings
 from batchrelay.store import chunk_store, job_store
-from batchrelay.validation.request_rules import check_chunk_size, check_provider_endpoint, validate_metadata
+from batchrelay.validation.request_rules import (
+    check_chunk_size,
+    check_provider_endpoint,
+    job_timeout_hours,
+    validate_metadata,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +56,9 @@ class NoResults(NotFound):
     code = "no_results"
 
 
+_HASHED_WHEN_SET = frozenset({"timeout_hours"})
+
+
 def _request_hash(request: CreateJobRequest) -> str:
     """SHA-256 of the request as sorted-key JSON, built one request at a time.
 
@@ -61,6 +69,8 @@ def _request_hash(request: CreateJobRequest) -> str:
     Call it on validated requests only (every body writable).
     """
     fields = request.model_dump(mode="json", exclude={"requests"})
+    # Fields added later count only when set, so a key's hash stored before them stays valid.
+    fields = {k: v for k, v in fields.items() if v is not None or k not in _HASHED_WHEN_SET}
     before = orjson.dumps({k: v for k, v in fields.items() if k < "requests"}, option=orjson.OPT_SORT_KEYS)
     after = orjson.dumps({k: v for k, v in fields.items() if k > "requests"}, option=orjson.OPT_SORT_KEYS)
     digest = hashlib.sha256(b'{"requests":' if before == b"{}" else before[:-1] + b',"requests":')
@@ -120,6 +130,7 @@ def create_job(
     settings = get_settings()
     check_provider_endpoint(request.provider, request.endpoint)
     validate_metadata(request.metadata)
+    timeout_hours = job_timeout_hours(request.provider, request.timeout_hours)
     if (request.requests is None) == (request.upload_id is None):
         raise ValidationFailed("give exactly one of requests and upload_id", field="requests")
     if idempotency_key is not None and not (1 <= len(idempotency_key) <= 255):
@@ -177,6 +188,7 @@ def create_job(
         updated_at=now,
         chunk_size=request.chunk_size or settings.default_chunk_size,
         max_attempts=request.max_attempts or settings.default_max_attempts,
+        timeout_hours=timeout_hours,
         metadata=request.metadata,
         webhook_url=request.webhook_url,
         idempotency_key=idempotency_key,

@@ -36,6 +36,7 @@ def job_out(job: Job, *, chunks: list[Chunk] | None = None, results: ResultLinks
         finished_at=job.finished_at,
         metadata=job.metadata,
         webhook_url=job.webhook_url,
+        timeout_hours=job.timeout_hours,
         counts=CountsOut(
             total=job.request_count,
             succeeded=job.counts.succeeded,

@@ -53,7 +53,7 @@ from batchrelay.lifecycle.cancellation import cancel_submitted_chunk
 from batchrelay.lifecycle.handoff import hand_to_collect
 from batchrelay.lifecycle.poll_schedule import SAFETY_NET_S, next_check_delay
 from batchrelay.models.job import Chunk, ChunkCounts, ChunkStatus, Job, JobStatus
-from batchrelay.providers.base import BatchInfo, BatchProvider, ProviderError
+from batchrelay.providers.base import BatchInfo, BatchOptions, BatchProvider, ProviderError
 from batchrelay.settings import get_settings
 from batchrelay.store import chunk_store, job_store
 
@@ -146,7 +146,7 @@ def ensure_batch(job_id: str, chunk_id: str, *, now: float | None = None) -> str
 
     if found is None:
         try:
-            batch = _create(provider, chunk)
+            batch = _create(provider, chunk, job)
         except ProviderError as exc:
             if exc.status_code in CREDENTIAL_STATUS:
                 return _hold_for_credentials(chunk, job, exc, now=now)
@@ -259,10 +259,11 @@ def _find_earlier_batch(provider: BatchProvider, chunk: Chunk) -> tuple[BatchInf
     return None, unproven
 
 
-def _create(provider: BatchProvider, chunk: Chunk) -> BatchInfo:
+def _create(provider: BatchProvider, chunk: Chunk, job: Job) -> BatchInfo:
     """Create the batch. The adapters make the create call without the SDK's own retries (a
     retried POST after a timeout could make a second batch); a 429 proves nothing was made,
     so only that is retried here, a few times with backoff and jitter."""
+    options = BatchOptions(model=chunk.model, timeout_hours=job.timeout_hours)
     fd, path = tempfile.mkstemp(suffix=".jsonl")
     os.close(fd)
     try:
@@ -271,7 +272,7 @@ def _create(provider: BatchProvider, chunk: Chunk) -> BatchInfo:
             try:
                 return provider.create_batch(
                     requests_path=path, request_count=chunk.request_count, endpoint=chunk.endpoint,
-                    metadata=batch_metadata(chunk),
+                    metadata=batch_metadata(chunk), options=options,
                 )
             except ProviderError as exc:
                 if exc.status_code != 429 or attempt == CREATE_ATTEMPTS_ON_429 - 1:

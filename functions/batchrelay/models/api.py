@@ -67,6 +67,17 @@ class CreateJobRequest(BaseModel):
         ),
     )
     max_attempts: int | None = Field(default=None, ge=1, le=c.MAX_ATTEMPTS_LIMIT, strict=True)
+    timeout_hours: int | None = Field(
+        default=None,
+        ge=1,
+        strict=True,
+        description=(
+            "How long the provider may run each batch before it ends it (timed out: what finished is kept, the "
+            "rest goes to a new batch). Only for providers with such a setting: "
+            + "; ".join(f"{s.title} {s.timeout_hours.minimum} to {s.timeout_hours.maximum} hours, default "
+                        f"{s.timeout_hours.default}" for s in registry.specs() if s.timeout_hours)
+        ),
+    )
 
 
 class CountsOut(BaseModel):
@@ -172,6 +183,9 @@ class JobOut(BaseModel):
     finished_at: str | None
     metadata: dict[str, str]
     webhook_url: str | None
+    timeout_hours: int | None = Field(
+        default=None, description="hours the provider may run each batch (providers with such a setting)"
+    )
     counts: CountsOut
     models: list[ModelCountOut] = Field(
         default_factory=list,

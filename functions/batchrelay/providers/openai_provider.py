@@ -20,7 +20,9 @@ from openai.types import Batch
 
 from batchrelay.jsonl import loads_line
 from batchrelay.providers.base import (
+    NO_OPTIONS,
     BatchInfo,
+    BatchOptions,
     ProviderError,
     ProviderResult,
     RawFile,
@@ -89,7 +91,8 @@ class OpenAIProvider(SdkProvider):
 
     # ------------------------------------------------------------------ batches
     def create_batch(
-        self, *, requests_path: str, request_count: int, endpoint: str, metadata: dict[str, str]
+        self, *, requests_path: str, request_count: int, endpoint: str, metadata: dict[str, str],
+        options: BatchOptions = NO_OPTIONS,
     ) -> BatchInfo:
         with translate_errors(self.name), open(requests_path, "rb") as handle:
             uploaded = self.client.files.create(file=(os.path.basename(requests_path), handle), purpose="batch")

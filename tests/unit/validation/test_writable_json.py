@@ -188,8 +188,19 @@ def test_the_request_hash_is_the_one_stored_before(fields):
     from batchrelay.models.api import CreateJobRequest
 
     request = CreateJobRequest(provider="openai", endpoint="/v1/chat/completions", **fields)
-    legacy = hashlib.sha256(orjson.dumps(request.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)).hexdigest()
+    before_timeout_hours = request.model_dump(mode="json", exclude={"timeout_hours"})  # a field added later
+    legacy = hashlib.sha256(orjson.dumps(before_timeout_hours, option=orjson.OPT_SORT_KEYS)).hexdigest()
     assert _request_hash(request) == legacy
+
+
+def test_a_set_timeout_hours_is_part_of_the_request_hash():
+    from batchrelay.jobs.job_service import _request_hash
+    from batchrelay.models.api import CreateJobRequest
+
+    fields = {"provider": "mistral", "endpoint": "/v1/embeddings", "upload_id": "upl_1"}
+    hashes = {_request_hash(CreateJobRequest(**fields, **extra)) for extra in ({}, {"timeout_hours": 24},
+                                                                              {"timeout_hours": 48})}
+    assert len(hashes) == 3
 
 
 def test_json_module_reads_what_orjson_refuses_so_uploads_can_be_explained():
