@@ -188,3 +188,55 @@ register(
     )
 )
 
+
+# --- Mistral ----------------------------------------------------------------------------------
+
+# The batch endpoints of mistralai's APIEndpoint enum, each with the field its request model
+# (mistralai.client.models: ChatCompletionRequest, EmbeddingRequest, ...) requires besides
+# model, and what that field must be. Audio files cannot ride in a batch line: a transcription
+# names its file by file_url or file_id.
+_MISTRAL_REQUIRED: dict[str, tuple[tuple[str, ...], tuple[type, ...], str]] = {
+    "/v1/chat/completions": (("messages",), (list,), "a list of messages"),
+    "/v1/embeddings": (("input",), (str, list), "a string or a list of strings"),
+    "/v1/fim/completions": (("prompt",), (str,), "a string"),
+    "/v1/moderations": (("input",), (str, list), "a string or a list of strings"),
+    "/v1/chat/moderations": (("input",), (list,), "a list of messages (or of conversations)"),
+    "/v1/ocr": (("document",), (dict,), "an object (document_url, image_url or file_id)"),
+    "/v1/classifications": (("input",), (str, list), "a string or a list of strings"),
+    "/v1/chat/classifications": (("input",), (dict, list), "an object or a list"),
+    "/v1/conversations": (("inputs",), (str, list), "a string or a list of entries"),
+    "/v1/audio/transcriptions": (("file_url", "file_id"), (str,), "a string (the audio's URL or file id)"),
+}
+MISTRAL_ENDPOINTS = tuple(_MISTRAL_REQUIRED)
+
+
+def mistral_body(body: dict[str, Any], endpoint: str) -> tuple[str, str] | None:
+    """The field Mistral's request model for ``endpoint`` requires, of the right type; no streaming."""
+    names, types, what = _MISTRAL_REQUIRED.get(endpoint, ((), (), ""))
+    if names and not any(isinstance(body.get(name), types) and body.get(name) != [] for name in names):
+        return names[0], f"body.{' or body.'.join(names)} must be {what} for {endpoint}"
+    if body.get("stream") not in (None, False):
+        return "stream", "body.stream must be false or absent: a batch does not stream"
+    return None
+
+
+register(
+    ProviderSpec(
+        name="mistral",
+        title="Mistral",
+        adapter="batchrelay.providers.mistral_provider:MistralProvider",
+        endpoints=MISTRAL_ENDPOINTS,
+        # A job holds at most 1,000,000 requests (the workspace's pending-request limit);
+        # a batch input file at most 512 MB (the Files API's limit).
+        limits=ProviderLimits(max_requests=1_000_000, max_bytes=512 * 1024 * 1024),
+        capabilities=Capabilities(
+            batch_metadata=True, progress_counts=True, webhook_push=False, one_model_per_batch=True,
+            input_files=True,
+        ),
+        body_rules=(mistral_body,),
+        simulator_path="/mistral",
+        recovery="its metadata (job, chunk)",
+        docs="Files + batch jobs (mistralai); the model is the job's, one per batch; timeout_hours per job",
+        timeout_hours=HoursSetting(default=24, minimum=1, maximum=167),
+    )
+)
