@@ -220,6 +220,7 @@ class Simulator:
             self.files.clear()
             self.openai_batches.clear()
             self.anthropic_batches.clear()
+            self.extensions.clear()
             self.calls.clear()
             self.attempts.clear()
             self._seq = 0
@@ -762,6 +763,8 @@ class Simulator:
         with self.lock:
             entries = [self._ledger_openai(b) for b in self.openai_batches.values()]
             entries += [self._ledger_anthropic(b) for b in self.anthropic_batches.values()]
+            for extension in self.extensions.values():   # simulated providers that keep a ledger
+                entries += extension.ledger_entries() if hasattr(extension, "ledger_entries") else []
         return sorted(entries, key=lambda e: (e.created_at, e.batch_id))
 
     def _ledger_openai(self, batch: OpenAIBatch) -> LedgerBatch:
