@@ -132,3 +132,12 @@ def patch_ids(next_id: Any) -> Any:
         ids._ulid = original
 
     return restore
+
+
+def simulated_plugin_providers() -> list[Any]:
+    """The registered providers whose simulator is a module of simulator/providers (their SDKs
+    point at the simulator's URL + their ``simulator_path``)."""
+    from batchrelay import registry
+    from batchrelay_tools.simulator import plugins
+
+    return [spec for spec in registry.specs() if spec.name in plugins.PLUGINS]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from tests.simulation.scenario import Faults, Scenario
 from tests.simulation.scheduler import Invocation, VirtualClock
 
-CREATE_CALLS = {"openai.POST /v1/batches", "anthropic.POST /v1/messages/batches"}
+CREATE_CALLS = {"openai.POST /v1/batches", "anthropic.POST /v1/messages/batches", "mistral.POST /v1/batch/jobs"}
 
 # Seconds a call takes, (low, high), by call name prefix (the longest matching prefix wins).
 LATENCY = {
@@ -35,6 +35,10 @@ LATENCY = {
     "anthropic.": (0.05, 0.3),
     "anthropic.POST /v1/messages/batches": (0.3, 2.5),
     "anthropic.GET /v1/messages/batches": (0.1, 0.6),
+    "mistral.": (0.05, 0.3),
+    "mistral.POST /v1/files": (0.2, 1.0),
+    "mistral.POST /v1/batch/jobs": (0.3, 2.0),
+    "mistral.GET /v1/batch/jobs": (0.1, 0.6),
 }
 SDK_TIMEOUT_S = 60.0
 

@@ -301,7 +301,7 @@ def _check_money(facts: Facts) -> dict[str, Any]:
     violations: list[Violation] = []
     paid_twice = 0
     excused = 0
-    second: dict[str, set[str]] = {"openai": set(), "anthropic": set()}
+    second: dict[str, set[str]] = defaultdict(set, {"openai": set(), "anthropic": set()})
     flagged_batches: set[str] = set()
     for digest, sends in facts.sends.items():
         body = facts.bodies.get(digest)

@@ -20,23 +20,32 @@ from typing import Any
 
 import httpx2
 
-from batchrelay_tools.simulator import answers
+from batchrelay_tools.simulator import answers, plugins
 from tests.simulation.faults import SDK_TIMEOUT_S, FaultInjector, ProviderFault
 from tests.simulation.scheduler import Scheduler
 
-_ID_SEGMENT = re.compile(r"^(file-|batch_|msgbatch_)")
+_ID_SEGMENT = re.compile(r"^(file-|batch_|msgbatch_|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$)")
 _LOOPBACK = ("127.0.0.1", "localhost")
 
 
 def call_name(method: str, path: str) -> tuple[str, str]:
-    """("anthropic", "anthropic.GET /v1/messages/batches/{id}") for a request."""
-    provider = "anthropic" if path.startswith("/v1/messages") else "openai"
+    """("anthropic", "anthropic.GET /v1/messages/batches/{id}") for a request; a simulated
+    provider's (simulator/providers) under its own name, its prefix left out
+    ("mistral.POST /v1/batch/jobs")."""
+    plugin = plugins.plugin_for(path)
+    if plugin is not None:
+        provider, path = plugin.name, path[len(plugin.prefix):]
+    else:
+        provider = "anthropic" if path.startswith("/v1/messages") else "openai"
     route = "/".join("{id}" if _ID_SEGMENT.match(part) else part for part in path.split("/"))
     return provider, f"{provider}.{method} {route}"
 
 
 def error_response(provider: str, status: int, request: httpx2.Request) -> httpx2.Response:
-    if provider == "anthropic":
+    plugin = plugins.PLUGINS.get(provider)
+    if plugin is not None and plugin.error_body is not None:
+        body = plugin.error_body(status, "Simulated provider fault.", None)
+    elif provider == "anthropic":
         body = answers.anthropic_error_body(status)
     elif status == 401:
         body = {"error": {"message": "Incorrect API key provided (simulated revocation).",

@@ -44,6 +44,8 @@ class JobPlan:
         text = f"[{self.tenant}/{self.label}/{custom_id}] please answer"
         if self.provider == "anthropic":
             return {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": text}]}
+        if self.provider == "mistral":
+            return {"model": "mistral-small-latest", "messages": [{"role": "user", "content": text}]}
         return {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]}
 
     def payload(self) -> dict:
@@ -147,6 +149,14 @@ class Scenario:
         return replace(self, faults=replace(self.faults, **changes))
 
 
+# Providers added after the seeds were first recorded. Each seed draws its jobs and faults as
+# before; a stream of its own then moves some OpenAI jobs to one of these (the same niche: a
+# file upload, one model per batch, metadata to prove ownership) and may give one an outage,
+# so a recorded seed keeps its tenants, sizes, timings and fault mix.
+EXTRA_PROVIDERS = ("mistral",)
+EXTRA_SHARE = 0.4
+
+
 def _pick(rng: random.Random, *options):
     return options[rng.randrange(len(options))]
 
@@ -208,6 +218,10 @@ def scenario_for_seed(seed: int, *, chunk_size_floor: int | None = None) -> Scen
         if budget <= 0:
             break
 
+    extra = random.Random(f"batchrelay-simulation-{seed}-extra-providers")
+    jobs = [replace(job, provider=extra.choice(EXTRA_PROVIDERS)) if job.provider == "openai"
+            and extra.random() < EXTRA_SHARE else job for job in jobs]
+
     outages: list[Outage] = []
     for provider in ("openai", "anthropic"):
         if rng.random() < 0.15:
@@ -217,6 +231,11 @@ def scenario_for_seed(seed: int, *, chunk_size_floor: int | None = None) -> Scen
             # A revoked key, or the placeholder secret right after deploy (from the start).
             start = _pick(rng, 0.0, rng.uniform(0, 1800), rng.uniform(0, 3 * HOUR))
             outages.append(Outage(provider, start, start + rng.uniform(300, 3600), _pick(rng, "auth", "forbidden")))
+    for provider in EXTRA_PROVIDERS:
+        if extra.random() < 0.15:
+            start = extra.uniform(0, 4 * HOUR)
+            outages.append(Outage(provider, start, start + extra.uniform(300, 2 * HOUR),
+                                  _pick(extra, "server", "server", "server", "auth")))
     faults = Faults(
         crash_per_call=_pick(rng, 0.0, 0.0, 0.002, 0.01, 0.03),
         crash_after_create=_pick(rng, 0.2, 0.4, 0.6) if same_size else _pick(rng, 0.0, 0.0, 0.05, 0.2),

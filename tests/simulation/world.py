@@ -201,6 +201,8 @@ class World:
                 "OPENAI_BASE_URL": server.base_url_openai, "ANTHROPIC_BASE_URL": server.base_url_anthropic,
                 "OPENAI_WEBHOOK_SECRET": WEBHOOK_SECRET,
             })
+            for spec in ep.simulated_plugin_providers():   # simulator/providers: their SDKs at their prefix
+                self.env.update({spec.api_key_env: "sk-sim", spec.base_url_env: server.base_url + spec.simulator_path})
             stack.enter_context(_environment(self.env))
             ep.reset_container_caches()
             self._reset_simulator(server)
@@ -259,7 +261,8 @@ class World:
         if self.faults.active:
             if b.expire and rng.random() < b.expire:
                 plan.expire_after_fraction = rng.choice([0.0, 0.3, 0.7])
-            if provider == "openai" and b.token_limit and rng.random() < b.token_limit:
+            # OpenAI fails the batch (token_limit_exceeded); Mistral refuses the create (429).
+            if provider in ("openai", "mistral") and b.token_limit and rng.random() < b.token_limit:
                 plan.token_limit_exceeded = True
         return plan
 
