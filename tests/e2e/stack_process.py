@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from batchrelay import registry
+
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions"
 READY = re.compile(r"^BATCHRELAY_READY (.*)$", re.MULTILINE)
@@ -54,7 +56,9 @@ def cli_command() -> list[str]:
 
 
 def _base_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BATCHRELAY_", "OPENAI_", "ANTHROPIC_"))}
+    # No real provider key or address leaks in: every registered provider is simulated.
+    providers = tuple(f"{spec.env_prefix}_" for spec in registry.specs())
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BATCHRELAY_", *providers))}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FUNCTIONS), env.get("PYTHONPATH")]))
     return env
 

@@ -27,7 +27,9 @@ from batchrelay_tools.local.webhook_receiver import WebhookReceiver
 PROVIDER_JOBS = {
     "openai": ("/v1/chat/completions", "gpt-4o-mini"),
     "anthropic": ("/v1/messages", "claude-haiku-4-5"),
+    "mistral": ("/v1/chat/completions", "mistral-small-latest"),
 }
+DEFAULT_PROVIDERS = ("openai", "anthropic", "mistral")
 TOPICS = ("tides", "volcanoes", "bread", "bees", "comets", "rivers", "glaciers", "owls", "salt", "maps")
 
 
@@ -97,7 +99,8 @@ class Demo:
         _say(f"   endpoint {endpoint['id']} (secret {secret[:12]}...)")
 
         jobs: list[DemoJob] = []
-        for provider, (endpoint_path, model) in PROVIDER_JOBS.items():
+        for provider in self.args.providers:
+            endpoint_path, model = PROVIDER_JOBS[provider]
             requests = demo_requests(provider, self.args.requests)
             job = api.create_job(
                 {"provider": provider, "endpoint": endpoint_path, "requests": requests,
@@ -199,7 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=150.0, help="give up on the jobs after this")
     parser.add_argument("--webhook-timeout", type=float, default=30.0)
     parser.add_argument("--output", default="demo-output", help="where results.jsonl files go")
+    parser.add_argument("--providers", default=",".join(DEFAULT_PROVIDERS),
+                        help=f"comma-separated, one job each (of {', '.join(PROVIDER_JOBS)})")
     args = parser.parse_args(argv)
+    args.providers = [name.strip() for name in args.providers.split(",") if name.strip()]
+    unknown = [name for name in args.providers if name not in PROVIDER_JOBS]
+    if unknown or not args.providers:
+        parser.error(f"--providers: choose among {', '.join(PROVIDER_JOBS)} (got {args.providers})")
     try:
         return Demo(args).run()
     except ApiError as exc:
