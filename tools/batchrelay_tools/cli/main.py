@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--metadata", action="append", default=[], metavar="KEY=VALUE")
     submit.add_argument("--chunk-size", type=int)
     submit.add_argument("--max-attempts", type=int)
+    submit.add_argument("--timeout-hours", type=int, help="hours the provider may run each batch (Mistral)")
     submit.add_argument("--idempotency-key", help="default: a new random key")
     submit.add_argument("--upload", action=argparse.BooleanOptionalAction, default=None,
                         help="force (or forbid) sending the file through POST /v1/uploads")
@@ -223,6 +224,8 @@ def job_body(args: argparse.Namespace) -> dict[str, Any]:
         body["chunk_size"] = args.chunk_size
     if args.max_attempts is not None:
         body["max_attempts"] = args.max_attempts
+    if args.timeout_hours is not None:
+        body["timeout_hours"] = args.timeout_hours
     return body
 
 
