@@ -248,6 +248,9 @@ register(
             input_files=True,
         ),
         body_rules=(mistral_body,),
+        # Its lines and answers are OpenAI's batch shape ({"custom_id", "body"} in; "response":
+        # {"status_code", "body"} out) with Mistral's own bodies: /openai/v1 may run on it.
+        request_format="openai",
         simulator_path="/mistral",
         recovery="its metadata (job, chunk)",
         docs="Files + batch jobs (mistralai); the model is the job's, one per batch; timeout_hours per job",

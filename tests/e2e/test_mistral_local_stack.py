@@ -95,3 +95,49 @@ def test_a_timed_out_batch_keeps_its_results_and_the_rest_is_retried(stack: Runn
         first = [line for line in lines.values() if line["attempts"] == 1]
         assert len(lines) == 50 and all(line["status"] == "succeeded" for line in lines.values())
         assert 15 <= len(first) <= 20 < 50   # a few of the 20 may have failed once (the stack's 5%)
+
+
+def test_the_openai_surface_runs_a_batch_on_mistral(stack: RunningStack):
+    import openai
+
+    from batchrelay import constants as c
+
+    # Given the official openai SDK pointed at the OpenAI surface, choosing Mistral by header
+    client = openai.OpenAI(base_url=stack.url + c.OPENAI_PREFIX, api_key=stack.api_key,
+                           default_headers={c.PROVIDER_HEADER: "mistral"}, _strict_response_validation=True)
+    records = [{"custom_id": f"sdk-{i}", "method": "POST", "url": "/v1/chat/completions",
+                "body": {"model": "mistral-small-latest", "max_tokens": 16,
+                         "messages": [{"role": "user", "content": f"say {i}"}]}} for i in range(30)]
+    file = client.files.create(file=("in.jsonl", "".join(json.dumps(r) + "\n" for r in records).encode()),
+                               purpose="batch")
+
+    # An endpoint Mistral has no batches for is refused, naming the provider's endpoints
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.batches.create(input_file_id=file.id, endpoint="/v1/responses", completion_window="24h")
+    assert "not a mistral batch endpoint" in refused.value.message
+
+    # When a chat batch is created
+    batch = client.batches.create(input_file_id=file.id, endpoint="/v1/chat/completions", completion_window="24h")
+    deadline = time.monotonic() + 150
+    while batch.status not in ("completed", "failed", "expired", "cancelled"):
+        assert time.monotonic() < deadline, batch
+        time.sleep(1)
+        batch = client.batches.retrieve(batch.id)
+
+    # Then it ran on Mistral, and its output file has OpenAI's lines with Mistral's answers
+    assert batch.status == "completed" and batch.request_counts.completed == 30
+    assert batch.model == "mistral-small-latest"
+    with stack.http() as http:
+        assert http.get(f"/v1/jobs/{batch.id}").json()["provider"] == "mistral"
+    output = [json.loads(line) for line in client.files.content(batch.output_file_id).content.splitlines() if line]
+    assert sorted(line["custom_id"] for line in output) == sorted(r["custom_id"] for r in records)
+    assert all(line["response"]["status_code"] == 200 and line["error"] is None for line in output)
+    answer = openai.types.chat.ChatCompletion.model_validate(output[0]["response"]["body"])
+    assert answer.model == "mistral-small-latest" and answer.choices[0].message.content
+
+    # And the Anthropic surface refuses Mistral, naming the providers it runs on
+    refused_there = httpx.post(f"{stack.url}{c.ANTHROPIC_PREFIX}/messages/batches",
+                               headers={"x-api-key": stack.api_key, c.PROVIDER_HEADER: "mistral"},
+                               json={"requests": [{"custom_id": "a", "params": {"model": "m", "max_tokens": 1,
+                                                                                "messages": []}}]}, timeout=30)
+    assert refused_there.status_code == 400 and "mistral" in refused_there.text
