@@ -33,8 +33,8 @@ docs: setup  ## regenerate the README's generated tables (providers, permissions
 local: setup  ## the whole system on loopback, in the foreground
 	$(PY) -m batchrelay_tools.local
 
-demo: setup  ## one job per provider end to end on the local stack
-	$(PY) -m batchrelay_tools.local.demo
+demo: setup  ## one job per provider end to end on the local stack (PROVIDERS=openai,mistral for some)
+	$(PY) -m batchrelay_tools.local.demo $(if $(PROVIDERS),--providers $(PROVIDERS))
 
 bench: setup  ## the benchmarks' figures (scale: 100,000 then 1,000,000 requests, compared; ~15 min)
 	$(PY) bench/poller.py

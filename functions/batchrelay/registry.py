@@ -87,6 +87,15 @@ class CompletionWindows:
 
 
 @dataclass(frozen=True)
+class HoursSetting:
+    """A provider's limit on how long a batch may run, which a job may set (``timeout_hours``)."""
+
+    default: int
+    minimum: int
+    maximum: int
+
+
+@dataclass(frozen=True)
 class ProviderSpec:
     name: str                   # the `provider` of a job: lowercase, [a-z0-9_]
     title: str                  # for people: "OpenAI"
@@ -115,6 +124,7 @@ class ProviderSpec:
     # A prices.json-shaped section ({"batch_discount", "source", "models"}) for providers
     # configured at deploy time; the prices file's own section wins where it has one.
     prices: Mapping[str, Any] | None = field(default=None, hash=False)
+    timeout_hours: HoursSetting | None = None  # a job's `timeout_hours`, where the provider takes one
 
     @property
     def env_prefix(self) -> str:
@@ -356,6 +366,62 @@ register(
               "its list of batches is one unpaged answer"),
         completion_windows=CompletionWindows(default="24h", shortest="24h", longest="7d"),
         base_url="https://api.groq.com/openai/v1",
+    )
+)
+
+
+# --- Mistral ----------------------------------------------------------------------------------
+
+# The batch endpoints of mistralai's APIEndpoint enum, each with the field its request model
+# (mistralai.client.models: ChatCompletionRequest, EmbeddingRequest, ...) requires besides
+# model, and what that field must be. Audio files cannot ride in a batch line: a transcription
+# names its file by file_url or file_id.
+_MISTRAL_REQUIRED: dict[str, tuple[tuple[str, ...], tuple[type, ...], str]] = {
+    "/v1/chat/completions": (("messages",), (list,), "a list of messages"),
+    "/v1/embeddings": (("input",), (str, list), "a string or a list of strings"),
+    "/v1/fim/completions": (("prompt",), (str,), "a string"),
+    "/v1/moderations": (("input",), (str, list), "a string or a list of strings"),
+    "/v1/chat/moderations": (("input",), (list,), "a list of messages (or of conversations)"),
+    "/v1/ocr": (("document",), (dict,), "an object (document_url, image_url or file_id)"),
+    "/v1/classifications": (("input",), (str, list), "a string or a list of strings"),
+    "/v1/chat/classifications": (("input",), (dict, list), "an object or a list"),
+    "/v1/conversations": (("inputs",), (str, list), "a string or a list of entries"),
+    "/v1/audio/transcriptions": (("file_url", "file_id"), (str,), "a string (the audio's URL or file id)"),
+}
+MISTRAL_ENDPOINTS = tuple(_MISTRAL_REQUIRED)
+
+
+def mistral_body(body: dict[str, Any], endpoint: str) -> tuple[str, str] | None:
+    """The field Mistral's request model for ``endpoint`` requires, of the right type; no streaming."""
+    names, types, what = _MISTRAL_REQUIRED.get(endpoint, ((), (), ""))
+    if names and not any(isinstance(body.get(name), types) and body.get(name) != [] for name in names):
+        return names[0], f"body.{' or body.'.join(names)} must be {what} for {endpoint}"
+    if body.get("stream") not in (None, False):
+        return "stream", "body.stream must be false or absent: a batch does not stream"
+    return None
+
+
+register(
+    ProviderSpec(
+        name="mistral",
+        title="Mistral",
+        adapter="batchrelay.providers.mistral_provider:MistralProvider",
+        endpoints=MISTRAL_ENDPOINTS,
+        # A job holds at most 1,000,000 requests (the workspace's pending-request limit);
+        # a batch input file at most 512 MB (the Files API's limit).
+        limits=ProviderLimits(max_requests=1_000_000, max_bytes=512 * 1024 * 1024),
+        capabilities=Capabilities(
+            batch_metadata=True, progress_counts=True, webhook_push=False, one_model_per_batch=True,
+            input_files=True,
+        ),
+        body_rules=(mistral_body,),
+        # Its lines and answers are OpenAI's batch shape ({"custom_id", "body"} in; "response":
+        # {"status_code", "body"} out) with Mistral's own bodies: /openai/v1 may run on it.
+        request_format="openai",
+        simulator_path="/mistral",
+        recovery="its metadata (job, chunk)",
+        docs="Files + batch jobs (mistralai); the model is the job's, one per batch; timeout_hours per job",
+        timeout_hours=HoursSetting(default=24, minimum=1, maximum=167),
     )
 )
 

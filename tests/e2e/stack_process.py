@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from batchrelay import registry
+
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions"
 READY = re.compile(r"^BATCHRELAY_READY (.*)$", re.MULTILINE)
@@ -56,8 +58,6 @@ def cli_command() -> list[str]:
 def _base_env() -> dict[str, str]:
     # No real provider is reached: every registered provider's variables are left out (its key
     # would make local mode call the real provider), and the configured servers unless given.
-    from batchrelay import registry
-
     prefixes = ("AWS_", "BATCHRELAY_", "OPENAI_", "ANTHROPIC_", *(f"{s.env_prefix}_" for s in registry.specs()))
     env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FUNCTIONS), env.get("PYTHONPATH")]))

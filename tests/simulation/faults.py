@@ -22,7 +22,8 @@ from tests.simulation.scheduler import Invocation, VirtualClock
 
 BEDROCK_CREATE = "bedrock.CreateModelInvocationJob"
 BEDROCK_INVOKE = "bedrock.InvokeModel"
-CREATE_CALLS = {"openai.POST /v1/batches", "anthropic.POST /v1/messages/batches", BEDROCK_CREATE}
+MISTRAL_CREATE = "mistral.POST /v1/batch/jobs"
+CREATE_CALLS = {"openai.POST /v1/batches", "anthropic.POST /v1/messages/batches", BEDROCK_CREATE, MISTRAL_CREATE}
 # The OpenAI-shaped providers' creates: POST .../batches under their own paths
 # (azure_openai.POST /azure/openai/batches, groq.POST /groq/openai/v1/batches, ...).
 _SHAPED_CREATE = re.compile(r"^[a-z0-9_]+\.POST /\S+/batches$")
@@ -51,6 +52,10 @@ LATENCY = {
     BEDROCK_INVOKE: (1.0, 20.0),
     # OpenAI-shaped providers (tests/simulation/scenario.py SHAPED_PROVIDERS): OpenAI's latencies.
     **{f"{provider}.": (0.05, 0.3) for provider in ("azure_openai", "groq", "vllm_sim")},
+    "mistral.": (0.05, 0.3),
+    "mistral.POST /v1/files": (0.2, 1.0),
+    "mistral.POST /v1/batch/jobs": (0.3, 2.0),
+    "mistral.GET /v1/batch/jobs": (0.1, 0.6),
 }
 SDK_TIMEOUT_S = 60.0
 

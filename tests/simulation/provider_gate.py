@@ -20,24 +20,36 @@ from typing import Any
 
 import httpx2
 
-from batchrelay_tools.simulator import answers
+from batchrelay_tools.simulator import answers, plugins
 from tests.simulation import entry_points as ep
 from tests.simulation.faults import SDK_TIMEOUT_S, FaultInjector, ProviderFault
 from tests.simulation.scheduler import Scheduler
 
-_ID_SEGMENT = re.compile(r"^(file-|batch_|msgbatch_)")
+_ID_SEGMENT = re.compile(r"^(file-|batch_|msgbatch_|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$)")
 _LOOPBACK = ("127.0.0.1", "localhost")
+# Simulated providers (simulator/providers) whose calls are named by their own routes, prefix
+# left out, and whose faults answer in their own error shape (the plugin's ``error_body``).
+_OWN_ROUTES = frozenset({"mistral"})
 
 
 def call_name(method: str, path: str) -> tuple[str, str]:
-    """("anthropic", "anthropic.GET /v1/messages/batches/{id}") for a request."""
+    """("anthropic", "anthropic.GET /v1/messages/batches/{id}") for a request. The OpenAI-shaped
+    providers' calls keep their whole path ("groq.POST /groq/openai/v1/batches"); a simulated
+    provider named by its own routes (``_OWN_ROUTES``) has its prefix left out
+    ("mistral.POST /v1/batch/jobs")."""
     provider = ep.provider_of_path(path)
+    plugin = plugins.PLUGINS.get(provider) if provider in _OWN_ROUTES else None
+    if plugin is not None and path.startswith(plugin.prefix + "/"):
+        path = path[len(plugin.prefix):]
     route = "/".join("{id}" if _ID_SEGMENT.match(part) else part for part in path.split("/"))
     return provider, f"{provider}.{method} {route}"
 
 
 def error_response(provider: str, status: int, request: httpx2.Request) -> httpx2.Response:
-    if provider == "anthropic":
+    plugin = plugins.PLUGINS.get(provider) if provider in _OWN_ROUTES else None
+    if plugin is not None and plugin.error_body is not None:
+        body = plugin.error_body(status, "Simulated provider fault.", None)
+    elif provider == "anthropic":
         body = answers.anthropic_error_body(status)
     elif status == 401:
         body = {"error": {"message": "Incorrect API key provided (simulated revocation).",

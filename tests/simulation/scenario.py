@@ -57,6 +57,8 @@ class JobPlan:
         if self.provider == "bedrock":
             return {"model": BEDROCK_MODEL, "anthropic_version": "bedrock-2023-05-31", "max_tokens": 64,
                     "messages": [{"role": "user", "content": text}]}
+        if self.provider == "mistral":
+            return {"model": "mistral-small-latest", "messages": [{"role": "user", "content": text}]}
         return {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]}
 
     def payload(self) -> dict:
@@ -162,6 +164,14 @@ class Scenario:
         return replace(self, faults=replace(self.faults, **changes))
 
 
+# Providers added after the seeds were first recorded. Each seed draws its jobs and faults as
+# before; a stream of its own then moves some OpenAI jobs to one of these (the same niche: a
+# file upload, one model per batch, metadata to prove ownership) and may give one an outage,
+# so a recorded seed keeps its tenants, sizes, timings and fault mix.
+EXTRA_PROVIDERS = ("mistral",)
+EXTRA_SHARE = 0.4
+
+
 def _pick(rng: random.Random, *options):
     return options[rng.randrange(len(options))]
 
@@ -238,7 +248,17 @@ def scenario_for_seed(seed: int, *, chunk_size_floor: int | None = None) -> Scen
         if budget <= 0:
             break
 
-    jobs = [_shaped(job, shaped_rng) for job in jobs]
+    # Each family of providers added after the seeds were first recorded draws from a stream of
+    # its own, over the seed's original OpenAI jobs (so each stream is consumed as it was when
+    # its family came): the OpenAI-shaped providers first, then Mistral for the OpenAI jobs they
+    # left where they were.
+    extra = random.Random(f"batchrelay-simulation-{seed}-extra-providers")
+    moved = [replace(job, provider=extra.choice(EXTRA_PROVIDERS)) if job.provider == "openai"
+             and extra.random() < EXTRA_SHARE else job for job in jobs]
+    shaped = [_shaped(job, shaped_rng) for job in jobs]
+    jobs = [shaped_job if shaped_job.provider != job.provider else moved_job
+            for job, shaped_job, moved_job in zip(jobs, shaped, moved, strict=True)]
+
     outages: list[Outage] = []
     for provider in PROVIDERS:
         if rng.random() < 0.15:
@@ -253,6 +273,11 @@ def scenario_for_seed(seed: int, *, chunk_size_floor: int | None = None) -> Scen
             start = shaped_rng.uniform(0, 4 * HOUR)
             kind = "server" if shaped_rng.random() < 0.7 else _pick(shaped_rng, "auth", "forbidden")
             outages.append(Outage(provider, start, start + shaped_rng.uniform(300, 2 * HOUR), kind))
+    for provider in EXTRA_PROVIDERS:
+        if extra.random() < 0.15:
+            start = extra.uniform(0, 4 * HOUR)
+            outages.append(Outage(provider, start, start + extra.uniform(300, 2 * HOUR),
+                                  _pick(extra, "server", "server", "server", "auth")))
     faults = Faults(
         crash_per_call=_pick(rng, 0.0, 0.0, 0.002, 0.01, 0.03),
         crash_after_create=_pick(rng, 0.2, 0.4, 0.6) if same_size else _pick(rng, 0.0, 0.0, 0.05, 0.2),

@@ -346,8 +346,9 @@ class World:
         if self.faults.active:
             if b.expire and rng.random() < b.expire:
                 plan.expire_after_fraction = rng.choice([0.0, 0.3, 0.7])
-            # OpenAI's and Azure's enqueued-token quotas (a capacity hold)
-            if provider in ("openai", "azure_openai") and b.token_limit and rng.random() < b.token_limit:
+            # OpenAI's and Azure's enqueued-token quotas fail the batch (token_limit_exceeded, a
+            # capacity hold); Mistral's full workspace refuses the create (429).
+            if provider in ("openai", "azure_openai", "mistral") and b.token_limit and rng.random() < b.token_limit:
                 plan.token_limit_exceeded = True
         return plan
 

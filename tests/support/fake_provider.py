@@ -24,7 +24,15 @@ from typing import Any
 import orjson
 
 from batchrelay import registry
-from batchrelay.providers.base import BatchInfo, BatchProvider, ProviderError, ProviderResult, RawFile
+from batchrelay.providers.base import (
+    NO_OPTIONS,
+    BatchInfo,
+    BatchOptions,
+    BatchProvider,
+    ProviderError,
+    ProviderResult,
+    RawFile,
+)
 from batchrelay.providers.custom_ids import tagged, untagged
 
 _SAFE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -68,6 +76,7 @@ class FakeProvider(BatchProvider):
         self.raw_carriage_return = False
         self.answer_suffix = ""                   # appended to every answer's text
         self.model = "gpt-4o-mini-2024-07-18"
+        self.create_options: list[BatchOptions] = []   # what each create call was given
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -82,10 +91,12 @@ class FakeProvider(BatchProvider):
 
     # --- batches ---
     def create_batch(
-        self, *, requests_path: str, request_count: int, endpoint: str, metadata: dict[str, str]
+        self, *, requests_path: str, request_count: int, endpoint: str, metadata: dict[str, str],
+        options: BatchOptions = NO_OPTIONS,
     ) -> BatchInfo:
         with self._lock:
             self.calls["create"] += 1
+            self.create_options.append(options)
             if self.create_errors:
                 raise self.create_errors.pop(0)
             with open(requests_path, "rb") as handle:

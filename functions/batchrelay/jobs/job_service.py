@@ -49,6 +49,7 @@ from batchrelay.validation.request_rules import (
     check_chunk_size,
     check_completion_window,
     check_provider_endpoint,
+    job_timeout_hours,
     validate_metadata,
 )
 
@@ -64,7 +65,7 @@ class NoResults(NotFound):
 
 
 # Fields added after the first version: left out of the hash while unset.
-_FIELDS_HASHED_ONLY_WHEN_SET = ("completion_window", "max_batch_age_seconds")
+_FIELDS_HASHED_ONLY_WHEN_SET = ("completion_window", "max_batch_age_seconds", "timeout_hours")
 
 
 def _request_hash(request: CreateJobRequest) -> str:
@@ -149,6 +150,7 @@ def create_job(
     check_provider_endpoint(request.provider, request.endpoint)
     check_completion_window(request.provider, request.completion_window)
     validate_metadata(request.metadata)
+    timeout_hours = job_timeout_hours(request.provider, request.timeout_hours)
     if (request.requests is None) == (request.upload_id is None):
         raise ValidationFailed("give exactly one of requests and upload_id", field="requests")
     if idempotency_key is not None and not (1 <= len(idempotency_key) <= 255):
@@ -206,6 +208,7 @@ def create_job(
         updated_at=now,
         chunk_size=request.chunk_size or settings.default_chunk_size,
         max_attempts=request.max_attempts or settings.default_max_attempts,
+        timeout_hours=timeout_hours,
         metadata=request.metadata,
         webhook_url=request.webhook_url,
         idempotency_key=idempotency_key,

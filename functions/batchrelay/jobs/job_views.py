@@ -38,6 +38,7 @@ def job_out(job: Job, *, chunks: list[Chunk] | None = None, results: ResultLinks
         webhook_url=job.webhook_url,
         completion_window=job.completion_window,
         max_batch_age_seconds=job.max_batch_age_seconds,
+        timeout_hours=job.timeout_hours,
         counts=CountsOut(
             total=job.request_count,
             succeeded=job.counts.succeeded,

@@ -66,7 +66,7 @@ from batchrelay.lifecycle.cancellation import cancel_submitted_chunk
 from batchrelay.lifecycle.handoff import hand_to_collect
 from batchrelay.lifecycle.poll_schedule import SAFETY_NET_S, hold_delay, next_check_delay
 from batchrelay.models.job import Chunk, ChunkCounts, ChunkStatus, Job, JobStatus
-from batchrelay.providers.base import BatchInfo, BatchProvider, ProviderError
+from batchrelay.providers.base import BatchInfo, BatchOptions, BatchProvider, ProviderError
 from batchrelay.providers.errors import QUOTA_EXCEEDED
 from batchrelay.settings import get_settings
 from batchrelay.store import chunk_store, job_store
@@ -175,7 +175,7 @@ def ensure_batch(job_id: str, chunk_id: str, *, now: float | None = None) -> str
 
     if found is None:
         try:
-            batch = _create(provider, chunk, completion_window=job.completion_window)
+            batch = _create(provider, chunk, job)
         except ProviderError as exc:
             if exc.status_code in CREDENTIAL_STATUS:
                 return _hold_for_credentials(chunk, job, exc, now=now)
@@ -328,12 +328,19 @@ def _aged_out_when_adopted(chunk: Chunk, batch: BatchInfo, now: float) -> bool:
             and (batch.ended_at or now) - batch.created_at >= limit)
 
 
-def _create(provider: BatchProvider, chunk: Chunk, *, completion_window: str | None = None) -> BatchInfo:
+def batch_options(chunk: Chunk, job: Job) -> BatchOptions:
+    """What the create takes from the chunk and its job besides the lines: the chunk's model,
+    the job's timeout_hours, and its completion window (only jobs on providers that offer a
+    choice may name one; None elsewhere, and the adapter uses its default)."""
+    return BatchOptions(model=chunk.model, timeout_hours=job.timeout_hours,
+                        completion_window=job.completion_window or None)
+
+
+def _create(provider: BatchProvider, chunk: Chunk, job: Job) -> BatchInfo:
     """Create the batch. The adapters make the create call without the SDK's own retries (a
     retried POST after a timeout could make a second batch); a 429 proves nothing was made,
-    so only that is retried here, a few times with backoff and jitter. A job's completion
-    window goes only to providers that offer a choice (only their jobs may name one)."""
-    options = {"completion_window": completion_window} if completion_window else {}
+    so only that is retried here, a few times with backoff and jitter."""
+    options = batch_options(chunk, job)
     if provider.reads_input_from_bucket:
         return _create_from(provider, chunk, "", options)
     fd, path = tempfile.mkstemp(suffix=".jsonl")
@@ -345,12 +352,12 @@ def _create(provider: BatchProvider, chunk: Chunk, *, completion_window: str | N
         os.unlink(path)
 
 
-def _create_from(provider: BatchProvider, chunk: Chunk, path: str, options: dict[str, str]) -> BatchInfo:
+def _create_from(provider: BatchProvider, chunk: Chunk, path: str, options: BatchOptions) -> BatchInfo:
     for attempt in range(CREATE_ATTEMPTS_ON_429):
         try:
             return provider.create_batch(
                 requests_path=path, request_count=chunk.request_count, endpoint=chunk.endpoint,
-                metadata=batch_metadata(chunk), **options,
+                metadata=batch_metadata(chunk), options=options,
             )
         except ProviderError as exc:
             if exc.status_code != 429 or attempt == CREATE_ATTEMPTS_ON_429 - 1:

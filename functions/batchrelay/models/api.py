@@ -88,6 +88,17 @@ class CreateJobRequest(Model):
             "24 hours), none for the others (their own window decides)"
         ),
     )
+    timeout_hours: int | None = Field(
+        default=None,
+        ge=1,
+        strict=True,
+        description=(
+            "How long the provider may run each batch before it ends it (timed out: what finished is kept, the "
+            "rest goes to a new batch). Only for providers with such a setting: "
+            + "; ".join(f"{s.title} {s.timeout_hours.minimum} to {s.timeout_hours.maximum} hours, default "
+                        f"{s.timeout_hours.default}" for s in registry.specs() if s.timeout_hours)
+        ),
+    )
 
 
 class CountsOut(Model):
@@ -204,6 +215,9 @@ class JobOut(Model):
     )
     max_batch_age_seconds: int | None = Field(
         default=None, description="how long one of its batches may run before it is cancelled and handled as expired"
+    )
+    timeout_hours: int | None = Field(
+        default=None, description="hours the provider may run each batch (providers with such a setting)"
     )
     counts: CountsOut
     models: list[ModelCountOut] = Field(

@@ -180,6 +180,9 @@ class Job(Model):
     # Requests per body.model, counted at validation (empty for jobs created before that).
     models: dict[str, int] = Field(default_factory=dict)
     max_attempts: int
+    # How long the provider may run each batch, in hours (providers with such a setting, e.g.
+    # Mistral's timeout_hours; None for the others, whose window is fixed).
+    timeout_hours: int | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
     webhook_url: str | None = None
     idempotency_key: str | None = None

@@ -17,7 +17,9 @@ from anthropic.types.messages import MessageBatch
 
 from batchrelay.jsonl import loads_line
 from batchrelay.providers.base import (
+    NO_OPTIONS,
     BatchInfo,
+    BatchOptions,
     ProviderError,
     ProviderResult,
     RawFile,
@@ -81,7 +83,8 @@ class AnthropicProvider(SdkProvider):
 
     # ------------------------------------------------------------------ batches
     def create_batch(
-        self, *, requests_path: str, request_count: int, endpoint: str, metadata: dict[str, str]
+        self, *, requests_path: str, request_count: int, endpoint: str, metadata: dict[str, str],
+        options: BatchOptions = NO_OPTIONS,
     ) -> BatchInfo:
         # The body {"requests": [...]} is assembled on disk from the chunk's lines and streamed
         # (the SDK's create would hold a 256 MB batch, several times over, in memory).

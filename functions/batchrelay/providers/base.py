@@ -12,8 +12,13 @@ What an adapter implements, and what the lifecycle relies on:
   batch input per request; ids the provider cannot take are mapped deterministically
   (the chunk input keeps both ids, so results map back).
 - **Create** (``create_batch``): from a local JSONL file of request lines, with our
-  metadata where the provider keeps it; ``completion_window`` (a job setting) is passed
-  only to providers whose registry entry has ``completion_windows``. Never retried by the SDK: a retried POST could
+  metadata where the provider keeps it, and the chunk's ``BatchOptions`` (``options``:
+  its one model, for providers that take the model on the batch rather than on each
+  request; the job's ``timeout_hours`` where the provider has such a setting; the job's
+  ``completion_window``, set only for providers whose registry entry has
+  ``completion_windows``). Every adapter's ``create_batch`` takes ``options`` (a keyword,
+  ``NO_OPTIONS`` by default; new adapters such as Gemini follow the same contract) and
+  uses what its API takes, ignoring the rest. Never retried by the SDK: a retried POST could
   make a second batch. Raise ``ProviderError`` with ``status_code``: a 4xx/429 proves
   nothing was made; a timeout or 5xx is ambiguous, and recovery runs ``find_batch``; code
   ``quota_exceeded`` (errors.QUOTA_EXCEEDED) says the provider has no room for another batch
@@ -87,6 +92,25 @@ class BatchInfo:
         return self.end_reason == "failed" and any(e.get("code") == "token_limit_exceeded" for e in self.errors)
 
 
+@dataclass(frozen=True)
+class BatchOptions:
+    """What a create takes from the chunk and its job besides the request lines.
+
+    ``model``: the chunk's one model (set for providers that declare ``one_model_per_batch``;
+    Mistral takes it on the job, not in each request). ``timeout_hours``: the job's own
+    limit on how long the provider may run the batch (providers with such a setting; None
+    means the provider's default). ``completion_window``: the job's window (OpenAI-shaped
+    providers that offer a choice: Groq's 24h to 7d; None means the adapter's default).
+    """
+
+    model: str | None = None
+    timeout_hours: int | None = None
+    completion_window: str | None = None
+
+
+NO_OPTIONS = BatchOptions()
+
+
 @dataclass
 class ProviderResult:
     """One request's outcome as the provider reported it (custom_id is the provider's id)."""
@@ -156,7 +180,8 @@ class BatchProvider(ABC):
 
     @abstractmethod
     def create_batch(
-        self, *, requests_path: str, request_count: int, endpoint: str, metadata: dict[str, str]
+        self, *, requests_path: str, request_count: int, endpoint: str, metadata: dict[str, str],
+        options: BatchOptions = NO_OPTIONS,
     ) -> BatchInfo:
         """Create a batch from a local JSONL file of ``request_line`` objects."""
 

@@ -44,7 +44,15 @@ from batchrelay import constants as c
 from batchrelay.aws import s3_objects
 from batchrelay.aws.s3_keys import bedrock_output_prefix, chunk_provider_key
 from batchrelay.jsonl import loads_line
-from batchrelay.providers.base import BatchInfo, BatchProvider, ProviderError, ProviderResult, RawFile
+from batchrelay.providers.base import (
+    NO_OPTIONS,
+    BatchInfo,
+    BatchOptions,
+    BatchProvider,
+    ProviderError,
+    ProviderResult,
+    RawFile,
+)
 from batchrelay.providers.custom_ids import anthropic_custom_id
 from batchrelay.providers.errors import RETRYABLE_STATUS, translate_errors
 from batchrelay.settings import get_settings
@@ -222,11 +230,14 @@ class BedrockProvider(BatchProvider):
 
     # ------------------------------------------------------------------ batches
     def create_batch(
-        self, *, requests_path: str, request_count: int, endpoint: str, metadata: dict[str, str]
+        self, *, requests_path: str, request_count: int, endpoint: str, metadata: dict[str, str],
+        options: BatchOptions = NO_OPTIONS,
     ) -> BatchInfo:
+        # The job's timeout_hours and completion window are not Bedrock's: its jobs take the
+        # deployment's timeout (settings.bedrock.timeout_hours).
         job_id, chunk_id = metadata["batchrelay_job"], metadata["batchrelay_chunk"]
         batch_index = int(metadata.get("batchrelay_batch") or 1)
-        model = metadata.get("batchrelay_model")
+        model = options.model or metadata.get("batchrelay_model")
         if not model:
             raise ProviderError(f"{self.name}: chunk {chunk_id} names no model", retryable=False, status_code=400,
                                 code="no_model")

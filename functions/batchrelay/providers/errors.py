@@ -19,6 +19,7 @@ create for lack of room, like a 429: ``code`` says ``quota_exceeded`` (see batch
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import sys
@@ -39,17 +40,30 @@ RETRYABLE_STATUS = frozenset({408, 409, 429})
 QUOTA_EXCEEDED = "quota_exceeded"
 _BOTOCORE_QUOTA_CODES = frozenset({"ServiceQuotaExceededException"})
 
-# module name -> its base exception class name
-_SDKS = {"openai": "OpenAIError", "anthropic": "AnthropicError"}
+# module name -> the names of its (base, HTTP status answer, no answer at all) exception classes
+_SDKS = {
+    "openai": ("OpenAIError", "APIStatusError", "APIConnectionError"),
+    "anthropic": ("AnthropicError", "APIStatusError", "APIConnectionError"),
+    # mistralai: every error answer is a MistralError (status_code, the body as text);
+    # NoResponseError (no answer) is not one of them.
+    "mistralai.client.errors": ("MistralError", "MistralError", "NoResponseError"),
+}
+_BASE, _STATUS, _NO_ANSWER = range(3)
 
 
-def _sdk_classes(attr: str | None = None) -> tuple[type[BaseException], ...]:
-    """Exception class ``attr`` (default: the SDK's base error) of each SDK imported so far."""
-    return tuple(getattr(sys.modules[name], attr or base) for name, base in _SDKS.items() if name in sys.modules)
+def _sdk_classes(role: int = _BASE) -> tuple[type[BaseException], ...]:
+    """The exception class in ``role`` of each SDK imported so far."""
+    return tuple(getattr(sys.modules[module], names[role]) for module, names in _SDKS.items() if module in sys.modules)
 
 
 def _error_code(body: Any) -> str | None:
-    """The provider's error code: OpenAI ``error.code``/``error.type``, Anthropic ``error.type``."""
+    """The provider's error code: OpenAI ``error.code``/``error.type``, Anthropic ``error.type``,
+    Mistral ``code``/``type`` (its SDK keeps the body as text)."""
+    if isinstance(body, (str, bytes)):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return None
     if isinstance(body, dict):
         inner = body.get("error", body)
         if isinstance(inner, dict):
@@ -90,12 +104,12 @@ def to_provider_error(exc: BaseException, provider: str) -> ProviderError:
     converted = _from_botocore(exc, provider)
     if converted is not None:
         return converted
-    if isinstance(exc, _sdk_classes("APIStatusError")):
+    if isinstance(exc, _sdk_classes(_STATUS)):
         status = getattr(exc, "status_code", 0)
         retryable = status in RETRYABLE_STATUS or status >= 500
         return ProviderError(f"{provider}: {getattr(exc, 'message', exc)}", retryable=retryable, status_code=status,
                              code=_error_code(getattr(exc, "body", None)))
-    if isinstance(exc, (httpx2.TransportError, *_sdk_classes("APIConnectionError"))):
+    if isinstance(exc, (httpx2.TransportError, *_sdk_classes(_NO_ANSWER))):
         return ProviderError(f"{provider}: connection problem: {exc}", retryable=True, code="connection_error")
     return ProviderError(f"{provider}: {exc}", retryable=False)
 
@@ -108,7 +122,8 @@ def translate_errors(provider: str) -> Iterator[None]:
     except ProviderError:
         raise
     except Exception as exc:
-        if not isinstance(exc, (httpx2.HTTPError, *_sdk_classes(), *_botocore_classes())):
+        if not isinstance(exc, (httpx2.HTTPError, *_sdk_classes(_BASE), *_sdk_classes(_NO_ANSWER),
+                                *_botocore_classes())):
             raise
         raise to_provider_error(exc, provider) from exc
 

@@ -20,7 +20,9 @@ from openai.types import Batch
 
 from batchrelay.jsonl import loads_line
 from batchrelay.providers.base import (
+    NO_OPTIONS,
     BatchInfo,
+    BatchOptions,
     ProviderError,
     ProviderResult,
     RawFile,
@@ -101,7 +103,7 @@ class OpenAIProvider(SdkProvider):
     # ------------------------------------------------------------------ batches
     def create_batch(
         self, *, requests_path: str, request_count: int, endpoint: str, metadata: dict[str, str],
-        completion_window: str | None = None,
+        options: BatchOptions = NO_OPTIONS,
     ) -> BatchInfo:
         with translate_errors(self.name), open(requests_path, "rb") as handle:
             uploaded = self.client.files.create(file=(os.path.basename(requests_path), handle), purpose="batch")
@@ -111,7 +113,7 @@ class OpenAIProvider(SdkProvider):
                 batch = self.client.with_options(max_retries=0).batches.create(
                     input_file_id=uploaded.id,
                     endpoint=self.wire_endpoint(endpoint),  # type: ignore[arg-type]
-                    completion_window=completion_window or self.default_completion_window,  # type: ignore[arg-type]
+                    completion_window=options.completion_window or self.default_completion_window,  # type: ignore[arg-type]
                     metadata=normalize_metadata(metadata),
                 )
         except ProviderError as exc:

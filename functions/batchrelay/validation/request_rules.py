@@ -191,6 +191,26 @@ def check_completion_window(provider: str, window: str | None) -> str | None:
     return window
 
 
+def job_timeout_hours(provider: str, timeout_hours: int | None) -> int | None:
+    """The job's ``timeout_hours``: as asked, within the provider's range, or the provider's
+    default; None for providers without such a setting (asking for one there is refused)."""
+    setting = registry.spec(provider).timeout_hours
+    if setting is None:
+        if timeout_hours is not None:
+            with_setting = [s.name for s in registry.specs() if s.timeout_hours]
+            raise ValidationFailed(
+                f"{provider} has no batch timeout to set; timeout_hours is for {with_setting}", field="timeout_hours"
+            )
+        return None
+    if timeout_hours is None:
+        return setting.default
+    if not setting.minimum <= timeout_hours <= setting.maximum:
+        raise ValidationFailed(
+            f"timeout_hours must be {setting.minimum} to {setting.maximum} for {provider}", field="timeout_hours"
+        )
+    return timeout_hours
+
+
 def validate_metadata(metadata: dict[str, str]) -> None:
     if len(metadata) > 16:
         raise ValidationFailed("metadata holds at most 16 pairs", field="metadata")

@@ -243,6 +243,19 @@ def test_anthropic_job_is_accepted(api):
     assert api.call("POST", "/v1/jobs", body).status == 202
 
 
+@pytest.mark.parametrize(("asked", "kept"), [({}, 24), ({"timeout_hours": 72}, 72)])
+def test_a_mistral_job_keeps_its_timeout_hours_and_shows_it(api, asked, kept):
+    body = {"provider": "mistral", "endpoint": "/v1/embeddings",
+            "requests": [{"custom_id": "a", "body": {"model": "mistral-embed", "input": ["x"]}}], **asked}
+    created = api.call("POST", "/v1/jobs", body)
+    assert created.status == 202 and created.body["timeout_hours"] == kept
+    assert api.call("GET", f"/v1/jobs/{created.body['id']}").body["timeout_hours"] == kept
+
+
+def test_a_job_of_a_provider_without_a_timeout_setting_shows_none(api):
+    assert api.call("POST", "/v1/jobs", openai_job(1)).body["timeout_hours"] is None
+
+
 def test_chat_request_helper_is_valid(api):
     assert api.call("POST", "/v1/jobs", {**openai_job(0), "requests": [chat_request("x")]}).status == 202
 

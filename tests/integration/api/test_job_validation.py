@@ -7,12 +7,17 @@ import pytest
 from tests.support.api_client import chat_request, openai_job, stored_state
 
 
+def mistral_job():
+    return {"provider": "mistral", "endpoint": "/v1/chat/completions",
+            "requests": [{"custom_id": "a", "body": {"model": "mistral-small-latest", "messages": []}}]}
+
+
 def _with_requests(requests):
     return {"provider": "openai", "endpoint": "/v1/chat/completions", "requests": requests}
 
 
 BAD_JOBS = [
-    ("unknown provider", {**openai_job(1), "provider": "mistral"}, "provider", None),
+    ("unknown provider", {**openai_job(1), "provider": "acme"}, "provider", None),
     ("unknown endpoint", {**openai_job(1), "endpoint": "/v1/images"}, "endpoint", None),
     ("anthropic endpoint for openai", {**openai_job(1), "endpoint": "/v1/messages"}, "endpoint", None),
     ("no requests", _with_requests([]), "requests", None),
@@ -37,6 +42,13 @@ BAD_JOBS = [
     ("chunk_size a boolean", {**openai_job(1), "chunk_size": True}, "chunk_size", None),
     ("metadata too many pairs", {**openai_job(1), "metadata": {str(i): "v" for i in range(17)}}, "metadata", None),
     ("metadata value not a string", {**openai_job(1), "metadata": {"a": 1}}, "metadata.a", None),
+    ("timeout_hours for a provider without one", {**openai_job(1), "timeout_hours": 24}, "timeout_hours", None),
+    ("mistral timeout_hours of a week", {**mistral_job(), "timeout_hours": 168}, "timeout_hours", None),
+    ("mistral timeout_hours zero", {**mistral_job(), "timeout_hours": 0}, "timeout_hours", None),
+    ("mistral timeout_hours a string", {**mistral_job(), "timeout_hours": "24"}, "timeout_hours", None),
+    ("mistral embeddings without input", {**mistral_job(), "endpoint": "/v1/embeddings"},
+     "requests[0].body.input", 1),
+    ("mistral endpoint it has no batch for", {**mistral_job(), "endpoint": "/v1/responses"}, "endpoint", None),
     ("anthropic without max_tokens", {
         "provider": "anthropic", "endpoint": "/v1/messages",
         "requests": [{"custom_id": "a", "body": {"model": "claude", "messages": []}}],

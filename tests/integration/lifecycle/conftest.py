@@ -4,7 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from batchrelay_tools.simulator import SimulatorServer, SimulatorSettings
+from batchrelay import registry
+from batchrelay_tools.simulator import SimulatorServer, SimulatorSettings, plugins
 from tests.support.driver import Driver, VirtualClock
 from tests.support.fake_provider import FakeProvider
 
@@ -39,12 +40,18 @@ def driver(aws, clock, monkeypatch) -> Driver:
 def sim(aws, clock, monkeypatch) -> Iterator[SimulatorServer]:
     """The provider simulator on the driver's virtual clock, reached through the real SDKs."""
     from batchrelay.providers.adapters import reset_providers
+    from batchrelay.settings import get_settings
 
     with SimulatorServer(SimulatorSettings(processing_seconds=100.0), clock=clock) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url_openai)
         monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url_anthropic)
         monkeypatch.setenv("OPENAI_API_KEY", "sk-sim")
         monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-sim")
+        for spec in registry.specs():   # providers simulated by a module of simulator/providers
+            if spec.name in plugins.PLUGINS:
+                monkeypatch.setenv(spec.base_url_env, server.base_url + spec.simulator_path)
+                monkeypatch.setenv(spec.api_key_env, "sk-sim")
+        get_settings.cache_clear()   # their SDKs take the base URL from the settings only
         reset_providers()
         yield server
     reset_providers()

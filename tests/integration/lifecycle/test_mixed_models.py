@@ -167,3 +167,12 @@ def test_a_mixed_model_job_through_the_adapters_and_the_simulator(sim, driver, p
             assert {orjson.loads(line)["body"]["model"] for line in lines} == {chunk.model}
     else:
         assert batches_created(sim, provider) == len(chunks) == 3
+
+
+def test_each_create_is_given_its_chunks_model_and_the_jobs_timeout_hours(fake, driver):
+    job = submit_job(mixed_requests(12), chunk_size=100, timeout_hours=12)
+
+    driver.run_until_final(job.job_id)
+
+    assert sorted(options.model for options in fake.create_options) == sorted(MODELS)
+    assert {options.timeout_hours for options in fake.create_options} == {12}

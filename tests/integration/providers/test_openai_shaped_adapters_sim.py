@@ -9,7 +9,7 @@ import openai
 import pytest
 
 from batchrelay import registry
-from batchrelay.providers.base import ProviderError
+from batchrelay.providers.base import BatchOptions, ProviderError
 from batchrelay.providers.custom_ids import chunk_id_tag
 from batchrelay_tools.simulator import FailureRule, plugins
 from tests.support.openai_shaped import (
@@ -120,7 +120,7 @@ def test_groq_takes_the_completion_window_of_the_job(sim, write_requests):
     provider = make_groq(sim)
     path, _ = write_requests(provider, ["a"])
     info = provider.create_batch(requests_path=path, request_count=1, endpoint=CHAT, metadata={},
-                                 completion_window="7d")
+                                 options=BatchOptions(completion_window="7d"))
     assert provider.client.batches.retrieve(info.batch_id).completion_window == "7d"
     assert account(sim, "groq").openai_batches[info.batch_id].completion_window == "7d"
 
@@ -128,7 +128,7 @@ def test_groq_takes_the_completion_window_of_the_job(sim, write_requests):
     path, _ = write_requests(provider, ["b"])
     with pytest.raises(ProviderError) as refused:
         provider.create_batch(requests_path=path, request_count=1, endpoint=CHAT, metadata={},
-                              completion_window="8d")
+                              options=BatchOptions(completion_window="8d"))
     assert refused.value.status_code == 400 and not refused.value.retryable
     assert len(account(sim, "groq").deleted_files) == 1
     # Without a window, the registry's default
@@ -177,7 +177,7 @@ def test_two_configured_servers_are_two_accounts_with_their_own_rules(sim, write
     path, _ = write_requests(vllm, ["a", "b"])
     on_vllm = vllm.create_batch(requests_path=path, request_count=2, endpoint=CHAT, metadata={"k": "v"})
     on_acme = acme.create_batch(requests_path=path, request_count=2, endpoint=CHAT, metadata={"k": "v"},
-                                completion_window="72h")
+                                options=BatchOptions(completion_window="72h"))
 
     # Each lists only its own batch; vllm_lab keeps no metadata, acme_batch does
     assert [b.batch_id for b in vllm.list_batches(created_after=0)] == [on_vllm.batch_id]
@@ -186,7 +186,8 @@ def test_two_configured_servers_are_two_accounts_with_their_own_rules(sim, write
     assert sim.calls("POST /compat/{server}/v1/batches") == 2
     # acme_batch offers windows up to 72h, vllm_lab only 24h
     with pytest.raises(ProviderError, match="completion_window"):
-        vllm.create_batch(requests_path=path, request_count=2, endpoint=CHAT, metadata={}, completion_window="72h")
+        vllm.create_batch(requests_path=path, request_count=2, endpoint=CHAT, metadata={},
+                          options=BatchOptions(completion_window="72h"))
     assert collect(vllm, wait_until_ended(vllm, on_vllm.batch_id))["a"].outcome == "succeeded"
     # A name nobody configured is not served
     assert httpx.get(f"{sim.base_url}/compat/nobody/v1/batches", headers={"Authorization": "Bearer k"}

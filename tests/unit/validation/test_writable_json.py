@@ -188,14 +188,25 @@ def test_the_request_hash_is_the_one_stored_before(fields):
     from batchrelay.models.api import CreateJobRequest
 
     request = CreateJobRequest(provider="openai", endpoint="/v1/chat/completions", **fields)
-    # Fields added since (completion_window, max_batch_age_seconds) count only once set.
-    before = request.model_dump(mode="json", exclude={"completion_window", "max_batch_age_seconds"})
+    # Fields added since (completion_window, max_batch_age_seconds, timeout_hours) count only once set.
+    before = request.model_dump(mode="json", exclude={"completion_window", "max_batch_age_seconds", "timeout_hours"})
     legacy = hashlib.sha256(orjson.dumps(before, option=orjson.OPT_SORT_KEYS)).hexdigest()
     assert _request_hash(request) == legacy
     aged = CreateJobRequest(provider="openai", endpoint="/v1/chat/completions", max_batch_age_seconds=7200, **fields)
     assert _request_hash(aged) == hashlib.sha256(
-        orjson.dumps(aged.model_dump(mode="json", exclude={"completion_window"}), option=orjson.OPT_SORT_KEYS)
+        orjson.dumps(aged.model_dump(mode="json", exclude={"completion_window", "timeout_hours"}),
+                     option=orjson.OPT_SORT_KEYS)
     ).hexdigest() != legacy
+
+
+def test_a_set_timeout_hours_is_part_of_the_request_hash():
+    from batchrelay.jobs.job_service import _request_hash
+    from batchrelay.models.api import CreateJobRequest
+
+    fields = {"provider": "mistral", "endpoint": "/v1/embeddings", "upload_id": "upl_1"}
+    hashes = {_request_hash(CreateJobRequest(**fields, **extra)) for extra in ({}, {"timeout_hours": 24},
+                                                                              {"timeout_hours": 48})}
+    assert len(hashes) == 3
 
 
 def test_json_module_reads_what_orjson_refuses_so_uploads_can_be_explained():

@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--completion-window", help="where the provider offers a choice (Groq: 24h to 7d)")
     submit.add_argument("--max-batch-age-seconds", type=int,
                         help="cancel a batch still running this long and handle it as expired")
+    submit.add_argument("--timeout-hours", type=int, help="hours the provider may run each batch (Mistral)")
     submit.add_argument("--idempotency-key", help="default: a new random key")
     submit.add_argument("--upload", action=argparse.BooleanOptionalAction, default=None,
                         help="force (or forbid) sending the file through POST /v1/uploads")
@@ -230,6 +231,8 @@ def job_body(args: argparse.Namespace) -> dict[str, Any]:
         body["completion_window"] = args.completion_window
     if args.max_batch_age_seconds is not None:
         body["max_batch_age_seconds"] = args.max_batch_age_seconds
+    if args.timeout_hours is not None:
+        body["timeout_hours"] = args.timeout_hours
     return body
 
 

@@ -34,6 +34,7 @@ PROVIDER_JOBS = {
     "bedrock": ("/model/invoke", "anthropic.claude-3-5-haiku-20241022-v1:0"),
     "azure_openai": ("/v1/chat/completions", "gpt-4o-mini"),   # the model is the batch deployment's name
     "groq": ("/v1/chat/completions", "llama-3.1-8b-instant"),
+    "mistral": ("/v1/chat/completions", "mistral-small-latest"),
 }
 DEFAULT_PROVIDERS = tuple(PROVIDER_JOBS)  # every built-in provider
 

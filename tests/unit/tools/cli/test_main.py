@@ -92,6 +92,12 @@ def test_job_body_from_options():
     }
 
 
+def test_a_mistral_job_may_set_its_timeout_hours():
+    args = cli.build_parser().parse_args(
+        ["submit", "f.jsonl", "--provider", "mistral", "--endpoint", "/v1/embeddings", "--timeout-hours", "48"])
+    assert cli.job_body(args) == {"provider": "mistral", "endpoint": "/v1/embeddings", "timeout_hours": 48}
+
+
 def test_bad_metadata_is_a_usage_error():
     args = cli.build_parser().parse_args(["submit", "f", "--provider", "openai", "--endpoint", "/e",
                                           "--metadata", "novalue"])

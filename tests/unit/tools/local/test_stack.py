@@ -25,8 +25,10 @@ def _ok(function, event, context):
 
 @pytest.fixture
 def no_provider_keys(monkeypatch):
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
+    for spec in registry.specs():
+        monkeypatch.delenv(spec.api_key_env, raising=False)
+        monkeypatch.delenv(spec.base_url_env, raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
 
 
 def test_simulated_stack_wires_env_and_restores_it(no_provider_keys):
@@ -39,6 +41,7 @@ def test_simulated_stack_wires_env_and_restores_it(no_provider_keys):
         assert os.environ["OPENAI_BASE_URL"] == stack.simulator.base_url_openai
         assert os.environ["ANTHROPIC_BASE_URL"] == stack.simulator.base_url_anthropic
         assert os.environ[c.ENV_WEBHOOK_ALLOW_LOOPBACK] == "1"
+        assert os.environ["MISTRAL_BASE_URL"] == stack.simulator.base_url + "/mistral"
         assert stack.describe()["providers"] == ", ".join(f"{name}=simulator" for name in registry.names())
         # the API answers on loopback, with the key check in front
         assert httpx.get(stack.url + "/v1/jobs").status_code == 401

@@ -5,5 +5,6 @@ from batchrelay_tools.simulator.providers import (  # noqa: F401
     azure_openai,
     bedrock,
     groq,
+    mistral,
     openai_compatible,
 )
