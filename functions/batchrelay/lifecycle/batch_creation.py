@@ -200,8 +200,11 @@ def ensure_batch(job_id: str, chunk_id: str, *, now: float | None = None) -> str
     elif job.status_detail and job.status_detail.get("provider") == chunk.provider:
         _clear_status_detail(job)
     outcome = f"{outcome} {batch.batch_id}"
+    reason = batch.end_reason or "completed"
+    if found is not None and reason == "cancelled" and _aged_out_when_adopted(chunk, batch, now):
+        reason = "expired"  # cancelled for its age (as the poller counts it): what finished stays
     if batch.state == "ended" and hand_to_collect(
-        job_id, chunk_id, provider=chunk.provider, reason=batch.end_reason or "completed", batch=batch, now=now
+        job_id, chunk_id, provider=chunk.provider, reason=reason, batch=batch, now=now
     ):
         outcome += "; ended already: handed to collect"
     return outcome
