@@ -227,6 +227,7 @@ class Simulator:
             self.batch_planner = None
             self.on_created = None
             self.vanished.clear()
+            self.extensions.clear()
 
     def vanish(self, batch_id: str) -> None:
         """From now on the batch answers 404 and is missing from lists (it still runs and bills)."""
@@ -268,6 +269,11 @@ class Simulator:
             live = [{"id": f.id, "filename": f.filename, "purpose": f.purpose, "bytes": len(f.data),
                      "created_at": f.created_at} for f in self.files.values()]
             deleted = [dataclasses.asdict(f) for f in self.deleted_files.values()]
+            for state in self.extensions.values():
+                if hasattr(state, "file_ledger"):
+                    more_live, more_deleted = state.file_ledger()
+                    live += more_live
+                    deleted += more_deleted
         return {"live": live, "deleted": deleted}
 
     def reset_stats(self) -> None:
@@ -762,6 +768,9 @@ class Simulator:
         with self.lock:
             entries = [self._ledger_openai(b) for b in self.openai_batches.values()]
             entries += [self._ledger_anthropic(b) for b in self.anthropic_batches.values()]
+            for state in self.extensions.values():
+                if hasattr(state, "ledger_entries"):
+                    entries += state.ledger_entries()
         return sorted(entries, key=lambda e: (e.created_at, e.batch_id))
 
     def _ledger_openai(self, batch: OpenAIBatch) -> LedgerBatch:
