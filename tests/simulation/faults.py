@@ -19,7 +19,11 @@ from dataclasses import dataclass
 from tests.simulation.scenario import Faults, Scenario
 from tests.simulation.scheduler import Invocation, VirtualClock
 
-CREATE_CALLS = {"openai.POST /v1/batches", "anthropic.POST /v1/messages/batches"}
+CREATE_CALLS = {
+    "openai.POST /v1/batches", "anthropic.POST /v1/messages/batches",
+    "gemini.POST /gemini/{version}/models/{model}:batchGenerateContent",
+    "gemini.POST /gemini/{version}/models/{model}:asyncBatchEmbedContent",
+}
 
 # Seconds a call takes, (low, high), by call name prefix (the longest matching prefix wins).
 LATENCY = {
@@ -35,6 +39,10 @@ LATENCY = {
     "anthropic.": (0.05, 0.3),
     "anthropic.POST /v1/messages/batches": (0.3, 2.5),
     "anthropic.GET /v1/messages/batches": (0.1, 0.6),
+    "gemini.": (0.05, 0.3),
+    "gemini.POST /gemini/upload": (0.2, 1.0),
+    "gemini.POST /gemini/{version}/models": (0.3, 2.0),
+    "gemini.GET /gemini/{version}/batches": (0.1, 0.6),
 }
 SDK_TIMEOUT_S = 60.0
 

@@ -201,6 +201,8 @@ def _answer_text(provider: str, response: dict[str, Any] | None) -> str:
     try:
         if provider == "anthropic":
             return str(response["content"][0]["text"])
+        if provider == "gemini":
+            return str(response["candidates"][0]["content"]["parts"][0]["text"])
         return str(response["choices"][0]["message"]["content"])
     except (KeyError, IndexError, TypeError):
         return ""
@@ -301,7 +303,7 @@ def _check_money(facts: Facts) -> dict[str, Any]:
     violations: list[Violation] = []
     paid_twice = 0
     excused = 0
-    second: dict[str, set[str]] = {"openai": set(), "anthropic": set()}
+    second: dict[str, set[str]] = {"openai": set(), "anthropic": set(), "gemini": set()}
     flagged_batches: set[str] = set()
     for digest, sends in facts.sends.items():
         body = facts.bodies.get(digest)

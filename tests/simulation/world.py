@@ -199,6 +199,7 @@ class World:
             self.env.update({
                 "OPENAI_API_KEY": "sk-sim", "ANTHROPIC_API_KEY": "sk-ant-sim",
                 "OPENAI_BASE_URL": server.base_url_openai, "ANTHROPIC_BASE_URL": server.base_url_anthropic,
+                "GEMINI_API_KEY": "gemini-sim", "GEMINI_BASE_URL": f"{server.base_url}/gemini",
                 "OPENAI_WEBHOOK_SECRET": WEBHOOK_SECRET,
             })
             stack.enter_context(_environment(self.env))
@@ -259,7 +260,8 @@ class World:
         if self.faults.active:
             if b.expire and rng.random() < b.expire:
                 plan.expire_after_fraction = rng.choice([0.0, 0.3, 0.7])
-            if provider == "openai" and b.token_limit and rng.random() < b.token_limit:
+            # OpenAI's token_limit_exceeded; Gemini's RESOURCE_EXHAUSTED: a quota refusal either way.
+            if provider in ("openai", "gemini") and b.token_limit and rng.random() < b.token_limit:
                 plan.token_limit_exceeded = True
         return plan
 
