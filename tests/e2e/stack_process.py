@@ -54,7 +54,11 @@ def cli_command() -> list[str]:
 
 
 def _base_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BATCHRELAY_", "OPENAI_", "ANTHROPIC_"))}
+    # No provider's key or address: every provider is the stack's simulator.
+    from batchrelay import registry
+
+    own = ("AWS_", "BATCHRELAY_", *(f"{spec.env_prefix}_" for spec in registry.specs()))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(own)}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FUNCTIONS), env.get("PYTHONPATH")]))
     return env
 

@@ -205,6 +205,8 @@ def _openai_event(batch_id: str) -> tuple[str, dict[str, str]]:
 def _requests(provider: str, count: int) -> list[dict[str, Any]]:
     if provider == "openai":
         body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    elif provider == "gemini":
+        body = {"model": "gemini-2.5-flash", "contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
     else:
         body = {"model": "claude-3-5-haiku-latest", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
     return [{"custom_id": f"{provider}-{i}", "body": body} for i in range(count)]
@@ -224,8 +226,12 @@ def _wait(api: ApiClient, job_id: str, *, until: Any, timeout: float = 60.0, tic
 
 @pytest.fixture
 def no_provider_keys(monkeypatch):
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
+    from batchrelay import registry
+
+    for spec in registry.specs():
+        monkeypatch.delenv(spec.api_key_env, raising=False)
+        monkeypatch.delenv(spec.base_url_env, raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.setenv(c.ENV_OPENAI_WEBHOOK_SECRET, OPENAI_WEBHOOK_SECRET)
 
 
@@ -304,6 +310,11 @@ def test_every_call_of_every_function_is_within_its_permissions(calls, no_provid
                     body, headers = _openai_event(chunk["batch_id"])
                     assert httpx.post(openai_webhook_url, content=body, headers=headers).status_code == 200
 
+        # A Gemini job: its batches, files and cleanup through google-genai
+        gemini_job = api.create_job(
+            {"provider": "gemini", "endpoint": "generateContent", "requests": _requests("gemini", 3)}
+        )
+
         _wait(api, anthropic_job["id"], until=lambda j: any(ch["batch_id"] for ch in j["chunks"] or []))
         api.cancel_job(anthropic_job["id"])
         done = _wait(api, openai_job["id"], until=lambda j: j["status"] in FINAL, tick=nudge_openai)
@@ -311,6 +322,8 @@ def test_every_call_of_every_function_is_within_its_permissions(calls, no_provid
         assert any(ch["id"].endswith("-r2") for ch in done["chunks"]), "no retry chunk was made"
         assert _wait(api, anthropic_job["id"], until=lambda j: j["status"] in FINAL)["status"] == "cancelled"
         assert _wait(api, bad_job["id"], until=lambda j: j["status"] in FINAL)["status"] == "failed"
+        assert _wait(api, gemini_job["id"], until=lambda j: j["status"] in FINAL)["status"] in (
+            "completed", "completed_with_errors")
 
         # Results, the delivery log, listing, the tenant secret
         assert receiver.wait_for_jobs({openai_job["id"], anthropic_job["id"]}, timeout=30)

@@ -2,8 +2,9 @@
 
 Starts the local stack (provider simulator with ~5% retryable per-request failures on
 the first attempt), registers a webhook receiver on loopback, submits one job per
-provider, shows progress, verifies the signed webhooks with ``standardwebhooks``,
-downloads each results.jsonl and prints a summary. Exits 0 when every check passed.
+provider (``--providers``: OpenAI, Anthropic and Gemini by default), shows progress,
+verifies the signed webhooks with ``standardwebhooks``, downloads each results.jsonl and
+prints a summary. Exits 0 when every check passed.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from batchrelay_tools.local.webhook_receiver import WebhookReceiver
 PROVIDER_JOBS = {
     "openai": ("/v1/chat/completions", "gpt-4o-mini"),
     "anthropic": ("/v1/messages", "claude-haiku-4-5"),
+    "gemini": ("generateContent", "gemini-2.5-flash"),
 }
 TOPICS = ("tides", "volcanoes", "bread", "bees", "comets", "rivers", "glaciers", "owls", "salt", "maps")
 
@@ -45,9 +47,17 @@ def demo_requests(provider: str, count: int) -> list[dict[str, Any]]:
     requests = []
     for i in range(count):
         prompt = f"In one sentence, tell me something surprising about {TOPICS[i % len(TOPICS)]} (#{i})."
-        body: dict[str, Any] = {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": prompt}]}
+        body = demo_body(provider, model, prompt)
         requests.append({"custom_id": f"{provider}-{i:05d}", "body": body})
     return requests
+
+
+def demo_body(provider: str, model: str, prompt: str) -> dict[str, Any]:
+    """One request in the provider's own format."""
+    if provider == "gemini":
+        return {"model": model, "contents": [{"role": "user", "parts": [{"text": prompt}]}],
+                "generationConfig": {"maxOutputTokens": 64}}
+    return {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": prompt}]}
 
 
 def _say(text: str = "") -> None:
@@ -97,7 +107,8 @@ class Demo:
         _say(f"   endpoint {endpoint['id']} (secret {secret[:12]}...)")
 
         jobs: list[DemoJob] = []
-        for provider, (endpoint_path, model) in PROVIDER_JOBS.items():
+        for provider in self.args.providers:
+            endpoint_path, model = PROVIDER_JOBS[provider]
             requests = demo_requests(provider, self.args.requests)
             job = api.create_job(
                 {"provider": provider, "endpoint": endpoint_path, "requests": requests,
@@ -191,6 +202,9 @@ class Demo:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m batchrelay_tools.local.demo", description=__doc__)
+    parser.add_argument("--providers", type=lambda text: [p.strip() for p in text.split(",") if p.strip()],
+                        default=list(PROVIDER_JOBS), metavar="P1,P2",
+                        help=f"which providers get a job (default: {','.join(PROVIDER_JOBS)})")
     parser.add_argument("--requests", type=int, default=300, help="requests per provider")
     parser.add_argument("--chunk-size", type=int, default=100)
     parser.add_argument("--failure-fraction", type=float, default=0.05)
@@ -200,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--webhook-timeout", type=float, default=30.0)
     parser.add_argument("--output", default="demo-output", help="where results.jsonl files go")
     args = parser.parse_args(argv)
+    unknown = [p for p in args.providers if p not in PROVIDER_JOBS]
+    if unknown or not args.providers:
+        parser.error(f"--providers: choose among {', '.join(PROVIDER_JOBS)}")
     try:
         return Demo(args).run()
     except ApiError as exc:
