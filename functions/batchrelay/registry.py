@@ -24,10 +24,12 @@ BodyRule = Callable[[dict[str, Any], str], tuple[str, str] | None]
 
 @dataclass(frozen=True)
 class ProviderLimits:
-    """Per batch: at most ``max_requests`` requests and ``max_bytes`` of request lines."""
+    """Per batch: at most ``max_requests`` requests and ``max_bytes`` of request lines.
+    ``list_page_size``: the most batches one list call returns (the poller's sweep pages)."""
 
     max_requests: int
     max_bytes: int
+    list_page_size: int = 100
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,7 @@ register(
         title="Anthropic",
         adapter="batchrelay.providers.anthropic_provider:AnthropicProvider",
         endpoints=("/v1/messages",),
-        limits=ProviderLimits(max_requests=100_000, max_bytes=256 * 1024 * 1024),
+        limits=ProviderLimits(max_requests=100_000, max_bytes=256 * 1024 * 1024, list_page_size=1000),
         capabilities=Capabilities(
             batch_metadata=False, progress_counts=False, webhook_push=False, one_model_per_batch=False,
             input_files=False,

@@ -60,6 +60,7 @@ class FakeProvider(BatchProvider):
         self.ambiguous_creates_next = 0           # make the batch, then answer 500 (the answer is lost)
         self.find_errors: list[ProviderError] = []  # raised by the next candidate searches
         self.keeps_metadata = True                # False: like Anthropic, batches carry no metadata
+        self.shows_progress = True                # False: like Anthropic, counts move only at the end
         self.token_limit_next = 0
         self.validation_failures_next = 0
         self.expire_next: float | None = None     # next batch expires after this fraction
@@ -137,7 +138,7 @@ class FakeProvider(BatchProvider):
                              extra={"done": done})
         if not self._ended(batch):
             span = max(batch.ends_at - batch.created_at, 1e-9)
-            completed = int(total * min(1.0, (self.clock() - batch.created_at) / span))
+            completed = int(total * min(1.0, (self.clock() - batch.created_at) / span)) if self.shows_progress else 0
             return BatchInfo(batch.batch_id, "in_progress", "running", batch.created_at, total=total,
                              completed=completed, metadata=batch.metadata)
         if batch.expire_fraction is not None:

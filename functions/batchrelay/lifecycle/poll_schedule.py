@@ -5,8 +5,10 @@ A status check costs a provider call, so checks are spread by what we know:
 - with progress counts (OpenAI), estimate the remaining time from the rate so far and
   look again halfway there: checks close in on the predicted end, so the end is seen
   within about a minute of happening while a far-off end costs few calls;
-- without progress (Anthropic counts move only at the end), look less often as the
-  batch ages: a batch that has run for hours is unlikely to end in the next minute.
+- without progress (Anthropic counts move only at the end), look at every run: nothing
+  predicts the end, and the poller asks such a provider with one list sweep per run for
+  all its batches (a page per 100), so looking every minute costs at most 1,440 calls a
+  day per 100 batches in flight, and an end is seen within about a minute.
 """
 
 from __future__ import annotations
@@ -48,11 +50,13 @@ def min_delay_s() -> int:
     return get_settings().poll_min_delay_seconds
 
 
-def next_check_delay(*, now: float, created_at: float, total: int, completed: int) -> int:
+def next_check_delay(
+    *, now: float, created_at: float, total: int, completed: int, progress_counts: bool = True
+) -> int:
     """Seconds from ``now`` until the next status check of a running batch."""
     shortest = min_delay_s()
     age = max(0.0, now - created_at)
-    if age < FRESH_AGE_S:
+    if age < FRESH_AGE_S or not progress_counts:
         return shortest
     remaining = estimated_remaining_s(age_s=age, total=total, completed=completed)
     if remaining is None:

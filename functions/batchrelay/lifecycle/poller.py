@@ -52,6 +52,8 @@ logger = logging.getLogger(__name__)
 LOOKAHEAD_S = 180        # submitted chunks due this soon join a sweep that happens anyway
 SWEEP_SKEW_S = 120       # provider clock vs ours, when paging back to the oldest batch
 MAX_WORKERS = 16
+# Chunks of one provider looked at per run at most (10,000 batches in flight fit).
+MAX_DUE_PER_PROVIDER = 20_000
 
 
 @dataclass
@@ -61,6 +63,7 @@ class PollSummary:
     handed_to_collect: int = 0
     held: int = 0
     rescheduled: int = 0
+    unchanged: int = 0
     resent: int = 0
     sweeps: int = 0
     retrieves: int = 0
@@ -133,7 +136,7 @@ def resend_job_upkeep(now: float, summary: PollSummary) -> None:
 
 
 def poll_provider(name: str, *, now: float, deadline: float, clock: Callable[[], float], summary: PollSummary) -> None:
-    candidates = chunk_store.query_due_chunks(name, int(now) + LOOKAHEAD_S)
+    candidates = chunk_store.query_due_chunks(name, int(now) + LOOKAHEAD_S, limit=MAX_DUE_PER_PROVIDER)
     due_now = [chunk for chunk in candidates if chunk.due_at is not None and chunk.due_at <= now]
     if not due_now:
         return
@@ -154,14 +157,21 @@ def poll_provider(name: str, *, now: float, deadline: float, clock: Callable[[],
         and chunk.due_at > now
     ]
     provider = provider_lookup.provider_for(name)
-    infos = check_batches(provider, [*to_check, *riders], deadline=deadline, clock=clock, summary=summary)
-    for chunk in [*to_check, *riders]:
-        info = infos.get(chunk.batch_id or "")
-        if info is None:
-            if chunk in to_check:
-                summary.left_for_next_run += 1
+    spec = registry.spec(name)
+    infos = check_batches(
+        provider, [*to_check, *riders], deadline=deadline, clock=clock, summary=summary,
+        page_size=spec.limits.list_page_size,
+    )
+    looked_at = [(chunk, infos.get(chunk.batch_id or ""), due) for due, chunks in ((True, to_check), (False, riders))
+                 for chunk in chunks]
+    # Ended batches first: if the run's time runs out, what is left is only rescheduling.
+    looked_at.sort(key=lambda entry: entry[1] is None or entry[1].state != "ended")
+    for chunk, info, due in looked_at:
+        if info is None or clock() >= deadline:
+            if due:
+                summary.left_for_next_run += 1  # still due: the next run looks again
             continue
-        apply_batch_info(chunk, info, now=now, summary=summary)
+        apply_batch_info(chunk, info, now=now, summary=summary, progress_counts=spec.capabilities.progress_counts)
 
 
 def check_batches(
@@ -171,17 +181,19 @@ def check_batches(
     deadline: float,
     clock: Callable[[], float],
     summary: PollSummary,
+    page_size: int = 100,
 ) -> dict[str, BatchInfo]:
     """Batch infos by id: one list sweep when it pays, retrieves for the rest."""
     wanted = {chunk.batch_id for chunk in chunks if chunk.batch_id}
     found: dict[str, BatchInfo] = {}
     if len(wanted) >= 2:
         oldest = min(chunk.batch_created_at or 0.0 for chunk in chunks)
-        # Never page more than the retrieves it replaces would cost (pages of 100).
-        budget = len(wanted) * 100
+        # Never page more than the retrieves it replaces would cost.
+        budget = len(wanted) * page_size
         summary.sweeps += 1
         try:
-            for seen, info in enumerate(provider.list_batches(created_after=oldest - SWEEP_SKEW_S)):
+            sweep = provider.list_batches(created_after=oldest - SWEEP_SKEW_S, page_size=page_size)
+            for seen, info in enumerate(sweep):
                 if info.batch_id in wanted:
                     found[info.batch_id] = info
                 if len(found) == len(wanted) or seen >= budget or clock() >= deadline:
@@ -208,7 +220,9 @@ def check_batches(
     return found
 
 
-def apply_batch_info(chunk: Chunk, info: BatchInfo, *, now: float, summary: PollSummary) -> None:
+def apply_batch_info(
+    chunk: Chunk, info: BatchInfo, *, now: float, summary: PollSummary, progress_counts: bool = True
+) -> None:
     summary.checked += 1
     if info.state == "ended":
         moved = hand_to_collect(
@@ -220,8 +234,15 @@ def apply_batch_info(chunk: Chunk, info: BatchInfo, *, now: float, summary: Poll
         elif moved:
             summary.handed_to_collect += 1
         return
+    counts = ChunkCounts(total=info.total, completed=info.completed, failed=info.failed)
+    if not progress_counts and chunk.provider_status == info.provider_status and chunk.counts == counts:
+        # Nothing moved, and a provider without progress counts is looked at every run anyway:
+        # the chunk stays due (no write: at 10,000 batches, writes would cost more than looks).
+        summary.unchanged += 1
+        return
     delay = next_check_delay(
-        now=now, created_at=chunk.batch_created_at or info.created_at, total=info.total, completed=info.completed
+        now=now, created_at=chunk.batch_created_at or info.created_at, total=info.total, completed=info.completed,
+        progress_counts=progress_counts,
     )
     try:
         chunk_store.transition_chunk(
@@ -229,7 +250,7 @@ def apply_batch_info(chunk: Chunk, info: BatchInfo, *, now: float, summary: Poll
             due_at=int(now) + delay,
             guard=chunk_store.same_batch(info.batch_id),
             provider_status=info.provider_status,
-            counts=ChunkCounts(total=info.total, completed=info.completed, failed=info.failed).model_dump(),
+            counts=counts.model_dump(),
             checks=chunk.checks + 1,
         )
         summary.rescheduled += 1

@@ -50,3 +50,11 @@ def test_the_shortest_wait_is_a_setting(monkeypatch):
     finally:
         monkeypatch.delenv("POLL_MIN_DELAY_SECONDS")
         get_settings.cache_clear()
+
+
+def test_without_progress_counts_every_run_looks():
+    # Nothing predicts the end of such a batch (Anthropic): the poller sweeps it every run.
+    for age in (30, 600, 20 * 3600):
+        assert ps.next_check_delay(
+            now=T0 + age, created_at=T0, total=100, completed=0, progress_counts=False
+        ) == ps.MIN_DELAY_S
