@@ -4,12 +4,15 @@ with partial results, an ambiguous create recovered by the display name, a long 
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
+from types import SimpleNamespace
 
 import httpx2
 import pytest
 
+from batchrelay import constants as c
 from batchrelay.jobs.job_views import job_out
 from batchrelay.lifecycle.poll_schedule import MAX_DELAY_WITHOUT_PROGRESS_S
 from batchrelay.models.job import ChunkStatus, JobStatus
@@ -18,6 +21,7 @@ from batchrelay.store import chunk_store, job_store
 from batchrelay_tools.simulator import SimulatorServer
 from batchrelay_tools.simulator.providers.gemini import PLUGIN, GeminiState
 from batchrelay_tools.simulator.state import BatchPlan
+from tests.support.driver import LambdaContextStub
 from tests.support.stored_jobs import read_lines, submit_job
 
 FLASH, PRO = "gemini-2.5-flash", "gemini-2.5-pro"
@@ -143,7 +147,24 @@ def test_an_ambiguous_create_is_recovered_by_the_display_name(sim, driver):
             assert line["response"]["candidates"][0]["content"]["parts"][0]["text"]
 
 
-def test_a_long_pending_batch_is_watched_and_shown_on_the_job(sim, driver, clock):
+def pending_age_metric(monkeypatch, capsys, clock) -> dict[str, float]:
+    """Run the poller's Lambda handler at the virtual time; the pending-age metric it emitted
+    (CloudWatch embedded metric format on stdout), by provider."""
+    from handlers import poller as poller_handler
+
+    monkeypatch.setattr(poller_handler, "time", SimpleNamespace(time=clock))
+    capsys.readouterr()
+    poller_handler.handler({}, LambdaContextStub())
+    ages: dict[str, float] = {}
+    for line in capsys.readouterr().out.splitlines():
+        record = json.loads(line) if line.startswith("{") else {}
+        if c.METRIC_OLDEST_PENDING_BATCH_AGE in record:
+            value = record[c.METRIC_OLDEST_PENDING_BATCH_AGE]
+            ages[record["provider"]] = value[0] if isinstance(value, list) else value
+    return ages
+
+
+def test_a_long_pending_batch_is_watched_and_shown_on_the_job(sim, driver, clock, monkeypatch, capsys):
     # Given a batch Gemini keeps pending for 40 hours before running it
     plans = iter([BatchPlan(validating_seconds=40 * 3600, processing_seconds=600)])
     sim.simulator.batch_planner = lambda provider, total: next(plans, None)
@@ -153,7 +174,7 @@ def test_a_long_pending_batch_is_watched_and_shown_on_the_job(sim, driver, clock
 
     # When the poller runs through 30 hours of it
     for _ in range(30 * 6):
-        driver.poll(600)
+        summary = driver.poll(600)
     chunk = chunk_store.get_chunk(job.job_id, "c00001")
 
     # Then the batch is still watched, every ten minutes at most, never given up on
@@ -167,6 +188,10 @@ def test_a_long_pending_batch_is_watched_and_shown_on_the_job(sim, driver, clock
     assert pending.oldest_pending_age_s == pytest.approx(clock() - created, abs=2)
     assert pending.oldest_pending_age_s > 30 * 3600
     assert view.chunks[0].provider_status == "JOB_STATE_PENDING"
+    # ... and each poller run reports it (the run's summary; the handler's metric, per provider)
+    assert summary["oldest_pending_s"]["gemini"] == pytest.approx(clock() - created, abs=2)
+    clock.advance(MAX_DELAY_WITHOUT_PROGRESS_S)
+    assert pending_age_metric(monkeypatch, capsys, clock) == {"gemini": pytest.approx(clock() - created, abs=2)}
 
     # And when it finally runs, the job completes and nothing is pending any more
     job = driver.run_until_final(job.job_id, step_s=3600, max_rounds=20)
