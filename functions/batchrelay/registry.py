@@ -184,8 +184,6 @@ register(
 )
 
 
-
-
 def gemini_request_shape(body: dict[str, Any], endpoint: str) -> tuple[str, str] | None:
     """A GenerateContentRequest has ``contents``, an EmbedContentRequest ``content``."""
     if endpoint == "generateContent" and not isinstance(body.get("contents"), list):
