@@ -36,9 +36,12 @@ local: setup  ## the whole system on loopback, in the foreground
 demo: setup  ## one job per provider end to end on the local stack
 	$(PY) -m batchrelay_tools.local.demo
 
-bench: setup
+bench: setup  ## the benchmarks' figures (scale: 100,000 then 1,000,000 requests, compared; ~15 min)
 	$(PY) bench/poller.py
 	$(PY) bench/collector.py
+	$(PY) bench/cold_start.py
+	$(PY) bench/scale.py --requests 100000
+	$(PY) bench/scale.py --requests 1000000 --compare bench/out/scale-100000.json
 
 clean:
 	rm -rf cdk.out .pytest_cache demo-output

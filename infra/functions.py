@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -33,15 +33,7 @@ from infra.signing_key import SigningKey
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
 
-# Memory (MB): the collector streams provider output into S3 and benefits from a full vCPU.
-MEMORY_MB = {
-    c.FUNCTION_API: 512,
-    c.FUNCTION_SUBMITTER: 1024,
-    c.FUNCTION_POLLER: 512,
-    c.FUNCTION_COLLECTOR: 1769,
-    c.FUNCTION_WEBHOOK: 256,
-    c.FUNCTION_OPENAI_WEBHOOK: 256,
-}
+MEMORY_MB = c.FUNCTION_MEMORY_MB
 DESCRIPTIONS = {
     c.FUNCTION_API: "HTTP API: jobs, uploads, results, webhook endpoints",
     c.FUNCTION_SUBMITTER: "Splits jobs into chunks and creates provider batches",
@@ -49,6 +41,7 @@ DESCRIPTIONS = {
     c.FUNCTION_COLLECTOR: "Normalizes provider output into S3 results, finalizes jobs",
     c.FUNCTION_WEBHOOK: "Delivers signed webhooks for job events",
     c.FUNCTION_OPENAI_WEBHOOK: "Receives OpenAI batch webhooks (fast path beside polling)",
+    c.FUNCTION_AUTHORIZER: "Finds the API key of a request (x-api-key or Authorization: Bearer) for API Gateway",
 }
 ALL_FUNCTIONS = tuple(MEMORY_MB)
 
@@ -94,6 +87,10 @@ class BatchRelayFunctions(Construct):
     @property
     def openai_webhook(self) -> lambda_.Function:
         return self.functions[c.FUNCTION_OPENAI_WEBHOOK]
+
+    @property
+    def authorizer(self) -> lambda_.Function:
+        return self.functions[c.FUNCTION_AUTHORIZER]
 
     @property
     def poller(self) -> lambda_.Function:
@@ -142,6 +139,9 @@ class BatchRelayFunctions(Construct):
             c.ENV_PRESIGN_EXPIRY_SECONDS: str(s.presign_expiry_seconds),
             # A batch is never checked more often than the poller runs.
             c.ENV_POLL_MIN_DELAY_SECONDS: str(s.poll_rate_minutes * 60),
+            # No pydantic plugins are used: skip the scan of every installed package's
+            # entry points that the first model class would otherwise make at init.
+            "PYDANTIC_DISABLE_PLUGINS": "__all__",
         }
         environment.update({key: resource_env[key] for key in RESOURCE_ENV[name]})
         environment[c.ENV_FUNCTION] = name
@@ -193,24 +193,28 @@ class BatchRelayFunctions(Construct):
         self._grant_collector(self.functions[c.FUNCTION_COLLECTOR])
         self._grant_webhook(self.functions[c.FUNCTION_WEBHOOK])
         self._grant_openai_webhook(self.functions[c.FUNCTION_OPENAI_WEBHOOK])
+        self._grant_authorizer(self.functions[c.FUNCTION_AUTHORIZER])
 
     def _grant_api(self, fn: lambda_.Function) -> None:
         r = self._resources
         self._add_statements(
             fn,
             self._items(
-                ("GetItem", "PutItem"), (p.JOB_ITEMS, p.IDEMPOTENCY_ITEMS, p.UPLOAD_ITEMS, p.TENANT_ITEMS)
+                ("GetItem", "PutItem"),
+                (p.JOB_ITEMS, p.IDEMPOTENCY_ITEMS, p.UPLOAD_ITEMS, p.TENANT_ITEMS, p.FILES_ITEMS),
             ),
-            self._items(("UpdateItem",), (p.JOB_ITEMS,)),
-            self._items(("DeleteItem",), (p.TENANT_ITEMS, *p.JOB_DATA_ITEMS)),
-            self._items(("Query",), (p.JOB_ITEMS, p.TENANT_ITEMS)),
+            self._items(("UpdateItem",), (p.JOB_ITEMS, p.FILES_ITEMS)),
+            self._items(("DeleteItem",), (p.TENANT_ITEMS, p.FILES_ITEMS, *p.JOB_DATA_ITEMS)),
+            self._items(("Query",), (p.JOB_ITEMS, p.TENANT_ITEMS, p.FILES_ITEMS)),
             self._index_query(c.TENANT_JOBS_INDEX),
             # Inline inputs are written here. Presigned upload URLs (a PUT, or the parts of a
             # multipart upload) and result links act with this role, so it signs with
             # PutObject / GetObject; PutObject also starts and completes multipart uploads.
             # An upload's body is never read here: a HEAD (GetObject) checks its size.
             self._objects(("PutObject", "DeleteObject"), c.INPUTS_PREFIX),
-            self._objects(("GetObject", "PutObject"), c.UPLOADS_PREFIX),
+            # The OpenAI surface's files and their parts are uploads too: it joins parts
+            # (multipart, aborted on failure) and deletes parts and deleted files.
+            self._objects(("GetObject", "PutObject", "DeleteObject", "AbortMultipartUpload"), c.UPLOADS_PREFIX),
             self._objects(("GetObject", "DeleteObject"), c.RESULTS_PREFIX),
             # DELETE /v1/jobs/{id} deletes a small job's data in the request (lifecycle/job_deletion.py).
             self._objects(("DeleteObject",), c.CHUNKS_PREFIX, c.RAW_PREFIX),
@@ -260,6 +264,9 @@ class BatchRelayFunctions(Construct):
             # A final job's items get their TTL, and a job's data is deleted on request,
             # in steps behind the collect queue (item_expiry.py, job_deletion.py).
             self._items(("UpdateItem", "DeleteItem"), p.JOB_DATA_ITEMS),
+            # A finalized OpenAI-surface batch's output and error files are files of its tenant,
+            # and go when its data is deleted.
+            self._items(("PutItem", "DeleteItem"), (p.FILES_ITEMS,)),
             self._objects(
                 ("GetObject", "PutObject", "AbortMultipartUpload", "DeleteObject"), c.CHUNKS_PREFIX, c.RESULTS_PREFIX
             ),
@@ -303,6 +310,17 @@ class BatchRelayFunctions(Construct):
         r.secrets.openai_webhook_secret.grant_read(fn)
         # A verified event is confirmed by reading the batch back from OpenAI.
         r.secrets.api_keys["openai"].grant_read(fn)
+
+    def _grant_authorizer(self, fn: lambda_.Function) -> None:
+        # Reading the keys with their values: the one way to find a key sent as a bearer token.
+        self._add_statements(
+            fn,
+            iam.PolicyStatement(
+                actions=["apigateway:GET"],
+                resources=[Stack.of(self).format_arn(service="apigateway", account="", resource="/apikeys",
+                                                     arn_format=ArnFormat.NO_RESOURCE_NAME)],
+            ),
+        )
 
     def _grant_provider_keys(self, fn: lambda_.Function) -> None:
         for secret in self._resources.secrets.provider_api_keys:

@@ -94,9 +94,11 @@ def _suppress_api(stack: BatchRelayStack) -> None:
     )
     auth_reason = (
         "Clients are programs, not users: a tenant authenticates with its API Gateway API key "
-        "(the key id is the tenant id), checked by API Gateway on every route except GET "
-        "/v1/health (open liveness check) and POST /v1/providers/openai/webhook (authenticated "
-        "by OpenAI's Standard Webhooks signature, verified in the openai_webhook function)."
+        "(the key id is the tenant id), sent as x-api-key or Authorization: Bearer, found by the "
+        "Lambda authorizers and checked against the usage plan by API Gateway on every route "
+        "except GET /v1/health (open liveness check) and POST /v1/providers/openai/webhook "
+        "(authenticated by OpenAI's Standard Webhooks signature, verified in the openai_webhook "
+        "function). No Cognito user pool: there are no users."
     )
     _suppress(rest_api, "AwsSolutions-APIG4", auth_reason)
     _suppress(rest_api, "AwsSolutions-COG4", auth_reason)

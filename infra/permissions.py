@@ -30,6 +30,7 @@ UPLOAD_ITEMS = "UPLOAD#*"
 BATCH_CLAIMS = "BATCH#*"             # provider batch id -> chunk
 OPENAI_BATCH_CLAIMS = "BATCH#openai#*"
 TENANT_ITEMS = "TENANT#*"            # webhook endpoints and the tenant's signing secret
+FILES_ITEMS = "FILES#*"              # the OpenAI surface's files and uploads
 
 # --- symbolic resources ---
 TABLE = "table"
@@ -47,6 +48,7 @@ WEBHOOKS_QUEUE = f"queue/{c.WEBHOOKS_QUEUE}"
 EVENTS_TOPIC = f"topic/{c.EVENTS_TOPIC}"
 EVENTS_KEY = "key/events"            # the customer-managed key of the job-events topic
 SIGNING_KEY = "key/signing"          # encrypts webhook signing secrets (key policy grants)
+API_KEYS = "apigateway/apikeys"      # the account's API Gateway API keys (arn:aws:apigateway:<region>::/apikeys)
 
 
 def provider_api_key(provider: str) -> str:
@@ -123,28 +125,34 @@ def permissions() -> dict[str, tuple[Allow, ...]]:
     """What each function may do: the table the template and the handlers are held to."""
     return {
         c.FUNCTION_API: (
-            _items(("GetItem",), (JOB_ITEMS, IDEMPOTENCY_ITEMS, UPLOAD_ITEMS, TENANT_ITEMS),
+            _items(("GetItem",), (JOB_ITEMS, IDEMPOTENCY_ITEMS, UPLOAD_ITEMS, TENANT_ITEMS, FILES_ITEMS),
                    "read a job, an Idempotency-Key, an upload, an endpoint (to test it), "
-                   "the tenant secret's existence"),
-            _items(("PutItem",), (JOB_ITEMS, IDEMPOTENCY_ITEMS, UPLOAD_ITEMS, TENANT_ITEMS),
-                   "create a job with its Idempotency-Key (one transaction), an upload, an endpoint, a tenant secret"),
-            _items(("UpdateItem",), (JOB_ITEMS,),
-                   "cancel a job; start and step a deletion; give a final job of the previous version its TTL"),
-            _items(("DeleteItem",), (TENANT_ITEMS,), "remove a webhook endpoint"),
+                   "the tenant secret's existence; an OpenAI-surface file or upload"),
+            _items(("PutItem",), (JOB_ITEMS, IDEMPOTENCY_ITEMS, UPLOAD_ITEMS, TENANT_ITEMS, FILES_ITEMS),
+                   "create a job with its Idempotency-Key (one transaction), an upload, an endpoint, a tenant "
+                   "secret; an OpenAI-surface file or upload"),
+            _items(("UpdateItem",), (JOB_ITEMS, FILES_ITEMS),
+                   "cancel a job; start and step a deletion; give a final job of the previous version its TTL; "
+                   "complete or cancel an OpenAI-surface upload"),
+            _items(("DeleteItem",), (TENANT_ITEMS, FILES_ITEMS),
+                   "remove a webhook endpoint; delete an OpenAI-surface file (and a deleted job's output files)"),
             _items(("DeleteItem",), JOB_DATA_ITEMS,
                    "delete a small job's items on request (job, chunks, deliveries, batch claims, idempotency key)"),
-            _items(("Query",), (JOB_ITEMS, TENANT_ITEMS), "a job's chunks and deliveries; a tenant's endpoints"),
-            Allow(TENANT_JOBS_INDEX, ("dynamodb:Query",), "list a tenant's jobs, newest first"),
+            _items(("Query",), (JOB_ITEMS, TENANT_ITEMS, FILES_ITEMS),
+                   "a job's chunks and deliveries; a tenant's endpoints; a tenant's OpenAI-surface files"),
+            Allow(TENANT_JOBS_INDEX, ("dynamodb:Query",), "list a tenant's jobs (and surface batches), newest first"),
             _LIST_JOB_DATA,
             _objects(INPUTS, ("PutObject", "DeleteObject"),
                      "write an inline input, drop it if the job is not stored; delete it with the job"),
-            _objects(UPLOADS, ("GetObject", "PutObject"),
+            _objects(UPLOADS, ("GetObject", "PutObject", "DeleteObject", "AbortMultipartUpload"),
                      "check an upload's size (HEAD, never its body); start and complete multipart uploads; sign "
-                     "presigned PUT and part URLs (they act with this role)"),
+                     "presigned PUT and part URLs (they act with this role); store OpenAI-surface files and parts, "
+                     "join parts into a file (reading them; multipart), delete parts and deleted files"),
             _objects(CHUNKS, ("DeleteObject",), "delete a small job's chunk files on request"),
             _objects(RAW, ("DeleteObject",), "delete a small job's raw provider files on request"),
             _objects(RESULTS, ("GetObject", "DeleteObject"),
-                     "sign presigned GET URLs of results and manifests; delete a small job's results on request"),
+                     "sign presigned GET URLs of results, manifests and surface result files; delete a small "
+                     "job's results on request"),
             Allow(JOBS_QUEUE, SQS_SEND, "queue a new job (or its validation) or a cancel for the submitter"),
             Allow(COLLECT_QUEUE, SQS_SEND,
                   "hand a deletion the request did not finish to the collector; start a previous version's "
@@ -194,6 +202,8 @@ def permissions() -> dict[str, tuple[Allow, ...]]:
                    "give a final job's items their TTL (its chunks, deliveries, batch claims, idempotency key)"),
             _items(("DeleteItem",), JOB_DATA_ITEMS,
                    "delete a job's items on request (job, chunks, deliveries, batch claims, idempotency key)"),
+            _items(("PutItem",), (FILES_ITEMS,), "register an OpenAI-surface batch's output and error files"),
+            _items(("DeleteItem",), (FILES_ITEMS,), "delete them with the batch's data on request"),
             _items(("Query",), (JOB_ITEMS,), "a job's chunks; a job's items, a page at a time"),
             _LIST_JOB_DATA,
             _objects(INPUTS, ("DeleteObject",), "delete a job's input on request"),
@@ -203,7 +213,8 @@ def permissions() -> dict[str, tuple[Allow, ...]]:
                      "keep the provider's raw files (gzip); delete them on request"),
             _objects(RESULTS, ("GetObject", "PutObject", "AbortMultipartUpload", "DeleteObject"),
                      "write parts and their summaries, results.jsonl and manifest.json; read parts back; "
-                     "sign the results link of the event; delete them on request"),
+                     "sign the results link of the event; rewrite results.jsonl in a drop-in surface's shape; "
+                     "delete them on request"),
             Allow(COLLECT_QUEUE, SQS_CONSUME, "its trigger (event source mapping)"),
             Allow(COLLECT_QUEUE, SQS_SEND, "queue a job's next TTL or deletion step"),
             Allow(JOBS_QUEUE, SQS_SEND, "queue the creation of a retry chunk"),
@@ -231,6 +242,11 @@ def permissions() -> dict[str, tuple[Allow, ...]]:
             Allow(COLLECT_QUEUE, SQS_SEND, "hand the ended chunk to the collector"),
             Allow(OPENAI_WEBHOOK_SECRET, SECRET_READ, "verify OpenAI's webhook signature"),
             Allow(OPENAI_API_KEY, SECRET_READ, "read the batch back from OpenAI before handing it over"),
+            _TRACING,
+        ),
+        c.FUNCTION_AUTHORIZER: (
+            Allow(API_KEYS, ("apigateway:GET",),
+                  "read the account's API keys with their values (GetApiKeys), to find the key a request carries"),
             _TRACING,
         ),
     }

@@ -61,6 +61,7 @@ class BatchRelayStack(Stack):
             settings=settings,
             api_function=self.functions.api,
             openai_webhook_function=self.functions.openai_webhook,
+            authorizer_function=self.functions.authorizer,
         )
         self.schedule = PollerSchedule(
             self, "PollerSchedule", poller=self.functions.poller, rate_minutes=settings.poll_rate_minutes
@@ -80,6 +81,14 @@ class BatchRelayStack(Stack):
     def _add_outputs(self) -> None:
         outputs = {
             "ApiUrl": (self.api.url, "Base URL of the HTTP API (routes under /v1)"),
+            "OpenAiBaseUrl": (
+                self.api.rest_api.url_for_path(c.OPENAI_PREFIX),
+                "base_url for the openai SDK (the API key as its api_key)",
+            ),
+            "AnthropicBaseUrl": (
+                self.api.rest_api.url_for_path("/anthropic"),
+                "base_url for the anthropic SDK (the API key as its api_key)",
+            ),
             "OpenAiWebhookUrl": (
                 self.api.rest_api.url_for_path(c.OPENAI_WEBHOOK_PATH),
                 "Register this URL as a webhook endpoint in the OpenAI dashboard",

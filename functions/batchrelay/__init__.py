@@ -7,7 +7,9 @@ Layers, from the top: a package imports its own layer and the layers below it, n
 above (tests/unit/architecture/test_layers.py checks every import). Packages on one level
 may use each other, without cycles.
 
-- ``api``: the HTTP routes, error mapping and the OpenAPI description;
+- ``api``: the HTTP routes, error mapping and the OpenAPI description; the drop-in surfaces
+  (``api.openai_compat``, ``api.anthropic_compat``: the providers' own APIs over jobs) and the
+  Lambda authorizer that finds a request's API key;
 - ``jobs``: creating, reading, listing, cancelling and deleting jobs; input validation;
 - ``lifecycle``: planning, batch creation, polling, collection, retries, finalizing;
 - ``providers`` (adapters and their registry), ``results`` (result lines, parts, pricing),

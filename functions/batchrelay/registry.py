@@ -52,6 +52,11 @@ class ProviderSpec:
     limits: ProviderLimits      # defaults; settings override them per deployment
     capabilities: Capabilities
     body_rules: tuple[BodyRule, ...] = ()
+    # The shape of its request bodies and results: "openai" (OpenAI's batch lines: Azure OpenAI,
+    # Groq and OpenAI-compatible servers too) or "anthropic" (Message Batches params: Bedrock's
+    # Claude models too). The drop-in surface of that format may run batches on it (chosen by
+    # the x-batchrelay-provider header); "" for none.
+    request_format: str = ""
     needs_api_key: bool = True  # False for providers reached with the stack's IAM role
     simulator_path: str = ""    # where the SDK's base URL points on the local simulator
     recovery: str = ""          # how a batch of an interrupted create is found and proven ours
@@ -115,6 +120,11 @@ class UnknownProvider(ValueError):
     pass
 
 
+def with_request_format(request_format: str) -> tuple[str, ...]:
+    """The providers whose requests and results have ``request_format`` (a drop-in surface's choices)."""
+    return tuple(s.name for s in _SPECS.values() if s.request_format == request_format)
+
+
 def spec(name: str) -> ProviderSpec:
     try:
         return _SPECS[name]
@@ -160,6 +170,7 @@ register(
             input_files=True,
         ),
         body_rules=(messages_list,),
+        request_format="openai",
         simulator_path="/v1",
         recovery="its metadata (job, chunk)",
         docs="Files + Batches API; 24 h window; batch metadata; signed webhooks as a fast path",
@@ -177,6 +188,7 @@ register(
             input_files=False,
         ),
         body_rules=(messages_list, integer_max_tokens),
+        request_format="anthropic",
         simulator_path="",
         recovery="creation time and size",
         docs="Message Batches API; 24 h window; custom_id mapped to ^[a-zA-Z0-9_-]{1,64}$",

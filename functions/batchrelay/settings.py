@@ -13,8 +13,7 @@ import os
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import BaseModel, Field, PositiveInt, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
 
 from batchrelay import constants as c
 from batchrelay import registry
@@ -44,6 +43,7 @@ def _provider_settings() -> dict[str, ProviderSettings]:
             limits = ProviderLimits(
                 max_requests=int(env.get(spec.max_requests_env) or spec.limits.max_requests),
                 max_bytes=int(env.get(spec.max_bytes_env) or spec.limits.max_bytes),
+                list_page_size=spec.limits.list_page_size,
             )
         except ValueError as exc:
             raise SettingsError(
@@ -58,9 +58,12 @@ def _provider_settings() -> dict[str, ProviderSettings]:
     return providers
 
 
-class Settings(BaseSettings):
-    # An empty variable counts as unset (CloudFormation cannot remove a variable, only empty it).
-    model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True, env_ignore_empty=True)
+class Settings(BaseModel):
+    """Read from the variables named by each field's alias (``from_environment``). A plain
+    model, not pydantic-settings: that package (with argparse and gettext) cost the API
+    function about a quarter of a second of its cold start."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
     # --- which function this is (set by the stack); decides which variables are required ---
     function: str | None = Field(default=None, validation_alias=c.ENV_FUNCTION)
@@ -87,7 +90,7 @@ class Settings(BaseSettings):
     webhook_allow_http: bool = Field(default=False, validation_alias=c.ENV_WEBHOOK_ALLOW_HTTP)
     webhook_allow_loopback: bool = Field(default=False, validation_alias=c.ENV_WEBHOOK_ALLOW_LOOPBACK)
     # "host:port" / "*:port" allowed besides https on 443 (see webhooks.ssrf); comma-separated.
-    webhook_allowed_destinations: Annotated[tuple[str, ...], NoDecode] = Field(
+    webhook_allowed_destinations: tuple[str, ...] = Field(
         default=(), validation_alias=c.ENV_WEBHOOK_ALLOWED_DESTINATIONS
     )
     secrets_key_id: str | None = Field(default=None, validation_alias=c.ENV_SECRETS_KEY_ID)
@@ -121,6 +124,13 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    @classmethod
+    def from_environment(cls) -> Settings:
+        """The variables of this process; an empty one counts as unset (CloudFormation
+        cannot remove a variable, only empty it)."""
+        aliases = {field.validation_alias for field in cls.model_fields.values()}
+        return cls.model_validate({name: value for name, value in os.environ.items() if name in aliases and value})
+
     def provider(self, name: str) -> ProviderSettings:
         try:
             return self.providers[name]
@@ -147,7 +157,7 @@ class Settings(BaseSettings):
 
 def _load() -> Settings:
     try:
-        settings = Settings()
+        settings = Settings.from_environment()
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise SettingsError(f"invalid settings in the environment: {problems}") from None

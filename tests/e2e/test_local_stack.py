@@ -244,7 +244,9 @@ def test_api_errors_are_one_line_and_exit_1(stack: RunningStack, tmp_path: Path)
     assert submitted.stderr.startswith("error: invalid_request: requests[1].custom_id")
     assert "(line 3)" in submitted.stderr
     wrong_key = stack.cli("--api-key", "nope", "jobs")
-    assert wrong_key.returncode == 1 and wrong_key.stderr.startswith("error: forbidden")
+    # A key the authorizer does not know: 401 (API Gateway's answer, readable by every client)
+    assert wrong_key.returncode == 1 and wrong_key.stderr.startswith("error: invalid_api_key")
+    assert "BATCHRELAY_API_KEY" in wrong_key.stderr
     missing = stack.cli("status", "job_doesnotexist")
     assert missing.returncode == 1 and missing.stderr.startswith("error: not_found")
     listed = stack.cli("jobs", "--json")

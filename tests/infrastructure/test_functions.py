@@ -13,6 +13,7 @@ EXPECTED_FUNCTIONS = {
     c.FUNCTION_COLLECTOR,
     c.FUNCTION_WEBHOOK,
     c.FUNCTION_OPENAI_WEBHOOK,
+    c.FUNCTION_AUTHORIZER,
 }
 
 
@@ -20,7 +21,7 @@ def _function(synthesized, name: str) -> dict:
     return synthesized.resources[synthesized.logical_id(synthesized.stack.functions.functions[name])]["Properties"]
 
 
-def test_the_six_functions_exist(synthesized):
+def test_the_seven_functions_exist(synthesized):
     assert set(ALL_FUNCTIONS) == EXPECTED_FUNCTIONS
     assert len(synthesized.of_type("AWS::Lambda::Function")) == len(EXPECTED_FUNCTIONS)
 
@@ -43,7 +44,8 @@ def test_functions_carry_powertools_settings(synthesized):
         assert variables[c.ENV_RETENTION_DAYS] == str(synthesized.settings.retention_days)
         assert variables[c.ENV_DEFAULT_CHUNK_SIZE] == str(c.DEFAULT_CHUNK_SIZE)
         assert variables[c.ENV_POLL_MIN_DELAY_SECONDS] == str(synthesized.settings.poll_rate_minutes * 60)
-        assert variables[c.ENV_TABLE_NAME] == {"Ref": synthesized.logical_id(synthesized.stack.table.table)}
+        if c.ENV_TABLE_NAME in c.FUNCTION_ENVIRONMENT[name]:   # every function but the authorizer
+            assert variables[c.ENV_TABLE_NAME] == {"Ref": synthesized.logical_id(synthesized.stack.table.table)}
 
 
 def test_functions_are_told_only_about_the_resources_they_use(synthesized):
@@ -60,6 +62,9 @@ def test_functions_are_told_only_about_the_resources_they_use(synthesized):
     # The fast path reads OpenAI batches back: its key, never another provider's
     assert set(openai_webhook) & provider_secrets == {registry.spec("openai").secret_arn_env}
     assert c.ENV_BUCKET_NAME not in openai_webhook
+    # The authorizer is told about nothing of the stack: it reads API keys only
+    authorizer = _function(synthesized, c.FUNCTION_AUTHORIZER)["Environment"]["Variables"]
+    assert not {c.ENV_TABLE_NAME, c.ENV_BUCKET_NAME, *provider_secrets} & set(authorizer)
 
 
 def test_every_function_knows_its_name_and_has_what_its_settings_require(synthesized):

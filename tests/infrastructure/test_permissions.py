@@ -49,6 +49,9 @@ class TemplateReader:
     def resource(self, value: Any) -> str:
         if value == "*":
             return p.ANY
+        if value == {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":apigateway:", {"Ref": "AWS::Region"},
+                                        "::/apikeys"]]}:
+            return p.API_KEYS
         if "Ref" in value:
             return self.symbols[value["Ref"]]
         if "Fn::GetAtt" in value:
@@ -142,7 +145,8 @@ def test_only_the_functions_that_delete_jobs_data_list_the_bucket_and_only_under
             if action == "s3:ListBucket":
                 listers.add(name)
                 assert resource == p.BUCKET and scope in p.JOB_DATA_PREFIXES, (name, scope)
-            if action == "dynamodb:DeleteItem" and scope != p.TENANT_ITEMS:
+            # (a tenant's own items: webhook endpoints, OpenAI-surface files)
+            if action == "dynamodb:DeleteItem" and scope not in (p.TENANT_ITEMS, p.FILES_ITEMS):
                 deleters.add(name)
                 assert scope in p.JOB_DATA_ITEMS, (name, scope)
     assert listers == deleters == {c.FUNCTION_API, c.FUNCTION_COLLECTOR}
@@ -230,6 +234,21 @@ def test_the_key_patterns_match_the_items_the_store_writes():
     assert not fnmatch.fnmatchcase(keys.batch_key("anthropic", "msgbatch_1")["pk"], p.OPENAI_BATCH_CLAIMS)
     assert fnmatch.fnmatchcase(keys.webhook_endpoint_key("t", "whe_1")["pk"], p.TENANT_ITEMS)
     assert fnmatch.fnmatchcase(keys.tenant_secret_key("t")["pk"], p.TENANT_ITEMS)
+    assert fnmatch.fnmatchcase(keys.file_key("t", "file-1")["pk"], p.FILES_ITEMS)
+    assert fnmatch.fnmatchcase(keys.openai_upload_key("t", "upload_1")["pk"], p.FILES_ITEMS)
+
+
+def test_the_authorizer_reads_api_keys_and_nothing_else(reader):
+    # It has to see key values to find a bearer token's key: that one read, on API keys only
+    assert reader.role_grants(c.FUNCTION_AUTHORIZER) == {
+        ("apigateway:GET", p.API_KEYS, ""), *{(a, p.ANY, "") for a in p.XRAY}
+    }
+
+
+def test_the_collector_may_only_add_and_remove_a_tenants_files(reader):
+    # A finalized batch's output and error files; removed with the batch's data on request
+    files = {g for g in reader.role_grants(c.FUNCTION_COLLECTOR) if g[2] == p.FILES_ITEMS}
+    assert files == {("dynamodb:PutItem", p.TABLE, p.FILES_ITEMS), ("dynamodb:DeleteItem", p.TABLE, p.FILES_ITEMS)}
 
 
 def test_the_readme_security_section_is_generated_from_the_table():

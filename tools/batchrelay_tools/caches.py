@@ -1,4 +1,5 @@
-"""Everything cached per container (settings, AWS clients, the table, provider adapters).
+"""Everything cached per container (settings, AWS clients, the table, provider adapters,
+the authorizer's API keys).
 
 Lambda builds these once per container from its environment; local mode and the tests
 change the environment and call ``reset_container_caches`` so the next use rebuilds them.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 
 def reset_container_caches() -> None:
+    from batchrelay.aws.api_keys import reset_key_directory
     from batchrelay.aws.clients import reset_clients
     from batchrelay.providers.adapters import reset_providers
     from batchrelay.settings import get_settings
@@ -17,3 +19,4 @@ def reset_container_caches() -> None:
     reset_clients()
     table.reset()
     reset_providers()
+    reset_key_directory()

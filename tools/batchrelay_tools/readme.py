@@ -52,8 +52,8 @@ def _providers() -> str:
     prices = price_table()
     lines = [
         "| provider | endpoints | per batch | one model per batch | finds an interrupted create by | "
-        "progress while running | fast path | batch price | notes |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "progress while running | fast path | batch price | drop-in surface | notes |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for spec in registry.specs():
         caps = spec.capabilities
@@ -64,10 +64,19 @@ def _providers() -> str:
         cells = (
             f"`{spec.name}` ({spec.title})", endpoints, per_batch, "yes" if caps.one_model_per_batch else "no",
             spec.recovery, "yes" if caps.progress_counts else "no",
-            "provider webhooks" if caps.webhook_push else "polling only", discount, spec.docs,
+            "provider webhooks" if caps.webhook_push else "polling only", discount,
+            _surface(spec.request_format), spec.docs,
         )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _surface(request_format: str) -> str:
+    """The drop-in surface whose batches may run on a provider of this request format."""
+    from batchrelay import constants as c
+
+    prefix = c.SURFACE_PREFIXES.get(request_format)
+    return f"`{prefix}` (`x-batchrelay-provider`)" if prefix else ""
 
 
 def _permissions() -> str:

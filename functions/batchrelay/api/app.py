@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -11,7 +12,13 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from batchrelay import __version__
+from batchrelay import constants as c
 from batchrelay.api import job_routes
+from batchrelay.api.anthropic_compat import routes as anthropic_routes
+from batchrelay.api.anthropic_compat.errors import anthropic_error
+from batchrelay.api.error_shapes import error_body, error_text, register_shape
+from batchrelay.api.openai_compat import routes as openai_routes
+from batchrelay.api.openai_compat.errors import openai_error
 from batchrelay.api.schemas import job_event_schema, with_event_webhook
 from batchrelay.errors import BatchRelayError
 from batchrelay.models.api import Health
@@ -51,19 +58,18 @@ try:
     app.include_router(webhook_routes.router)
 except ImportError:  # pragma: no cover - the notification routes ship with the webhooks package
     webhook_routes = None
+# The drop-in surfaces: OpenAI's Files, Uploads and Batches API and Anthropic's Message
+# Batches, each with its provider's error shape.
+app.include_router(openai_routes.router, prefix=c.OPENAI_PREFIX)
+register_shape(c.OPENAI_SURFACE, openai_error)
+app.include_router(anthropic_routes.router, prefix=c.ANTHROPIC_PREFIX)
+register_shape(c.ANTHROPIC_SURFACE, anthropic_error)
 
 
 def _error(status: int, code: str, message: str, field: str | None = None, line: int | None = None) -> Response:
-    body: dict[str, object] = {"code": code, "message": message}
-    if field is not None:
-        body["field"] = field
-    if line is not None:
-        body["line"] = line
-    try:
-        text = orjson.dumps({"error": body}).decode()
-    except TypeError:  # a lone surrogate from the input in a message: escaped, never a 500
-        text = json.dumps({"error": body})
-    return Response(status_code=status, content_type="application/json", body=text)
+    """An error answer in the shape of the surface the request came to (api.error_shapes)."""
+    body = error_body(app.current_event.path, status, code, message, field, line)
+    return Response(status_code=status, content_type="application/json", body=error_text(body))
 
 
 def _field_path(loc: tuple | list) -> tuple[str | None, int | None]:
@@ -138,26 +144,32 @@ def job_event_json_schema():
     return Response(status_code=200, content_type="application/schema+json", body=body)
 
 
+def _accepts_multipart(path: str) -> bool:
+    if c.surface_of(path) != c.OPENAI_SURFACE:
+        return False
+    route = path[len(c.OPENAI_PREFIX):]
+    return any(re.match(pattern, route) for pattern in openai_routes.MULTIPART_ROUTES)
+
+
 def _unsupported_media_type(event: dict) -> dict | None:
     """A body in another format (curl -d sends form encoding) gets a clear 415, not a
-    confusing "field required" from the validator parsing it as a form."""
+    confusing "field required" from the validator parsing it as a form. The OpenAI
+    surface's file routes take multipart/form-data, as OpenAI's do."""
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
     if not event.get("body") or not content_type or content_type == "application/json":
         return None
     if content_type.endswith("+json"):
         return None
-    body = {
-        "error": {
-            "code": "unsupported_media_type",
-            "message": f"send JSON with content-type: application/json, not {content_type}",
-            "field": "content-type",
-        }
-    }
+    path = event.get("path") or ""
+    if content_type == "multipart/form-data" and _accepts_multipart(path):
+        return None
+    body = error_body(path, 415, "unsupported_media_type",
+                      f"send JSON with content-type: application/json, not {content_type}", "content-type")
     return {
         "statusCode": 415,
         "headers": {"Content-Type": "application/json"},
-        "body": orjson.dumps(body).decode(),
+        "body": error_text(body),
         "isBase64Encoded": False,
     }
 

@@ -13,9 +13,13 @@ class Unauthenticated(BatchRelayError):
 
 
 def tenant_id_of(event: Any) -> str:
-    """API Gateway puts the accepted key's id in requestContext.identity.apiKeyId."""
-    identity = (event.get("requestContext") or {}).get("identity") or {}
-    tenant = identity.get("apiKeyId")
+    """API Gateway puts the accepted key's id in requestContext.identity.apiKeyId. The key is
+    found by the API's Lambda authorizer (x-api-key, or Authorization: Bearer on the OpenAI
+    surface), which also names the key's id as the principal: the same id, read when the
+    identity does not carry it."""
+    context = event.get("requestContext") or {}
+    identity = context.get("identity") or {}
+    tenant = identity.get("apiKeyId") or (context.get("authorizer") or {}).get("principalId")
     if not tenant:
-        raise Unauthenticated("this route needs an API key (x-api-key header)")
+        raise Unauthenticated("this route needs an API key (x-api-key, or Authorization: Bearer on /openai)")
     return str(tenant)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Response, Router
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from batchrelay.api.tenancy import tenant_id_of
 from batchrelay.constants import EVENT_TYPES
 from batchrelay.errors import Conflict, ValidationFailed
+from batchrelay.models.base import Model
 from batchrelay.models.webhooks import Delivery, WebhookEndpoint
 from batchrelay.store import delivery_store, endpoint_store, job_store
 from batchrelay.webhooks import attempts, secrets, ssrf
@@ -22,7 +23,7 @@ JobEventType = Literal[
 ]
 
 
-class EndpointIn(BaseModel):
+class EndpointIn(Model):
     url: str = Field(description="https URL that receives the signed events", max_length=ssrf.MAX_URL_LENGTH)
     event_types: list[JobEventType] | None = Field(
         default=None, description="event types to deliver; all job events when omitted"
@@ -30,7 +31,7 @@ class EndpointIn(BaseModel):
     description: str | None = Field(default=None, max_length=500)
 
 
-class EndpointOut(BaseModel):
+class EndpointOut(Model):
     id: str
     url: str
     event_types: list[str]
@@ -44,15 +45,15 @@ class EndpointCreatedOut(EndpointOut):
     secret: str = Field(description="whsec_... signing secret; shown only in this answer")
 
 
-class EndpointList(BaseModel):
+class EndpointList(Model):
     data: list[EndpointOut]
 
 
-class SecretOut(BaseModel):
+class SecretOut(Model):
     secret: str = Field(description="whsec_... secret signing deliveries to jobs' own webhook_url; shown once")
 
 
-class AttemptOut(BaseModel):
+class AttemptOut(Model):
     attempt: int
     at: str
     status_code: int | None = None
@@ -61,14 +62,14 @@ class AttemptOut(BaseModel):
     response_excerpt: str | None = None
 
 
-class TestDeliveryOut(BaseModel):
+class TestDeliveryOut(Model):
     delivered: bool
     status_code: int | None = None
     error: str | None = None
     attempt: AttemptOut
 
 
-class DeliveryOut(BaseModel):
+class DeliveryOut(Model):
     event_id: str
     event_type: str
     endpoint_id: str
@@ -82,7 +83,7 @@ class DeliveryOut(BaseModel):
     updated_at: str
 
 
-class DeliveryList(BaseModel):
+class DeliveryList(Model):
     data: list[DeliveryOut]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, signature_version=None)
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, signature_version=None)
 
 
 @cache
@@ -17,8 +17,8 @@ def client(service: str) -> Any:
         # Virtual-hosted style needs DNS for the bucket name; path style works everywhere,
         # including the emulator on loopback.
         s3_config = Config(s3={"addressing_style": "path"}, signature_version="s3v4")
-        return boto3.client("s3", config=_CONFIG.merge(s3_config))
-    return boto3.client(service, config=_CONFIG)
+        return boto3.client("s3", config=CLIENT_CONFIG.merge(s3_config))
+    return boto3.client(service, config=CLIENT_CONFIG)
 
 
 def dynamodb() -> Any:

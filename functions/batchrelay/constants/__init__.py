@@ -10,7 +10,8 @@ defined once, in the module of its concern, and read as ``constants.<NAME>``:
 - ``table``: the DynamoDB single-table layout and its indexes;
 - ``storage``: the S3 prefixes (the keys themselves: ``aws.s3_keys``);
 - ``limits``: what one request, one job and one upload may hold;
-- ``events``: the job event types.
+- ``events``: the job event types;
+- ``surfaces``: the drop-in OpenAI and Anthropic surfaces, and how requests authenticate.
 
 Providers' names, endpoints and batch limits are not here: the registry has them.
 """
@@ -20,4 +21,5 @@ from batchrelay.constants.events import *  # noqa: F403
 from batchrelay.constants.limits import *  # noqa: F403
 from batchrelay.constants.service import *  # noqa: F403
 from batchrelay.constants.storage import *  # noqa: F403
+from batchrelay.constants.surfaces import *  # noqa: F403
 from batchrelay.constants.table import *  # noqa: F403

@@ -36,8 +36,22 @@ FUNCTION_WEBHOOK = "webhook"
 # The OpenAI webhook receiver is its own function so that the api function never
 # imports the openai SDK; its route needs no API key (OpenAI signs the request).
 FUNCTION_OPENAI_WEBHOOK = "openai_webhook"
+# The Lambda authorizer of the API: finds the API key a request carries (x-api-key, or
+# Authorization: Bearer on the OpenAI surface) and hands it to API Gateway (constants.surfaces).
+FUNCTION_AUTHORIZER = "authorizer"
 
 # Function timeouts (seconds); queue visibility timeouts are six times the consumer's.
+# Memory (MB): the collector streams provider output into S3 and benefits from a full vCPU
+# (Lambda gives CPU in proportion to memory: 1,769 MB is one vCPU).
+FUNCTION_MEMORY_MB = {
+    FUNCTION_API: 512,
+    FUNCTION_SUBMITTER: 1024,
+    FUNCTION_POLLER: 512,
+    FUNCTION_COLLECTOR: 1769,
+    FUNCTION_WEBHOOK: 256,
+    FUNCTION_OPENAI_WEBHOOK: 256,
+    FUNCTION_AUTHORIZER: 256,
+}
 FUNCTION_TIMEOUTS = {
     FUNCTION_API: 29,
     FUNCTION_SUBMITTER: 300,
@@ -45,6 +59,7 @@ FUNCTION_TIMEOUTS = {
     FUNCTION_COLLECTOR: 600,
     FUNCTION_WEBHOOK: 60,
     FUNCTION_OPENAI_WEBHOOK: 29,
+    FUNCTION_AUTHORIZER: 10,
 }
 # The resources each function is told about (its grants match them). Functions that call
 # providers (PROVIDER_CALLERS) also get each registered provider's key secret.
@@ -59,6 +74,8 @@ FUNCTION_ENVIRONMENT: dict[str, tuple[str, ...]] = {
     ),
     FUNCTION_WEBHOOK: (ENV_TABLE_NAME, ENV_WEBHOOKS_QUEUE_URL, ENV_SECRETS_KEY_ID),
     FUNCTION_OPENAI_WEBHOOK: (ENV_TABLE_NAME, ENV_COLLECT_QUEUE_URL, ENV_OPENAI_WEBHOOK_SECRET_ARN),
+    # It reads the account's API keys (apigateway:GET /apikeys) and nothing of the stack's.
+    FUNCTION_AUTHORIZER: (),
 }
 PROVIDER_CALLERS = (FUNCTION_SUBMITTER, FUNCTION_POLLER, FUNCTION_COLLECTOR, FUNCTION_OPENAI_WEBHOOK)
 

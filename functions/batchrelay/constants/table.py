@@ -9,6 +9,8 @@ Items (pk / sk):
   provider batch     BATCH#<provider>#<batch_id> / BATCH   (batch id -> chunk; claim)
   webhook endpoint   TENANT#<tenant_id>          / WEBHOOK#<endpoint_id>
   tenant secret      TENANT#<tenant_id>          / SIGNING_SECRET
+  OpenAI file        FILES#<tenant_id>           / FILE#<file_id>     (input, output and error files)
+  OpenAI upload      FILES#<tenant_id>           / UPLOAD#<upload_id> (OpenAI's Uploads API, in parts)
 (key builders: batchrelay.store.keys)
 
 Expiry (TTL_ATTRIBUTE): a job's own items (job, chunks, deliveries) and the items it
@@ -53,6 +55,8 @@ DELETING_JOBS_DUE_PK = "deleting-jobs"
 # Epoch seconds after which DynamoDB deletes an item (the table's TTL attribute). Set on a
 # job's items once the job is final (final time + retention days), never while it runs.
 TTL_ATTRIBUTE = "expires_at"
+# A FILES# item's TTL is the file's (or upload's) own expires_at, as OpenAI shows it: DynamoDB
+# removes expired items within days, so reads also treat an item past it as gone.
 
 # Signing secrets (webhook endpoints, tenants) are stored encrypted with the secrets key under
 # an encryption context; its "purpose" tells the two kinds apart, and the key policy grants

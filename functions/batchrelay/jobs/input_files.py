@@ -25,13 +25,17 @@ class InlineInput:
     summary: InputSummary
 
 
-def validate_inline_requests(requests: list[JobRequestItem], *, provider: str, endpoint: str) -> InlineInput:
-    """Check every request as it will be written, and write them (in memory: at most ~9 MB)."""
+def validate_inline_requests(
+    requests: list[JobRequestItem], *, provider: str, endpoint: str, max_requests: int | None = None
+) -> InlineInput:
+    """Check every request as it will be written, and write them (in memory: at most ~9 MB).
+    At most ``max_requests`` (default ``MAX_INLINE_REQUESTS``)."""
     if not requests:
         raise ValidationFailed("a job needs at least one request", field="requests")
-    if len(requests) > c.MAX_INLINE_REQUESTS:
+    max_requests = c.MAX_INLINE_REQUESTS if max_requests is None else max_requests
+    if len(requests) > max_requests:
         raise ValidationFailed(
-            f"at most {c.MAX_INLINE_REQUESTS} inline requests; upload larger inputs with POST /v1/uploads",
+            f"at most {max_requests} inline requests; upload larger inputs with POST /v1/uploads",
             field="requests",
         )
     first_line: dict[str, int] = {}

@@ -35,7 +35,14 @@ from batchrelay.models.api import (
     JobResults,
     ResultLinks,
 )
-from batchrelay.models.job import CANCELLABLE_JOB_STATUSES, DeletionCounts, InputValidation, Job, JobStatus
+from batchrelay.models.job import (
+    CANCELLABLE_JOB_STATUSES,
+    DeletionCounts,
+    InputValidation,
+    Job,
+    JobOrigin,
+    JobStatus,
+)
 from batchrelay.settings import get_settings
 from batchrelay.store import chunk_store, job_store
 from batchrelay.validation.request_rules import check_chunk_size, check_provider_endpoint, validate_metadata
@@ -108,7 +115,13 @@ def _replay(tenant_id: str, job_id: str, request_hash: str | None, stored_hash: 
 
 
 def create_job(
-    tenant_id: str, request: CreateJobRequest, *, idempotency_key: str | None, body_bytes: int = 0
+    tenant_id: str,
+    request: CreateJobRequest,
+    *,
+    idempotency_key: str | None,
+    body_bytes: int = 0,
+    origin: JobOrigin | None = None,
+    max_inline_requests: int | None = None,
 ) -> tuple[JobOut, bool]:
     """Check, store the job, queue it. Returns (job, replayed).
 
@@ -116,6 +129,9 @@ def create_job(
     checked only as far as one HEAD goes (the tenant's, present, within the limit): the job
     is ``validating`` and its lines are checked in the background (lifecycle.input_validation),
     so this costs the same whatever the upload's size.
+
+    ``origin``: the drop-in surface creating it (its batch there); such a surface may take
+    more inline requests than the native API (``max_inline_requests``) when its body fits.
     """
     settings = get_settings()
     check_provider_endpoint(request.provider, request.endpoint)
@@ -134,7 +150,7 @@ def create_job(
             )
         # Before hashing: the hash writes every body, which only a checked body survives.
         inline = input_files.validate_inline_requests(
-            request.requests, provider=request.provider, endpoint=request.endpoint
+            request.requests, provider=request.provider, endpoint=request.endpoint, max_requests=max_inline_requests
         )
         check_chunk_size(request.chunk_size, inline.summary.request_count)
     request_hash = _request_hash(request)
@@ -181,6 +197,7 @@ def create_job(
         webhook_url=request.webhook_url,
         idempotency_key=idempotency_key,
         validation=validation,
+        **(origin.model_dump() if origin else {}),
     )
     try:
         job_store.create_job(job, idempotency_key=idempotency_key, request_hash=request_hash)

@@ -5,7 +5,8 @@ Steps, each safe to repeat:
 2. concatenate the parts in chunk order into results.jsonl (streamed), checking each
    part's line count against its summary and the total against the job's request count
    (results/assembly.py);
-3. price the usage (results/pricing.py) and write manifest.json;
+3. price the usage (results/pricing.py) and write manifest.json; for a job created through a
+   drop-in surface, also its results in that surface's shape (lifecycle/surface_results.py);
 4. finalizing -> final status with the keys, cost, event id and the job's TTL (its items
    follow in bounded steps: lifecycle/item_expiry.py);
 5. publish the event, then set event_published; queue the items' TTL steps.
@@ -31,6 +32,7 @@ from batchrelay.errors import TransitionRefused
 from batchrelay.lifecycle import item_expiry
 from batchrelay.lifecycle.final_status import final_status
 from batchrelay.lifecycle.messages import send_expire_message
+from batchrelay.lifecycle.surface_results import write_surface_results
 from batchrelay.models.job import ChunkStatus, Job, JobStatus
 from batchrelay.notifications import publisher
 from batchrelay.notifications.events import build_job_event, event_id_for
@@ -73,7 +75,9 @@ def finalize_job(job_id: str, *, now: float | None = None) -> str:
         try:
             # From either: a cancel that lands while this runs must not leave the job
             # cancelling with every chunk already counted and nobody left to finalize it.
-            job = job_store.transition_job(job_id, (JobStatus.IN_PROGRESS, JobStatus.CANCELLING), JobStatus.FINALIZING)
+            job = job_store.transition_job(
+                job_id, (JobStatus.IN_PROGRESS, JobStatus.CANCELLING), JobStatus.FINALIZING, finalizing_at=iso(now)
+            )
         except TransitionRefused:
             job = job_store.get_job(job_id)
     if job.status == JobStatus.FINALIZING:
@@ -99,6 +103,7 @@ def _write_results(job: Job, *, now: float) -> Job:
     status = final_status(job.counts, cancel_requested=job.cancel_requested)
     finished_at = iso(now)
     write_manifest(job, status=str(status), assembled=assembled, cost=cost, finished_at=finished_at)
+    surface_files = write_surface_results(job, now=now)
     try:
         return job_store.transition_job(
             job.job_id,
@@ -111,6 +116,7 @@ def _write_results(job: Job, *, now: float) -> Job:
             finished_at=finished_at,
             event_id=event_id_for(job.job_id, str(status)),
             **item_expiry.final_fields(now),
+            **({"surface_files": {k: f.model_dump() for k, f in surface_files.items()}} if surface_files else {}),
         )
     except TransitionRefused:
         return job_store.get_job(job.job_id)  # a concurrent finalizer got there first

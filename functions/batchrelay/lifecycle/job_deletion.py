@@ -14,7 +14,8 @@ item of it (the job, chunks, deliveries, batch claims, idempotency key). Final j
    b. table items, a page at a time from the start of the job's partition: a chunk's provider
       files if a cleanup is still pending (where the step may call providers: the collector;
       one try, best effort), its batch claims, the chunk; deliveries;
-   c. the idempotency key (the key may then be used again), and the job item last: a GET
+   c. the files a drop-in surface lists for it (the OpenAI surface's output and error files),
+      the idempotency key (the key may then be used again), and the job item last: a GET
       is 404 from then on.
 3. A small job (``INLINE_MAX_CHUNKS``, no provider files pending) is deleted inside the DELETE
    request (200, with what was removed); a larger one, or one the request's budget did not
@@ -41,7 +42,7 @@ from batchrelay.lifecycle.poll_schedule import SAFETY_NET_S
 from batchrelay.lifecycle.provider_files import delete_batch_files
 from batchrelay.models.job import DeletionCounts, Job, JobStatus
 from batchrelay.providers.base import ProviderError
-from batchrelay.store import job_items, job_store, keys
+from batchrelay.store import file_store, job_items, job_store, keys
 from batchrelay.store.job_items import JobItem
 
 logger = logging.getLogger(__name__)
@@ -183,6 +184,10 @@ def _delete_what_is_left(job: Job, removed: DeletionCounts, *, deadline: float, 
             for claim in item.claim_keys():
                 removed.table_items += job_items.delete_item(claim, job_id=job.job_id)
             removed.table_items += job_items.delete_item(item.key, job_id=job.job_id)
+    # A drop-in surface's files of the job (the OpenAI surface's output and error files)
+    for file in job.surface_files.values():
+        if file.file_id and file_store.delete_file(job.tenant_id, file.file_id) is not None:
+            removed.table_items += 1
     if job.idempotency_key:
         key = keys.idempotency_key(job.tenant_id, job.idempotency_key)
         removed.table_items += job_items.delete_item(key, job_id=job.job_id)

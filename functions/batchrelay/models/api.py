@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from batchrelay import constants as c
 from batchrelay import registry
+from batchrelay.models.base import Model
 from batchrelay.models.job import JobStatus
 
 JOB_STATUS_DESCRIPTION = (
@@ -19,7 +20,7 @@ JOB_STATUS_DESCRIPTION = (
 JOB_STATUSES = [status.value for status in JobStatus]
 
 
-class JobRequestItem(BaseModel):
+class JobRequestItem(Model):
     """One request of a job: the user's id and the body in the provider's own format."""
 
     model_config = ConfigDict(extra="forbid")
@@ -28,7 +29,7 @@ class JobRequestItem(BaseModel):
     body: dict[str, Any]
 
 
-class CreateJobRequest(BaseModel):
+class CreateJobRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
     provider: str = Field(
@@ -70,7 +71,7 @@ class CreateJobRequest(BaseModel):
     max_attempts: int | None = Field(default=None, ge=1, le=c.MAX_ATTEMPTS_LIMIT, strict=True)
 
 
-class CountsOut(BaseModel):
+class CountsOut(Model):
     total: int
     succeeded: int
     errored: int
@@ -79,7 +80,7 @@ class CountsOut(BaseModel):
     pending: int
 
 
-class ChunkOut(BaseModel):
+class ChunkOut(Model):
     id: str
     status: str
     attempt: int
@@ -91,7 +92,7 @@ class ChunkOut(BaseModel):
     failed: int
 
 
-class PendingBatchesOut(BaseModel):
+class PendingBatchesOut(Model):
     """Batches a provider accepted but has not started running (queued at the provider)."""
 
     provider: str
@@ -100,38 +101,38 @@ class PendingBatchesOut(BaseModel):
     oldest_pending_age_s: int = Field(description="how long, in seconds, the oldest has waited so far")
 
 
-class ModelCountOut(BaseModel):
+class ModelCountOut(Model):
     model: str
     request_count: int
 
 
-class UsageOut(BaseModel):
+class UsageOut(Model):
     input_tokens: int
     output_tokens: int
     total_tokens: int
 
 
-class CostOut(BaseModel):
+class CostOut(Model):
     currency: Literal["USD"] = "USD"
     batch: str
     synchronous: str
     saved: str
 
 
-class ResultLinks(BaseModel):
+class ResultLinks(Model):
     results_url: str
     manifest_url: str
     expires_at: str
 
 
-class ValidationOut(BaseModel):
+class ValidationOut(Model):
     """How far the background validation of a job's upload has come."""
 
     size_bytes: int = Field(description="the upload's size")
     checked_bytes: int = Field(description="bytes of it checked so far")
     checked_requests: int = Field(description="requests checked so far")
     done: bool = Field(description="every line checked and accepted")
-class DeletionCountsOut(BaseModel):
+class DeletionCountsOut(Model):
     """Removed per kind: objects under each of the job's prefixes, provider files, table items."""
 
     inputs: int = Field(description="objects under inputs/<tenant>/<job>/")
@@ -142,12 +143,12 @@ class DeletionCountsOut(BaseModel):
     table_items: int = Field(description="the job, its chunks, deliveries, batch claims and idempotency key")
 
 
-class DeletionProgressOut(BaseModel):
+class DeletionProgressOut(Model):
     requested_at: str
     removed: DeletionCountsOut
 
 
-class DeletionPlanOut(BaseModel):
+class DeletionPlanOut(Model):
     """What a deletion still has to remove."""
 
     table_items: int
@@ -157,7 +158,7 @@ class DeletionPlanOut(BaseModel):
     prefixes: list[str] = Field(description="every object under these prefixes is deleted")
 
 
-class JobDeletionOut(BaseModel):
+class JobDeletionOut(Model):
     id: str
     object: Literal["job.deletion"] = "job.deletion"
     status: Literal["deleted", "deleting"] = Field(
@@ -170,7 +171,7 @@ class JobDeletionOut(BaseModel):
     )
 
 
-class JobOut(BaseModel):
+class JobOut(Model):
     id: str
     object: Literal["job"] = "job"
     status: str = Field(description=JOB_STATUS_DESCRIPTION, json_schema_extra={"enum": JOB_STATUSES})
@@ -210,12 +211,12 @@ class JobOut(BaseModel):
     )
 
 
-class JobList(BaseModel):
+class JobList(Model):
     data: list[JobOut]
     next_cursor: str | None
 
 
-class CreateUploadRequest(BaseModel):
+class CreateUploadRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
     filename: str | None = Field(default=None, max_length=256)
@@ -241,12 +242,12 @@ class CreateUploadRequest(BaseModel):
     )
 
 
-class UploadPartOut(BaseModel):
+class UploadPartOut(Model):
     part_number: int
     url: str = Field(description="PUT the part's bytes here; keep the ETag header of the answer")
 
 
-class UploadOut(BaseModel):
+class UploadOut(Model):
     upload_id: str
     method: Literal["PUT", "multipart"] = Field(
         default="PUT", description="PUT: send the file to url; multipart: send each part to its url, then complete"
@@ -263,37 +264,37 @@ class UploadOut(BaseModel):
     )
 
 
-class UploadPartsRequest(BaseModel):
+class UploadPartsRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
     part_numbers: list[int] = Field(min_length=1, max_length=c.S3_MAX_PARTS)
 
 
-class UploadPartsOut(BaseModel):
+class UploadPartsOut(Model):
     upload_id: str
     parts: list[UploadPartOut]
     expires_at: str
 
 
-class CompletedPart(BaseModel):
+class CompletedPart(Model):
     model_config = ConfigDict(extra="forbid")
 
     part_number: int = Field(ge=1, le=c.S3_MAX_PARTS, strict=True)
     etag: str = Field(min_length=1, max_length=256, description="the ETag header S3 answered the part's PUT with")
 
 
-class CompleteUploadRequest(BaseModel):
+class CompleteUploadRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
     parts: list[CompletedPart] = Field(min_length=1, max_length=c.S3_MAX_PARTS, description="every part, in order")
 
 
-class UploadCompleteOut(BaseModel):
+class UploadCompleteOut(Model):
     upload_id: str
     status: Literal["complete"] = "complete"
 
 
-class JobResults(BaseModel):
+class JobResults(Model):
     job_id: str
     status: str
     results_url: str
@@ -301,17 +302,17 @@ class JobResults(BaseModel):
     expires_at: str
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Model):
     code: str
     message: str
     field: str | None = None
     line: int | None = None
 
 
-class ErrorOut(BaseModel):
+class ErrorOut(Model):
     error: ErrorBody
 
 
-class Health(BaseModel):
+class Health(Model):
     status: Literal["ok"] = "ok"
     version: str

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from batchrelay.jsonl import escape_line_breaks_text
 from batchrelay.models.api import CostOut
+from batchrelay.models.base import Model
 from batchrelay.models.job import RequestCounts, Usage
 
 JobEventType = Literal[
@@ -26,7 +27,7 @@ JobEventType = Literal[
 EventType = Literal[JobEventType, "webhook.test"]
 
 
-class _EventModel(BaseModel):
+class _EventModel(Model):
     model_config = ConfigDict(extra="ignore")
 
 

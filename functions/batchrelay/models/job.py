@@ -5,7 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from batchrelay.models.base import Model
 
 
 class JobStatus(StrEnum):
@@ -75,7 +77,7 @@ CHUNK_TRANSITIONS: dict[ChunkStatus, frozenset[ChunkStatus]] = {
 }
 
 
-class RequestCounts(BaseModel):
+class RequestCounts(Model):
     """Final per-request outcomes written to result parts so far."""
 
     succeeded: int = 0
@@ -88,13 +90,13 @@ class RequestCounts(BaseModel):
         return self.succeeded + self.errored + self.expired + self.cancelled
 
 
-class Usage(BaseModel):
+class Usage(Model):
     input_tokens: int = 0
     output_tokens: int = 0
     total_tokens: int = 0
 
 
-class InputValidation(BaseModel):
+class InputValidation(Model):
     """Where the background validation of a job's uploaded input stands (lifecycle.input_validation).
 
     Stored on the job and moved on by one conditional write per step (``step`` is what the
@@ -119,7 +121,7 @@ class InputValidation(BaseModel):
     done: bool = False         # accepted: the job moved on to submitting
 
 
-class PlanningProgress(BaseModel):
+class PlanningProgress(Model):
     """Where planning a job's chunks stands (lifecycle.chunk_planner.plan_step).
 
     Stored on the job in the same transaction as each chunk it plans (``step`` counts those
@@ -137,7 +139,30 @@ class PlanningProgress(BaseModel):
     done: bool = False
 
 
-class Job(BaseModel):
+# Statuses whose start time a job records (``<status>_at``; final ones use finished_at).
+TIMED_JOB_STATUSES = frozenset(
+    {JobStatus.SUBMITTING, JobStatus.IN_PROGRESS, JobStatus.CANCELLING, JobStatus.FINALIZING}
+)
+
+
+class SurfaceFile(Model):
+    """A job's results in a drop-in surface's own shape (written by the finalizer from results.jsonl)."""
+
+    key: str                    # S3 key
+    bytes: int
+    lines: int
+    file_id: str | None = None  # the OpenAI surface: the file's id
+
+
+class JobOrigin(Model):
+    """Where a job created through a drop-in surface came from (copied onto the Job)."""
+
+    surface: str
+    input_file_id: str | None = None
+    output_expires_after: int | None = None
+
+
+class Job(Model):
     job_id: str
     tenant_id: str
     status: JobStatus
@@ -171,6 +196,17 @@ class Job(BaseModel):
     status_detail: dict[str, Any] | None = None
     event_id: str | None = None
     event_published: bool = False
+    # When it entered submitting, in_progress, cancelling and finalizing (job_store.transition_job).
+    submitting_at: str | None = None
+    in_progress_at: str | None = None
+    cancelling_at: str | None = None
+    finalizing_at: str | None = None
+    # Created through a drop-in surface ("openai" | "anthropic"; constants.surfaces): its batch
+    # id there is the job id, and the finalizer also writes its results in that surface's shape.
+    surface: str | None = None
+    input_file_id: str | None = None          # the OpenAI surface: the file it was created from
+    output_expires_after: int | None = None   # the OpenAI surface: seconds its result files live
+    surface_files: dict[str, SurfaceFile] = Field(default_factory=dict)   # by kind: output, errors, results
     # Jobs created from an upload (None for inline jobs and jobs stored before validation moved
     # to the background).
     validation: InputValidation | None = None
@@ -192,7 +228,7 @@ class Job(BaseModel):
         return self.validation is None or self.validation.done
 
 
-class DeletionCounts(BaseModel):
+class DeletionCounts(Model):
     """What a deletion removed, per kind (objects by prefix, provider files, table items)."""
 
     inputs: int = 0            # inputs/<tenant>/<job>/
@@ -203,7 +239,7 @@ class DeletionCounts(BaseModel):
     table_items: int = 0       # the job, its chunks, deliveries, batch claims, idempotency key
 
 
-class JobDeletion(BaseModel):
+class JobDeletion(Model):
     """A deletion asked for with DELETE /v1/jobs/{id} and its progress."""
 
     requested_at: str
@@ -213,7 +249,7 @@ class JobDeletion(BaseModel):
     lease_until: float = 0.0
 
 
-class ChunkCounts(BaseModel):
+class ChunkCounts(Model):
     """What the provider last reported for the batch."""
 
     total: int = 0
@@ -221,7 +257,7 @@ class ChunkCounts(BaseModel):
     failed: int = 0
 
 
-class Chunk(BaseModel):
+class Chunk(Model):
     job_id: str
     chunk_id: str              # "c00001" for the job's own chunks, "c00001-r2" for retries
     provider: str

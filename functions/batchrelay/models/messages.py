@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import ConfigDict, Field, TypeAdapter
+
+from batchrelay.models.base import Model
 
 
-class QueueMessage(BaseModel):
+class QueueMessage(Model):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 

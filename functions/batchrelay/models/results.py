@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from batchrelay.models.base import Model
 
 ResultStatus = Literal["succeeded", "errored", "expired", "cancelled"]
 
 
-class ResultLine(BaseModel):
+class ResultLine(Model):
     custom_id: str
     status: ResultStatus
     response: dict[str, Any] | None = None

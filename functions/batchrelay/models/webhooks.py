@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from batchrelay.constants import EVENT_TYPES
+from batchrelay.models.base import Model
 
 # The endpoint id under which a job's own ``webhook_url`` is delivered (tenant secret).
 JOB_URL_ENDPOINT_ID = "job_url"
@@ -14,7 +15,7 @@ JOB_URL_ENDPOINT_ID = "job_url"
 DeliveryStatus = Literal["pending", "delivered", "failed"]
 
 
-class WebhookEndpoint(BaseModel):
+class WebhookEndpoint(Model):
     endpoint_id: str
     tenant_id: str
     url: str
@@ -31,7 +32,7 @@ class WebhookEndpoint(BaseModel):
         return self.enabled and event_type in self.event_types
 
 
-class DeliveryAttempt(BaseModel):
+class DeliveryAttempt(Model):
     attempt: int
     at: str                       # ISO 8601 when the attempt started
     status_code: int | None = None
@@ -40,7 +41,7 @@ class DeliveryAttempt(BaseModel):
     response_excerpt: str | None = None
 
 
-class Delivery(BaseModel):
+class Delivery(Model):
     job_id: str
     event_id: str
     event_type: str

@@ -16,6 +16,7 @@ from batchrelay.errors import Conflict, NotFound, TransitionRefused, ValidationF
 from batchrelay.models.job import (
     FINAL_JOB_STATUSES,
     JOB_TRANSITIONS,
+    TIMED_JOB_STATUSES,
     DeletionCounts,
     InputValidation,
     Job,
@@ -214,6 +215,46 @@ def list_jobs(
     return jobs, encode_cursor(start_key)
 
 
+def list_surface_jobs(
+    tenant_id: str, surface: str, *, limit: int, after: Job | None = None, before: Job | None = None
+) -> tuple[list[Job], bool]:
+    """A tenant's jobs created through a drop-in ``surface`` (and not being deleted), newest
+    first: the page of ``limit`` older than ``after`` (or the newest), or newer than ``before``.
+    Returns (jobs, whether more lie beyond the page in that direction)."""
+    cursor = before or after
+    start_key = None
+    if cursor is not None:
+        start_key = {
+            **keys.job_key(cursor.job_id),
+            c.TENANT_JOBS_PK: keys.tenant_pk(tenant_id),
+            c.TENANT_JOBS_SK: f"{cursor.created_at}#{cursor.job_id}",
+        }
+    jobs: list[Job] = []
+    while True:
+        query: dict[str, Any] = {
+            "IndexName": c.TENANT_JOBS_INDEX,
+            "KeyConditionExpression": f"{c.TENANT_JOBS_PK} = :t",
+            "FilterExpression": "#surface = :surface AND #status <> :deleting",
+            "ExpressionAttributeNames": {"#surface": "surface", "#status": "status"},
+            "ExpressionAttributeValues": {
+                ":t": keys.tenant_pk(tenant_id), ":surface": surface, ":deleting": str(JobStatus.DELETING),
+            },
+            "ScanIndexForward": before is not None,
+            # One more than the page: whether it exists says has_more.
+            "Limit": max(limit + 1 - len(jobs), 10),
+        }
+        if start_key:
+            query["ExclusiveStartKey"] = start_key
+        page = table().query(**query)
+        jobs.extend(job_from_item(i) for i in page.get("Items", []))
+        start_key = page.get("LastEvaluatedKey")
+        if not start_key or len(jobs) > limit:
+            break
+    has_more = len(jobs) > limit
+    jobs = jobs[:limit]
+    return (list(reversed(jobs)) if before is not None else jobs), has_more
+
+
 def _path(field: str, prefix: str, names: dict[str, str]) -> str:
     """A dotted field as an expression path of placeholders (names get the real parts)."""
     path = []
@@ -293,6 +334,8 @@ def transition_job(
     for status in expected:
         if to_status not in JOB_TRANSITIONS.get(status, frozenset()):
             raise ValueError(f"job transition {status} -> {to_status} is not part of the state machine")
+    if to_status in TIMED_JOB_STATUSES:
+        fields.setdefault(f"{to_status}_at", now_iso())
     # Every status a job can wait in has its safety net (query_stalled_jobs): the move sets
     # the next resend time for the new status (a final job's until its event is published),
     # unless the caller puts the job in another safety net (item expiry, deletion).

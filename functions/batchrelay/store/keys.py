@@ -51,3 +51,19 @@ def webhook_endpoint_key(tenant_id: str, endpoint_id: str) -> dict[str, str]:
 
 def tenant_secret_key(tenant_id: str) -> dict[str, str]:
     return {"pk": tenant_pk(tenant_id), "sk": "SIGNING_SECRET"}
+
+
+def files_pk(tenant_id: str) -> str:
+    return f"FILES#{tenant_id}"
+
+
+FILE_SK_PREFIX = "FILE#"
+OPENAI_UPLOAD_SK_PREFIX = "UPLOAD#"
+
+
+def file_key(tenant_id: str, file_id: str) -> dict[str, str]:
+    return {"pk": files_pk(tenant_id), "sk": f"{FILE_SK_PREFIX}{file_id}"}
+
+
+def openai_upload_key(tenant_id: str, upload_id: str) -> dict[str, str]:
+    return {"pk": files_pk(tenant_id), "sk": f"{OPENAI_UPLOAD_SK_PREFIX}{upload_id}"}

@@ -83,7 +83,7 @@ def test_local_mode_routes_a_registered_provider_to_the_simulator(toy, monkeypat
     for spec in registry.specs():
         monkeypatch.delenv(spec.api_key_env, raising=False)
         monkeypatch.delenv(spec.base_url_env, raising=False)
-    config = LocalConfig(port=0, api_key="k", poll_seconds=60)
+    config = LocalConfig(port=0, api_key="k-0123456789abcdefghij", poll_seconds=60)
     with LocalStack(config, invoke=lambda *args: {"statusCode": 200, "body": "{}"}) as stack:
         assert "toy" in stack.simulated_providers
         assert os.environ["TOY_BASE_URL"] == stack.simulator.base_url + "/toy/v1"

@@ -9,7 +9,8 @@ The scenario walks every route and lifecycle path a test can drive: endpoints, t
 secret, an upload, idempotent replays, retry chunks, the OpenAI webhook fast path, a cancel,
 finalizing, signed deliveries, the items' TTL steps, a provider-file cleanup retried by the
 poller's safety net, and DELETE of a small job (in the request) and a larger one (behind the
-collect queue).
+collect queue); the authorizer finding keys; the drop-in surfaces through the openai and
+anthropic SDKs (files, uploads in parts, batches, output files, results, deletions).
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import botocore.client
 import httpx
+import openai
 import pytest
 from standardwebhooks import Webhook
 
@@ -149,6 +152,10 @@ def needs(call: Call, env: dict[str, str]) -> list[Need]:
             return [("s3:GetObject", f"bucket/{source_key}", ""), ("s3:PutObject", f"bucket/{params['Key']}", "")]
         if op in _S3_ACTIONS:
             return [(_S3_ACTIONS[op], f"bucket/{params['Key']}", "")]
+        if op == "DeleteObjects":
+            return [("s3:DeleteObject", f"bucket/{o['Key']}", "") for o in params["Delete"]["Objects"]]
+    if call.service == "apigateway" and op == "GetApiKeys":
+        return [("apigateway:GET", p.API_KEYS, "")]
     if call.service == "sqs" and op == "SendMessage":
         queues = {
             env[c.ENV_JOBS_QUEUE_URL]: c.JOBS_QUEUE,
@@ -258,7 +265,7 @@ def test_every_call_of_every_function_is_within_its_permissions(calls, no_provid
         finally:
             _function.reset(token)
 
-    config = LocalConfig(port=0, api_key="k-permissions", poll_seconds=1.0, sim_processing_seconds=1.0,
+    config = LocalConfig(port=0, api_key="k-permissions-0123456789", poll_seconds=1.0, sim_processing_seconds=1.0,
                          sim_failure_fraction=0.3)
     with LocalStack(config, invoke=invoke) as stack, WebhookReceiver() as receiver, \
             ApiClient(stack.url, stack.api_key) as api:
@@ -354,6 +361,40 @@ def test_every_call_of_every_function_is_within_its_permissions(calls, no_provid
                 break
             assert time.monotonic() < deadline, "the OpenAI job was not deleted"
             time.sleep(0.5)
+
+        # The OpenAI surface, as the openai SDK drives it (Authorization: Bearer)
+        client = openai.OpenAI(base_url=stack.url + c.OPENAI_PREFIX, api_key=stack.api_key, max_retries=0)
+        content = "".join(json.dumps({**r, "method": "POST", "url": "/v1/chat/completions"}) + "\n"
+                          for r in _requests("openai", 30)).encode()
+        small = client.files.create(file=("small.jsonl", content), purpose="batch")
+        parted = client.uploads.upload_file_chunked(file=content, filename="parted.jsonl", bytes=len(content),
+                                                    mime_type="text/jsonl", purpose="batch", part_size=1024)
+        assert parted.file is not None
+        client.uploads.cancel(client.uploads.create(bytes=10, filename="x.jsonl", mime_type="text/jsonl",
+                                                    purpose="batch").id)
+        batch = client.batches.create(input_file_id=parted.file.id, endpoint="/v1/chat/completions",
+                                      completion_window="24h")
+        cancelled = client.batches.create(input_file_id=small.id, endpoint="/v1/chat/completions",
+                                          completion_window="24h")
+        client.batches.cancel(cancelled.id)
+        _wait(api, batch.id, until=lambda j: j["status"] in FINAL, tick=nudge_openai)
+        batch = client.batches.retrieve(batch.id)
+        assert batch.output_file_id
+        assert client.files.content(batch.output_file_id).content
+        assert [b.id for b in client.batches.list(limit=1)]
+        assert client.files.list(limit=2).data
+        client.files.delete(small.id)
+
+        # The Anthropic surface, as the anthropic SDK drives it: create, results, delete
+        # (polled at once: no fast path ends an Anthropic batch)
+        os.environ[c.ENV_POLL_MIN_DELAY_SECONDS] = "1"
+        get_settings.cache_clear()
+        claude = anthropic.Anthropic(base_url=stack.url + "/anthropic", api_key=stack.api_key, max_retries=0)
+        message_batch = claude.messages.batches.create(requests=[
+            {"custom_id": r["custom_id"], "params": r["body"]} for r in _requests("anthropic", 3)])
+        _wait(api, message_batch.id, until=lambda j: j["status"] in FINAL)
+        assert len(list(claude.messages.batches.results(message_batch.id))) == 3
+        claude.messages.batches.delete(message_batch.id)
         env = dict(stack.env)
 
     # Then every function made calls, and each of them is one its permissions allow
@@ -365,6 +406,8 @@ def test_every_call_of_every_function_is_within_its_permissions(calls, no_provid
     assert (c.FUNCTION_WEBHOOK, "kms:Decrypt", p.SIGNING_KEY) in made
     assert (c.FUNCTION_API, "kms:Decrypt", p.SIGNING_KEY) in made
     assert (c.FUNCTION_COLLECTOR, "dynamodb:PutItem", p.TABLE) in made  # a retry chunk
+    assert (c.FUNCTION_AUTHORIZER, "apigateway:GET", p.API_KEYS) in made
+    assert any(f == c.FUNCTION_API and a == "s3:DeleteObject" for f, a, _ in made)  # parts, a deleted file
     operations = {(call.function, call.operation) for call in calls}
     assert (c.FUNCTION_SUBMITTER, "UploadPartCopy") in operations   # an upload copied in parts
     assert (c.FUNCTION_API, "CompleteMultipartUpload") in operations

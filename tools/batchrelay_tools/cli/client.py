@@ -64,11 +64,12 @@ class ApiError(Exception):
             payload = response.json()
         except ValueError:
             payload = None
+        hint = " (check the API key: --api-key or BATCHRELAY_API_KEY)" if status in (401, 403) else ""
         if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
             err = payload["error"]
             return cls(
                 str(err.get("code") or _GATEWAY_CODES.get(status, f"http_{status}")),
-                str(err.get("message") or response.reason_phrase),
+                str(err.get("message") or response.reason_phrase) + hint,
                 status=status,
                 field=err.get("field"),
                 line=err.get("line"),
@@ -78,9 +79,7 @@ class ApiError(Exception):
         else:
             message = (response.text or response.reason_phrase or "").strip().splitlines()[0:1]
             message = message[0][:200] if message else f"HTTP {status}"
-        if status == 403:
-            message += " (check the API key: --api-key or BATCHRELAY_API_KEY)"
-        return cls(_GATEWAY_CODES.get(status, f"http_{status}"), message, status=status)
+        return cls(_GATEWAY_CODES.get(status, f"http_{status}"), message + hint, status=status)
 
 
 class ApiClient:

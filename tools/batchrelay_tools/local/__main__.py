@@ -13,7 +13,7 @@ import sys
 import threading
 from types import FrameType
 
-from batchrelay_tools.local.config import ENV_API_KEY, LocalConfig
+from batchrelay_tools.local.config import ENV_API_KEY, MIN_API_KEY_LENGTH, LocalConfig
 from batchrelay_tools.local.stack import LocalStack
 
 
@@ -53,6 +53,10 @@ def main() -> int:
         config = LocalConfig.from_env()
     except ValueError as exc:
         print(f"error: a BATCHRELAY_* setting is not a number: {exc}", file=sys.stderr)
+        return 2
+    if config.short_api_keys():
+        print(f"error: BATCHRELAY_API_KEY / BATCHRELAY_EXTRA_API_KEYS: an API key has at least "
+              f"{MIN_API_KEY_LENGTH} characters, as on API Gateway", file=sys.stderr)
         return 2
     stack = LocalStack(config)
     try:

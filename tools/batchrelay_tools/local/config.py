@@ -30,6 +30,10 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+# API Gateway refuses API key values shorter than this (and local mode registers its keys there).
+MIN_API_KEY_LENGTH = 20
+
+
 def generate_api_key() -> str:
     return "brk_local_" + secrets.token_urlsafe(24)
 
@@ -66,6 +70,10 @@ class LocalConfig:
             sim_processing_seconds=_float(ENV_SIM_PROCESSING_SECONDS, 2.0),
             sim_failure_fraction=_float(ENV_SIM_FAILURE_FRACTION, 0.0),
         )
+
+    def short_api_keys(self) -> list[str]:
+        """Keys given that API Gateway would refuse (fewer than MIN_API_KEY_LENGTH characters)."""
+        return [k for k in (self.api_key, *self.extra_api_keys) if k and len(k) < MIN_API_KEY_LENGTH]
 
     def ensure_api_key(self) -> str:
         if not self.api_key:

@@ -2,9 +2,11 @@
 
 Starts the local stack (provider simulator with ~5% retryable per-request failures on
 the first attempt), registers a webhook receiver on loopback, submits one job per
-provider (``--providers``: OpenAI, Anthropic and Gemini by default), shows progress,
-verifies the signed webhooks with ``standardwebhooks``, downloads each results.jsonl and
-prints a summary. Exits 0 when every check passed.
+provider (``--providers``: OpenAI, Anthropic and Gemini by default), and runs a batch
+through each official SDK (``openai`` and ``anthropic``) against its drop-in surface (base
+URL and key changed, nothing else); shows progress, verifies the signed webhooks with
+``standardwebhooks``, downloads each results.jsonl and the SDKs' results and prints a
+summary. Exits 0 when every check passed.
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ class Demo:
             _say(f"   API {info['url']}   key {info['api_key']}   AWS {info['aws_endpoint']}")
             _say(f"   simulator {info['simulator']}: batches take {config.sim_processing_seconds:g} s, "
                  f"{config.sim_failure_fraction:.0%} of requests fail once (retryable)")
-            self.flow(api, receiver)
+            self.flow(api, receiver, stack)
         _say(f"== stack stopped; {time.monotonic() - started:.0f} s in all")
         if self.failures:
             _say(f"demo FAILED: {len(self.failures)} check(s): " + "; ".join(self.failures))
@@ -100,7 +102,7 @@ class Demo:
         _say("demo OK")
         return 0
 
-    def flow(self, api: ApiClient, receiver: WebhookReceiver) -> None:
+    def flow(self, api: ApiClient, receiver: WebhookReceiver, stack: LocalStack) -> None:
         _say(f"== registering a webhook receiver at {receiver.url}")
         endpoint = api.add_webhook(receiver.url, None, "batchrelay demo")
         secret = endpoint["secret"]
@@ -118,9 +120,13 @@ class Demo:
             _say(f"== submitted {job['id']}: {len(requests)} {provider} requests ({model}), "
                  f"chunks of {self.args.chunk_size}")
 
+        sdk_batch = self.openai_client_submit(stack)
+        message_batch = self.anthropic_client_submit(stack)
         self.follow(api, jobs)
+        self.openai_client_finish(stack, sdk_batch)
+        self.anthropic_client_finish(stack, message_batch)
         _say("== waiting for the webhooks")
-        job_ids = {j.job["id"] for j in jobs}
+        job_ids = {j.job["id"] for j in jobs} | {sdk_batch.id, message_batch.id}
         arrived = receiver.wait_for_jobs(job_ids, timeout=self.args.webhook_timeout)
         self.check(arrived, "a webhook for every job")
         for hook in receiver.job_events():
@@ -137,6 +143,79 @@ class Demo:
         for demo_job in jobs:
             self.download(api, demo_job)
         self.summary(jobs)
+
+    def _openai_client(self, stack: LocalStack) -> Any:
+        import openai
+
+        # The official SDK, unchanged: only the base URL and the key are batchrelay's.
+        return openai.OpenAI(base_url=stack.url + "/openai/v1", api_key=stack.api_key)
+
+    def openai_client_submit(self, stack: LocalStack) -> Any:
+        client = self._openai_client(stack)
+        _say(f"== the same through your existing OpenAI client: OpenAI(base_url={stack.url}/openai/v1, api_key=...)")
+        lines = [{"custom_id": r["custom_id"].replace("openai", "sdk"), "method": "POST", "url": "/v1/chat/completions",
+                  "body": r["body"]} for r in demo_requests("openai", self.args.requests)]
+        content = "".join(json.dumps(line) + "\n" for line in lines).encode()
+        file = client.files.create(file=("demo.jsonl", content), purpose="batch")
+        batch = client.batches.create(input_file_id=file.id, endpoint="/v1/chat/completions",
+                                      completion_window="24h", metadata={"source": "demo"})
+        _say(f"   files.create -> {file.id} ({file.bytes} bytes); batches.create -> {batch.id} ({batch.status})")
+        return batch
+
+    def openai_client_finish(self, stack: LocalStack, batch: Any) -> None:
+        client = self._openai_client(stack)
+        deadline = time.monotonic() + self.args.timeout
+        while batch.status not in ("completed", "failed", "expired", "cancelled") and time.monotonic() < deadline:
+            time.sleep(1.0)
+            batch = client.batches.retrieve(batch.id)
+        counts = batch.request_counts
+        _say(f"   batches.retrieve -> {batch.status}: {counts.completed}/{counts.total} completed, "
+             f"{counts.failed} failed; output file {batch.output_file_id}")
+        self.check(batch.status == "completed" and counts.completed == self.args.requests,
+                   f"the openai SDK's batch {batch.id} completed")
+        if batch.output_file_id:
+            self.output.mkdir(parents=True, exist_ok=True)
+            path = (self.output / f"{batch.id}.openai-output.jsonl").resolve()
+            path.write_bytes(client.files.content(batch.output_file_id).content)
+            lines = [json.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+            self.check(len(lines) == self.args.requests and all(ln["response"]["status_code"] == 200 for ln in lines),
+                       f"{batch.id}: one output line per request, in OpenAI's shape")
+            _say(f"   files.content -> {path} ({len(lines)} lines)")
+
+    def _anthropic_client(self, stack: LocalStack) -> Any:
+        import anthropic
+
+        # The official SDK, unchanged: only the base URL and the key are batchrelay's.
+        return anthropic.Anthropic(base_url=stack.url + "/anthropic", api_key=stack.api_key)
+
+    def anthropic_client_submit(self, stack: LocalStack) -> Any:
+        client = self._anthropic_client(stack)
+        _say(f"== and through your existing Anthropic client: Anthropic(base_url={stack.url}/anthropic, api_key=...)")
+        requests = [{"custom_id": r["custom_id"].replace("anthropic", "claude"), "params": r["body"]}
+                    for r in demo_requests("anthropic", self.args.requests)]
+        batch = client.messages.batches.create(requests=requests)
+        _say(f"   messages.batches.create -> {batch.id} ({batch.processing_status})")
+        return batch
+
+    def anthropic_client_finish(self, stack: LocalStack, batch: Any) -> None:
+        client = self._anthropic_client(stack)
+        deadline = time.monotonic() + self.args.timeout
+        while batch.processing_status != "ended" and time.monotonic() < deadline:
+            time.sleep(1.0)
+            batch = client.messages.batches.retrieve(batch.id)
+        counts = batch.request_counts
+        _say(f"   messages.batches.retrieve -> {batch.processing_status}: {counts.succeeded} succeeded, "
+             f"{counts.errored} errored; results_url {batch.results_url}")
+        self.check(batch.processing_status == "ended" and counts.succeeded == self.args.requests,
+                   f"the anthropic SDK's message batch {batch.id} succeeded")
+        if batch.processing_status == "ended":
+            self.output.mkdir(parents=True, exist_ok=True)
+            path = (self.output / f"{batch.id}.anthropic-results.jsonl").resolve()
+            results = list(client.messages.batches.results(batch.id))
+            path.write_text("".join(r.model_dump_json() + "\n" for r in results))
+            self.check(len(results) == self.args.requests and all(r.result.type == "succeeded" for r in results),
+                       f"{batch.id}: one result per request, in Anthropic's shape")
+            _say(f"   messages.batches.results -> {path} ({len(results)} results)")
 
     def follow(self, api: ApiClient, jobs: list[DemoJob]) -> None:
         tty = sys.stdout.isatty()

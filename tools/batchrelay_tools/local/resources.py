@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 
 from batchrelay import constants as c
+from batchrelay_tools.local.config import MIN_API_KEY_LENGTH
 
 
 def create_resources(*, prefix: str = "batchrelay", region: str = "us-east-1") -> dict[str, str]:
@@ -106,3 +107,22 @@ def queue_urls(env: dict[str, str]) -> dict[str, Any]:
         c.COLLECT_QUEUE: env[c.ENV_COLLECT_QUEUE_URL],
         c.WEBHOOKS_QUEUE: env[c.ENV_WEBHOOKS_QUEUE_URL],
     }
+
+
+def register_api_keys(api_keys: dict[str, str], *, region: str = "us-east-1") -> None:
+    """Create the API keys (value -> id) on the emulator's API Gateway, where the authorizer
+    finds them (apigateway:GET /apikeys), each under the id local mode gives it. The emulator
+    runs in this process, so its id manager takes the ids (moto's custom ids)."""
+    from moto.apigateway.utils import ApigwApiKeyIdentifier
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.utilities.id_generator import moto_id_manager
+
+    apigateway = boto3.client("apigateway", region_name=region)
+    for value, key_id in api_keys.items():
+        if len(value) < MIN_API_KEY_LENGTH:
+            raise ValueError(
+                f"an API key has at least {MIN_API_KEY_LENGTH} characters (API Gateway's rule); "
+                f"{key_id}'s has {len(value)}"
+            )
+        moto_id_manager.set_custom_id(ApigwApiKeyIdentifier(DEFAULT_ACCOUNT_ID, region, value), key_id)
+        apigateway.create_api_key(name=key_id, value=value, enabled=True)

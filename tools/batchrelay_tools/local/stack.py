@@ -25,7 +25,7 @@ from batchrelay_tools.local.atomic_dynamodb import serialize_dynamodb_writes
 from batchrelay_tools.local.config import LOOPBACK, LocalConfig
 from batchrelay_tools.local.handler_loader import Handler, ensure_functions_on_path, load_handler
 from batchrelay_tools.local.lambda_runtime import LambdaRuntime, queue_sources
-from batchrelay_tools.local.resources import create_resources, queue_urls
+from batchrelay_tools.local.resources import create_resources, queue_urls, register_api_keys
 
 # Not under "batchrelay": that is the Powertools logger (JSON) of the functions.
 log = logging.getLogger("local." + __name__.rsplit(".", 1)[-1])
@@ -104,6 +104,11 @@ class LocalStack:
         return self.config.api_key
 
     @property
+    def api_keys(self) -> list[str]:
+        """Every tenant's key (the usage plan's keys)."""
+        return [self.config.api_key, *self.config.extra_api_keys]
+
+    @property
     def tenant_id(self) -> str:
         return api_key_id(self.config.api_key)
 
@@ -164,6 +169,7 @@ class LocalStack:
 
         reset_container_caches()
         resources = create_resources(region=REGION)
+        register_api_keys({key: api_key_id(key) for key in self.api_keys}, region=REGION)
         self._set_env(dict(resources))
         self._start_providers()
         self._apply_local_timings()
@@ -171,7 +177,7 @@ class LocalStack:
         _warm_clients()
 
         invoke = self.invoke or HandlerCache().invoke
-        gateway = ApiGateway([self.config.api_key, *self.config.extra_api_keys], invoke, region=REGION)
+        gateway = ApiGateway(self.api_keys, invoke, region=REGION)
         self._api = ApiServer(gateway, host=LOOPBACK, port=self.config.port).start()
 
         from batchrelay.aws.clients import sqs

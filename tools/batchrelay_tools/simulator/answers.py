@@ -24,12 +24,20 @@ def input_tokens(body: Any) -> int:
     return max(1, len(json.dumps(body, separators=(",", ":"))) // 4)
 
 
-def answer_text(digest: str) -> str:
-    return f"Simulated answer {digest[:12]}.\r\nSecond line\u2028after a line separator."
+_FILLER = "The simulated model goes on writing plausible words for this request. "
 
 
-def output_tokens(digest: str) -> int:
-    return 8 + int(digest[:4], 16) % 32
+def answer_text(digest: str, tokens: int | None = None) -> str:
+    """The answer; with ``tokens``, padded to about four characters per token."""
+    text = f"Simulated answer {digest[:12]}.\r\nSecond line\u2028after a line separator."
+    if tokens:
+        wanted = 4 * tokens - len(text) - 1
+        text += " " + (_FILLER * (wanted // len(_FILLER) + 1))[: max(0, wanted)]
+    return text
+
+
+def output_tokens(digest: str, tokens: int | None = None) -> int:
+    return tokens if tokens else 8 + int(digest[:4], 16) % 32
 
 
 def _embedding(digest: str, dimensions: int = 8) -> list[float]:
@@ -38,12 +46,15 @@ def _embedding(digest: str, dimensions: int = 8) -> list[float]:
     return [round(v / norm, 6) for v in raw]
 
 
-def openai_body(endpoint: str, body: dict[str, Any], *, model: str, created: int, request_id: str) -> dict[str, Any]:
+def openai_body(
+    endpoint: str, body: dict[str, Any], *, model: str, created: int, request_id: str,
+    answer_tokens: int | None = None,
+) -> dict[str, Any]:
     """The response body the synchronous OpenAI endpoint would have returned."""
     digest = body_digest(body)
     model = str(body.get("model") or model)
-    text = answer_text(digest)
-    prompt, completion = input_tokens(body), output_tokens(digest)
+    text = answer_text(digest, answer_tokens)
+    prompt, completion = input_tokens(body), output_tokens(digest, answer_tokens)
     if endpoint == "/v1/embeddings":
         inputs = body.get("input")
         count = len(inputs) if isinstance(inputs, list) else 1
@@ -135,15 +146,15 @@ def openai_error_body(status: int, message: str | None = None) -> dict[str, Any]
     return {"error": {"message": message or default, "type": kind, "param": None, "code": code}}
 
 
-def anthropic_message(params: dict[str, Any], *, model: str) -> dict[str, Any]:
+def anthropic_message(params: dict[str, Any], *, model: str, answer_tokens: int | None = None) -> dict[str, Any]:
     digest = body_digest(params)
-    prompt, completion = input_tokens(params), output_tokens(digest)
+    prompt, completion = input_tokens(params), output_tokens(digest, answer_tokens)
     return {
         "id": f"msg_{digest[:24]}",
         "type": "message",
         "role": "assistant",
         "model": str(params.get("model") or model),
-        "content": [{"type": "text", "text": answer_text(digest)}],
+        "content": [{"type": "text", "text": answer_text(digest, answer_tokens)}],
         "stop_reason": "end_turn",
         "stop_sequence": None,
         "usage": {

@@ -97,6 +97,8 @@ class SimulatorSettings:
     # Write a raw carriage-return byte (not the escape "\\r") inside response text. Such lines
     # are not strict JSON; clients must split on b"\n" only and parse with strict=False.
     raw_carriage_return: bool = False
+    # Answers of about this many output tokens (four characters each); None: short answers.
+    answer_tokens: int | None = None
     openai_model: str = "gpt-4o-mini-2024-07-18"
     anthropic_model: str = "claude-sonnet-4-5-20250929"
 

@@ -593,7 +593,8 @@ class Simulator:
                 }))
             else:
                 body = answers.openai_body(batch.endpoint, planned.body, model=self.settings.openai_model,
-                                           created=created, request_id=request_id)
+                                           created=created, request_id=request_id,
+                                           answer_tokens=self.settings.answer_tokens)
                 output.append(self._jsonl({
                     "id": line_id,
                     "custom_id": planned.custom_id,
@@ -748,7 +749,8 @@ class Simulator:
                 result = {"type": "errored", "error": answers.anthropic_error_body(status, planned.failure.message)}
             else:
                 result = {"type": "succeeded",
-                          "message": answers.anthropic_message(planned.body, model=self.settings.anthropic_model)}
+                          "message": answers.anthropic_message(planned.body, model=self.settings.anthropic_model,
+                                                               answer_tokens=self.settings.answer_tokens)}
             lines.append(self._jsonl({"custom_id": planned.custom_id, "result": result}))
         batch.results = b"".join(lines)
 

@@ -44,6 +44,15 @@ def test_gateway_forbidden_becomes_a_code_and_a_hint():
     assert "BATCHRELAY_API_KEY" in err.message
 
 
+def test_gateway_unauthorized_reads_the_gateway_body_and_hints_at_the_key():
+    from batchrelay import constants as c
+
+    response = httpx.Response(401, json=c.gateway_error_body("UNAUTHORIZED"))
+    err = ApiError.from_response(response)
+    assert err.code == "invalid_api_key" and err.status == 401
+    assert "BATCHRELAY_API_KEY" in err.message
+
+
 def test_api_error_body_is_parsed():
     response = httpx.Response(
         409, json={"error": {"code": "conflict", "message": "job is still in_progress", "field": "job_id"}}

@@ -11,10 +11,15 @@ import pytest
 from batchrelay import constants as c
 from batchrelay import registry
 from batchrelay_tools.local.config import LocalConfig
-from batchrelay_tools.local.stack import LocalStack
+from batchrelay_tools.local.stack import HandlerCache, LocalStack
+
+KEY = "k-0123456789abcdefghij"
+_real = HandlerCache()
 
 
 def _ok(function, event, context):
+    if function == c.FUNCTION_AUTHORIZER:
+        return _real.invoke(function, event, context)   # the real authorizer, over the emulator's keys
     return {"statusCode": 200, "body": json.dumps({"function": function})}
 
 
@@ -28,7 +33,7 @@ def no_provider_keys(monkeypatch):
 
 def test_simulated_stack_wires_env_and_restores_it(no_provider_keys):
     before = dict(os.environ)
-    config = LocalConfig(port=0, api_key="k", poll_seconds=60)
+    config = LocalConfig(port=0, api_key=KEY, poll_seconds=60)
     with LocalStack(config, invoke=_ok) as stack:
         # the functions see the emulator, the resources and the simulator
         assert os.environ["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
@@ -39,14 +44,17 @@ def test_simulated_stack_wires_env_and_restores_it(no_provider_keys):
         assert os.environ[c.ENV_WEBHOOK_ALLOW_LOOPBACK] == "1"
         assert stack.describe()["providers"] == ", ".join(f"{name}=simulator" for name in registry.names())
         # the API answers on loopback, with the key check in front
-        assert httpx.get(stack.url + "/v1/jobs").status_code == 403
-        assert httpx.get(stack.url + "/v1/jobs", headers={"x-api-key": "k"}).json() == {"function": "api"}
+        assert httpx.get(stack.url + "/v1/jobs").status_code == 401
+        assert httpx.get(stack.url + "/v1/jobs", headers={"x-api-key": "k-wrong-0123456789abcd"}).status_code == 401
+        assert httpx.get(stack.url + "/v1/jobs", headers={"x-api-key": KEY}).json() == {"function": "api"}
+        bearer = {"Authorization": f"Bearer {KEY}"}
+        assert httpx.get(stack.url + "/openai/v1/batches", headers=bearer).json() == {"function": "api"}
     assert dict(os.environ) == before
 
 
 def test_a_real_key_means_the_real_provider(no_provider_keys, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-real")
-    config = LocalConfig(port=0, api_key="k", poll_seconds=2)
+    config = LocalConfig(port=0, api_key=KEY, poll_seconds=2)
     with LocalStack(config, invoke=_ok) as stack:
         assert stack.simulated_providers == [name for name in registry.names() if name != "openai"]
         assert os.environ["OPENAI_API_KEY"] == "sk-real"
@@ -57,6 +65,6 @@ def test_a_real_key_means_the_real_provider(no_provider_keys, monkeypatch):
 
 def test_a_gemini_key_means_the_real_gemini(no_provider_keys, monkeypatch):
     monkeypatch.setenv("GEMINI_API_KEY", "AIza-real")
-    with LocalStack(LocalConfig(port=0, api_key="k", poll_seconds=2), invoke=_ok) as stack:
+    with LocalStack(LocalConfig(port=0, api_key=KEY, poll_seconds=2), invoke=_ok) as stack:
         assert "gemini" not in stack.simulated_providers
         assert os.environ["GEMINI_API_KEY"] == "AIza-real" and "GEMINI_BASE_URL" not in os.environ

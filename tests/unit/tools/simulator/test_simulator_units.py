@@ -50,3 +50,17 @@ def test_the_file_ledger_records_every_deletion():
     stats = sim.stats()
     assert (stats["files"], stats["files_created"], stats["files_deleted"]) == (1, 2, 1)
     assert stats["files_by_purpose"] == {"batch": 1}
+
+
+def test_answer_tokens_sets_the_answer_length_and_its_billed_tokens():
+    from batchrelay_tools.simulator import answers
+
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    sized = answers.openai_body("/v1/chat/completions", body, model="m", created=0, request_id="r", answer_tokens=200)
+    assert sized["usage"]["completion_tokens"] == 200
+    assert abs(len(sized["choices"][0]["message"]["content"]) - 800) <= 4
+    default = answers.openai_body("/v1/chat/completions", body, model="m", created=0, request_id="r")
+    assert 8 <= default["usage"]["completion_tokens"] < 40
+    message = answers.anthropic_message({"messages": body["messages"]}, model="claude", answer_tokens=50)
+    assert message["usage"]["output_tokens"] == 50
+    assert abs(len(message["content"][0]["text"]) - 200) <= 4
