@@ -1,7 +1,6 @@
 """Logger, Tracer and Metrics, created once and imported by every handler."""
 
 import os
-
 from collections.abc import Callable
 from typing import Any
 
