@@ -22,7 +22,11 @@ from tests.simulation.scheduler import Invocation, VirtualClock
 
 BEDROCK_CREATE = "bedrock.CreateModelInvocationJob"
 BEDROCK_INVOKE = "bedrock.InvokeModel"
-CREATE_CALLS = {"openai.POST /v1/batches", "anthropic.POST /v1/messages/batches", BEDROCK_CREATE}
+CREATE_CALLS = {
+    "openai.POST /v1/batches", "anthropic.POST /v1/messages/batches", BEDROCK_CREATE,
+    "gemini.POST /gemini/{version}/models/{model}:batchGenerateContent",
+    "gemini.POST /gemini/{version}/models/{model}:asyncBatchEmbedContent",
+}
 # The OpenAI-shaped providers' creates: POST .../batches under their own paths
 # (azure_openai.POST /azure/openai/batches, groq.POST /groq/openai/v1/batches, ...).
 _SHAPED_CREATE = re.compile(r"^[a-z0-9_]+\.POST /\S+/batches$")
@@ -51,6 +55,10 @@ LATENCY = {
     BEDROCK_INVOKE: (1.0, 20.0),
     # OpenAI-shaped providers (tests/simulation/scenario.py SHAPED_PROVIDERS): OpenAI's latencies.
     **{f"{provider}.": (0.05, 0.3) for provider in ("azure_openai", "groq", "vllm_sim")},
+    "gemini.": (0.05, 0.3),
+    "gemini.POST /gemini/upload": (0.2, 1.0),
+    "gemini.POST /gemini/{version}/models": (0.3, 2.0),
+    "gemini.GET /gemini/{version}/batches": (0.1, 0.6),
 }
 SDK_TIMEOUT_S = 60.0
 

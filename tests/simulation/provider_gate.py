@@ -1,6 +1,7 @@
-"""Every provider SDK call passes here: the official SDKs (openai, anthropic) send through
-httpx2's ``HTTPTransport.handle_request``, which the run wraps. The wrapper makes the call
-a scheduler checkpoint (latency, crash points) and injects the provider's faults:
+"""Every provider SDK call passes here: the official SDKs (openai, anthropic, google-genai: the
+Gemini adapter gives it an httpx2 client) send through httpx2's ``HTTPTransport.handle_request``,
+which the run wraps. The wrapper makes the call a scheduler checkpoint (latency, crash points)
+and injects the provider's faults:
 
 - refused before anything happens: 429, 5xx, 529, 401/403 (a revoked key), connection refused;
 - no answer within the SDK's timeout, whether or not the provider did the work;
@@ -21,16 +22,28 @@ from typing import Any
 import httpx2
 
 from batchrelay_tools.simulator import answers
+from batchrelay_tools.simulator.providers import gemini
 from tests.simulation import entry_points as ep
 from tests.simulation.faults import SDK_TIMEOUT_S, FaultInjector, ProviderFault
 from tests.simulation.scheduler import Scheduler
 
 _ID_SEGMENT = re.compile(r"^(file-|batch_|msgbatch_)")
 _LOOPBACK = ("127.0.0.1", "localhost")
+# Gemini's paths name versions, models, batches and files: one call name for each route.
+_GEMINI_SEGMENTS = (
+    (re.compile(r"^/gemini/(upload/)?v[0-9a-z]+/"), r"/gemini/\1{version}/"),
+    (re.compile(r"/models/[^/:]+"), "/models/{model}"),
+    (re.compile(r"/batches/[^/:]+"), "/batches/{id}"),
+    (re.compile(r"/files/[^/:]+"), "/files/{name}"),
+)
 
 
 def call_name(method: str, path: str) -> tuple[str, str]:
     """("anthropic", "anthropic.GET /v1/messages/batches/{id}") for a request."""
+    if path.startswith("/gemini/"):
+        for pattern, replacement in _GEMINI_SEGMENTS:
+            path = pattern.sub(replacement, path)
+        return "gemini", f"gemini.{method} {path}"
     provider = ep.provider_of_path(path)
     route = "/".join("{id}" if _ID_SEGMENT.match(part) else part for part in path.split("/"))
     return provider, f"{provider}.{method} {route}"
@@ -39,6 +52,9 @@ def call_name(method: str, path: str) -> tuple[str, str]:
 def error_response(provider: str, status: int, request: httpx2.Request) -> httpx2.Response:
     if provider == "anthropic":
         body = answers.anthropic_error_body(status)
+    elif provider == "gemini":
+        body = gemini.error_body(status, "API key not valid (simulated revocation)." if status == 401
+                                 else f"Simulated HTTP {status}.")
     elif status == 401:
         body = {"error": {"message": "Incorrect API key provided (simulated revocation).",
                           "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}}

@@ -25,8 +25,10 @@ def _ok(function, event, context):
 
 @pytest.fixture
 def no_provider_keys(monkeypatch):
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
+    for spec in registry.specs():
+        monkeypatch.delenv(spec.api_key_env, raising=False)
+        monkeypatch.delenv(spec.base_url_env, raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
 
 
 def test_simulated_stack_wires_env_and_restores_it(no_provider_keys):
@@ -38,6 +40,7 @@ def test_simulated_stack_wires_env_and_restores_it(no_provider_keys):
         assert os.environ[c.ENV_TABLE_NAME] and os.environ[c.ENV_JOBS_QUEUE_URL].startswith("http://127.0.0.1:")
         assert os.environ["OPENAI_BASE_URL"] == stack.simulator.base_url_openai
         assert os.environ["ANTHROPIC_BASE_URL"] == stack.simulator.base_url_anthropic
+        assert os.environ["GEMINI_BASE_URL"] == f"{stack.simulator.base_url}/gemini"
         assert os.environ[c.ENV_WEBHOOK_ALLOW_LOOPBACK] == "1"
         assert stack.describe()["providers"] == ", ".join(f"{name}=simulator" for name in registry.names())
         # the API answers on loopback, with the key check in front
@@ -58,3 +61,10 @@ def test_a_real_key_means_the_real_provider(no_provider_keys, monkeypatch):
         assert "OPENAI_BASE_URL" not in os.environ
         # a real provider is not polled more often than deployed
         assert c.ENV_POLL_MIN_DELAY_SECONDS not in os.environ
+
+
+def test_a_gemini_key_means_the_real_gemini(no_provider_keys, monkeypatch):
+    monkeypatch.setenv("GEMINI_API_KEY", "AIza-real")
+    with LocalStack(LocalConfig(port=0, api_key=KEY, poll_seconds=2), invoke=_ok) as stack:
+        assert "gemini" not in stack.simulated_providers
+        assert os.environ["GEMINI_API_KEY"] == "AIza-real" and "GEMINI_BASE_URL" not in os.environ
