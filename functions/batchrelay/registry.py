@@ -125,6 +125,9 @@ class ProviderSpec:
     # configured at deploy time; the prices file's own section wins where it has one.
     prices: Mapping[str, Any] | None = field(default=None, hash=False)
     timeout_hours: HoursSetting | None = None  # a job's `timeout_hours`, where the provider takes one
+    # provider_status words of a batch accepted but not started yet (queued at the provider):
+    # the job view shows how long the oldest such batch has waited.
+    pending_statuses: tuple[str, ...] = ()
 
     @property
     def env_prefix(self) -> str:
@@ -313,6 +316,40 @@ register(
     )
 )
 
+
+
+def gemini_request_shape(body: dict[str, Any], endpoint: str) -> tuple[str, str] | None:
+    """A GenerateContentRequest has ``contents``, an EmbedContentRequest ``content``."""
+    if endpoint == "generateContent" and not isinstance(body.get("contents"), list):
+        return "contents", "body.contents must be a list of Content objects"
+    if endpoint == "embedContent" and not isinstance(body.get("content"), dict):
+        return "content", "body.content must be a Content object"
+    return None
+
+
+register(
+    ProviderSpec(
+        name="gemini",
+        title="Gemini",
+        adapter="batchrelay.providers.gemini_provider:GeminiProvider",
+        # The Gemini API's methods a batch runs: models.generateContent, models.embedContent.
+        endpoints=("generateContent", "embedContent"),
+        # Google takes files up to 2 GB; a chunk is downloaded to the submitter's /tmp (512 MB)
+        # before it is uploaded, so the default stays well below both.
+        limits=ProviderLimits(max_requests=100_000, max_bytes=200 * 1024 * 1024),
+        capabilities=Capabilities(
+            # batch_metadata: the display name carries the job and chunk (batchrelay/<job>/<chunk>/<seq>).
+            batch_metadata=True, progress_counts=True, webhook_push=False, one_model_per_batch=True,
+            input_files=True,
+        ),
+        body_rules=(gemini_request_shape,),
+        simulator_path="/gemini",
+        recovery="its display name (job, chunk)",
+        docs="Gemini Developer API Batch API (google-genai); file input, inline for small chunks; 48 h window; "
+             "model per batch in the create call",
+        pending_statuses=("JOB_STATE_QUEUED", "JOB_STATE_PENDING"),
+    )
+)
 
 
 # --- OpenAI-shaped providers: OpenAI's Files + Batches API at another address -----------------

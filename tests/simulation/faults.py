@@ -23,7 +23,11 @@ from tests.simulation.scheduler import Invocation, VirtualClock
 BEDROCK_CREATE = "bedrock.CreateModelInvocationJob"
 BEDROCK_INVOKE = "bedrock.InvokeModel"
 MISTRAL_CREATE = "mistral.POST /v1/batch/jobs"
-CREATE_CALLS = {"openai.POST /v1/batches", "anthropic.POST /v1/messages/batches", BEDROCK_CREATE, MISTRAL_CREATE}
+CREATE_CALLS = {
+    "openai.POST /v1/batches", "anthropic.POST /v1/messages/batches", BEDROCK_CREATE, MISTRAL_CREATE,
+    "gemini.POST /gemini/{version}/models/{model}:batchGenerateContent",
+    "gemini.POST /gemini/{version}/models/{model}:asyncBatchEmbedContent",
+}
 # The OpenAI-shaped providers' creates: POST .../batches under their own paths
 # (azure_openai.POST /azure/openai/batches, groq.POST /groq/openai/v1/batches, ...).
 _SHAPED_CREATE = re.compile(r"^[a-z0-9_]+\.POST /\S+/batches$")
@@ -56,6 +60,10 @@ LATENCY = {
     "mistral.POST /v1/files": (0.2, 1.0),
     "mistral.POST /v1/batch/jobs": (0.3, 2.0),
     "mistral.GET /v1/batch/jobs": (0.1, 0.6),
+    "gemini.": (0.05, 0.3),
+    "gemini.POST /gemini/upload": (0.2, 1.0),
+    "gemini.POST /gemini/{version}/models": (0.3, 2.0),
+    "gemini.GET /gemini/{version}/batches": (0.1, 0.6),
 }
 SDK_TIMEOUT_S = 60.0
 

@@ -215,6 +215,8 @@ def _answer_text(provider: str, response: dict[str, Any] | None) -> str:
     try:
         if provider in ("anthropic", "bedrock"):   # Claude on Bedrock answers in the Messages shape
             return str(response["content"][0]["text"])
+        if provider == "gemini":
+            return str(response["candidates"][0]["content"]["parts"][0]["text"])
         return str(response["choices"][0]["message"]["content"])
     except (KeyError, IndexError, TypeError):
         return ""
@@ -317,7 +319,7 @@ def _check_money(facts: Facts) -> dict[str, Any]:
     paid_twice = 0
     excused = 0
     on_demand_again = 0
-    second: dict[str, set[str]] = defaultdict(set, {"openai": set(), "anthropic": set()})
+    second: dict[str, set[str]] = defaultdict(set, {"openai": set(), "anthropic": set(), "gemini": set()})
     flagged_batches: set[str] = set()
     for digest, sends in facts.sends.items():
         body = facts.bodies.get(digest)

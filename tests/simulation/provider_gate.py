@@ -1,6 +1,7 @@
-"""Every provider SDK call passes here: the official SDKs (openai, anthropic) send through
-httpx2's ``HTTPTransport.handle_request``, which the run wraps. The wrapper makes the call
-a scheduler checkpoint (latency, crash points) and injects the provider's faults:
+"""Every provider SDK call passes here: the official SDKs (openai, anthropic, google-genai: the
+Gemini adapter gives it an httpx2 client) send through httpx2's ``HTTPTransport.handle_request``,
+which the run wraps. The wrapper makes the call a scheduler checkpoint (latency, crash points)
+and injects the provider's faults:
 
 - refused before anything happens: 429, 5xx, 529, 401/403 (a revoked key), connection refused;
 - no answer within the SDK's timeout, whether or not the provider did the work;
@@ -21,12 +22,21 @@ from typing import Any
 import httpx2
 
 from batchrelay_tools.simulator import answers, plugins
+from batchrelay_tools.simulator.providers import gemini
 from tests.simulation import entry_points as ep
 from tests.simulation.faults import SDK_TIMEOUT_S, FaultInjector, ProviderFault
 from tests.simulation.scheduler import Scheduler
 
 _ID_SEGMENT = re.compile(r"^(file-|batch_|msgbatch_|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$)")
 _LOOPBACK = ("127.0.0.1", "localhost")
+# Gemini's paths name versions, models, batches and files: one call name for each route.
+_GEMINI_SEGMENTS = (
+    (re.compile(r"^/gemini/(upload/)?v[0-9a-z]+/"), r"/gemini/\1{version}/"),
+    (re.compile(r"/models/[^/:]+"), "/models/{model}"),
+    (re.compile(r"/batches/[^/:]+"), "/batches/{id}"),
+    (re.compile(r"/files/[^/:]+"), "/files/{name}"),
+)
+
 # Simulated providers (simulator/providers) whose calls are named by their own routes, prefix
 # left out, and whose faults answer in their own error shape (the plugin's ``error_body``).
 _OWN_ROUTES = frozenset({"mistral"})
@@ -37,6 +47,10 @@ def call_name(method: str, path: str) -> tuple[str, str]:
     providers' calls keep their whole path ("groq.POST /groq/openai/v1/batches"); a simulated
     provider named by its own routes (``_OWN_ROUTES``) has its prefix left out
     ("mistral.POST /v1/batch/jobs")."""
+    if path.startswith("/gemini/"):
+        for pattern, replacement in _GEMINI_SEGMENTS:
+            path = pattern.sub(replacement, path)
+        return "gemini", f"gemini.{method} {path}"
     provider = ep.provider_of_path(path)
     plugin = plugins.PLUGINS.get(provider) if provider in _OWN_ROUTES else None
     if plugin is not None and path.startswith(plugin.prefix + "/"):
@@ -51,6 +65,9 @@ def error_response(provider: str, status: int, request: httpx2.Request) -> httpx
         body = plugin.error_body(status, "Simulated provider fault.", None)
     elif provider == "anthropic":
         body = answers.anthropic_error_body(status)
+    elif provider == "gemini":
+        body = gemini.error_body(status, "API key not valid (simulated revocation)." if status == 401
+                                 else f"Simulated HTTP {status}.")
     elif status == 401:
         body = {"error": {"message": "Incorrect API key provided (simulated revocation).",
                           "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}}

@@ -43,7 +43,8 @@ class JobPlan:
 
     @property
     def endpoint(self) -> str:
-        return {"anthropic": "/v1/messages", "bedrock": "/model/invoke"}.get(self.provider, "/v1/chat/completions")
+        return {"anthropic": "/v1/messages", "bedrock": "/model/invoke", "gemini": "generateContent"}.get(
+            self.provider, "/v1/chat/completions")
 
     def custom_ids(self) -> list[str]:
         if self.odd_ids:
@@ -59,6 +60,9 @@ class JobPlan:
                     "messages": [{"role": "user", "content": text}]}
         if self.provider == "mistral":
             return {"model": "mistral-small-latest", "messages": [{"role": "user", "content": text}]}
+        if self.provider == "gemini":
+            # The model in the API's own form, which batchrelay sends as it is.
+            return {"model": "models/gemini-2.5-flash", "contents": [{"role": "user", "parts": [{"text": text}]}]}
         return {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]}
 
     def payload(self) -> dict:
@@ -204,6 +208,12 @@ def scenario_for_seed(seed: int, *, chunk_size_floor: int | None = None) -> Scen
         chunk_size_floor = api_floor()
     rng = random.Random(f"batchrelay-simulation-{seed}")
     shaped_rng = random.Random(f"batchrelay-simulation-{seed}-openai-shaped")
+    # Gemini (issue 17) takes half the jobs drawn for OpenAI, from a stream of its own: the rest
+    # of every seed's scenario (sizes, times, faults) is what it was before Gemini joined.
+    gemini = random.Random(f"batchrelay-simulation-gemini-{seed}")
+
+    def maybe_gemini(provider: str) -> str:
+        return "gemini" if provider == "openai" and gemini.random() < 0.5 else provider
     tenants = [f"tenant-{name}" for name in "abcd"[: rng.randint(2, 4)]]
     same_size = rng.random() < 0.4      # many same-size chunks (the Anthropic search's weak spot)
     big_job = rng.random() < 0.02       # one job of ~80 one-request chunks, on a slow bucket
@@ -211,14 +221,15 @@ def scenario_for_seed(seed: int, *, chunk_size_floor: int | None = None) -> Scen
     budget = 160                        # requests per seed, for speed
     size = _pick(rng, 1, 2, 3, 5)       # the one chunk size of a same-size seed
     if big_job:
-        provider = _pick(rng, "openai", "anthropic")
+        provider = maybe_gemini(_pick(rng, "openai", "anthropic"))
         big = rng.randint(60, 100)
         # ~80 chunks at the smallest chunk size the API accepts.
         jobs.append(JobPlan(tenant=tenants[0], label="big", provider=provider, requests=big * chunk_size_floor,
                             chunk_size=chunk_size_floor, max_attempts=1, submit_at=rng.uniform(0, 600)))
         budget -= big
     for index in range(rng.randint(2, 6)):
-        provider = _pick(rng, "openai", "anthropic", "anthropic", "bedrock") if same_size else _pick(rng, *PROVIDERS)
+        provider = maybe_gemini(
+            _pick(rng, "openai", "anthropic", "anthropic", "bedrock") if same_size else _pick(rng, *PROVIDERS))
         if same_size:
             chunk_size = size
             # Few-chunk jobs of one size: their chunks hold the same custom_ids across tenants.
@@ -278,6 +289,12 @@ def scenario_for_seed(seed: int, *, chunk_size_floor: int | None = None) -> Scen
             start = extra.uniform(0, 4 * HOUR)
             outages.append(Outage(provider, start, start + extra.uniform(300, 2 * HOUR),
                                   _pick(extra, "server", "server", "server", "auth")))
+    if gemini.random() < 0.15:
+        start = gemini.uniform(0, 4 * HOUR)
+        outages.append(Outage("gemini", start, start + gemini.uniform(300, 2 * HOUR), "server"))
+    if gemini.random() < 0.08:
+        start = _pick(gemini, 0.0, gemini.uniform(0, 1800), gemini.uniform(0, 3 * HOUR))
+        outages.append(Outage("gemini", start, start + gemini.uniform(300, 3600), _pick(gemini, "auth", "forbidden")))
     faults = Faults(
         crash_per_call=_pick(rng, 0.0, 0.0, 0.002, 0.01, 0.03),
         crash_after_create=_pick(rng, 0.2, 0.4, 0.6) if same_size else _pick(rng, 0.0, 0.0, 0.05, 0.2),

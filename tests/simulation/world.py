@@ -208,6 +208,7 @@ class World:
             self.env.update({
                 "OPENAI_API_KEY": "sk-sim", "ANTHROPIC_API_KEY": "sk-ant-sim",
                 "OPENAI_BASE_URL": server.base_url_openai, "ANTHROPIC_BASE_URL": server.base_url_anthropic,
+                "GEMINI_API_KEY": "gemini-sim", "GEMINI_BASE_URL": f"{server.base_url}/gemini",
                 "OPENAI_WEBHOOK_SECRET": WEBHOOK_SECRET,
                 # Bedrock: IAM only; its record minimum lowered with the simulator's; on-demand
                 # calls one at a time in the invocation (each a checkpoint).
@@ -346,9 +347,10 @@ class World:
         if self.faults.active:
             if b.expire and rng.random() < b.expire:
                 plan.expire_after_fraction = rng.choice([0.0, 0.3, 0.7])
-            # OpenAI's and Azure's enqueued-token quotas fail the batch (token_limit_exceeded, a
-            # capacity hold); Mistral's full workspace refuses the create (429).
-            if provider in ("openai", "azure_openai", "mistral") and b.token_limit and rng.random() < b.token_limit:
+            # A quota refusal: OpenAI's and Azure's enqueued-token limit (token_limit_exceeded, a
+            # capacity hold), Gemini's RESOURCE_EXHAUSTED; Mistral's full workspace refuses the create (429).
+            if provider in ("openai", "azure_openai", "gemini", "mistral") and b.token_limit \
+                    and rng.random() < b.token_limit:
                 plan.token_limit_exceeded = True
         return plan
 

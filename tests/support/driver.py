@@ -79,7 +79,7 @@ class Driver:
         self.kinds: Counter[str] = Counter()   # messages delivered, by their "kind"
         self._delivered_last = False
         self.failures: Counter[str] = Counter()
-        self.poll_summaries: list[dict[str, int]] = []
+        self.poll_summaries: list[dict[str, Any]] = []
 
     def queue_url(self, queue: str) -> str:
         return {c.JOBS_QUEUE: self.env[c.ENV_JOBS_QUEUE_URL], c.COLLECT_QUEUE: self.env[c.ENV_COLLECT_QUEUE_URL],
@@ -135,7 +135,7 @@ class Driver:
             pass  # more messages wait: drain() stops after one
         return self._delivered_last
 
-    def poll(self, advance_s: float = 0.0) -> dict[str, int]:
+    def poll(self, advance_s: float = 0.0) -> dict[str, Any]:
         self.clock.advance(advance_s)
         summary = run_poll(now=self.clock(), deadline=time.time() + 30)
         self.poll_summaries.append(summary)

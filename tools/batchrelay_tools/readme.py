@@ -87,7 +87,7 @@ def _surface(request_format: str) -> str:
     from batchrelay import constants as c
 
     prefix = c.SURFACE_PREFIXES.get(request_format)
-    return f"`{prefix}` (`x-batchrelay-provider`)" if prefix else ""
+    return f"`{prefix}` (`x-batchrelay-provider`)" if prefix else "none (`POST /v1/jobs` only)"
 
 
 def _permissions() -> str:

@@ -17,6 +17,9 @@ SERVICE_NAME = "batchrelay"
 METRICS_NAMESPACE = "batchrelay"
 # Emitted by the submitter each time a provider refuses the API key (an alarm watches it).
 METRIC_PROVIDER_CREDENTIALS_REFUSED = "ProviderCredentialsRefused"
+# Emitted by the poller per provider (dimension ``provider``): how long the oldest batch it saw
+# still pending at the provider (accepted, not started) has waited, in seconds.
+METRIC_OLDEST_PENDING_BATCH_AGE = "OldestPendingBatchAgeSeconds"
 
 # --- queues and topic (logical names; the stack and local mode use them) ---
 JOBS_QUEUE = "jobs"

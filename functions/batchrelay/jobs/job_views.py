@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections import defaultdict
+
+from batchrelay import registry
 from batchrelay.clock import iso
 from batchrelay.models.api import (
     ChunkOut,
@@ -10,6 +14,7 @@ from batchrelay.models.api import (
     DeletionProgressOut,
     JobOut,
     ModelCountOut,
+    PendingBatchesOut,
     ResultLinks,
     UsageOut,
     ValidationOut,
@@ -18,7 +23,28 @@ from batchrelay.models.job import Chunk, ChunkStatus, Job
 from batchrelay.results.pricing import job_cost
 
 
-def job_out(job: Job, *, chunks: list[Chunk] | None = None, results: ResultLinks | None = None) -> JobOut:
+def pending_batches(chunks: list[Chunk], *, now: float) -> list[PendingBatchesOut]:
+    """Per provider: the submitted batches it has not started (its ``pending_statuses``), and
+    the age of the oldest, from the batch's creation at the provider."""
+    since: dict[str, list[float]] = defaultdict(list)
+    for chunk in chunks:
+        if chunk.provider not in registry.names():
+            continue
+        pending = registry.spec(chunk.provider).pending_statuses
+        if chunk.status == ChunkStatus.SUBMITTED and chunk.provider_status in pending and chunk.batch_created_at:
+            since[chunk.provider].append(chunk.batch_created_at)
+    return [
+        PendingBatchesOut(
+            provider=provider, batches=len(created), oldest_pending_since=iso(min(created), timespec="seconds"),
+            oldest_pending_age_s=max(0, int(now - min(created))),
+        )
+        for provider, created in sorted(since.items())
+    ]
+
+
+def job_out(
+    job: Job, *, chunks: list[Chunk] | None = None, results: ResultLinks | None = None, now: float | None = None
+) -> JobOut:
     final = job.counts.total
     done = final
     if chunks is not None:
@@ -65,6 +91,7 @@ def job_out(job: Job, *, chunks: list[Chunk] | None = None, results: ResultLinks
             )
             for ch in sorted(chunks, key=lambda ch: ch.chunk_id)
         ],
+        pending_batches=None if chunks is None else pending_batches(chunks, now=time.time() if now is None else now),
         usage=UsageOut(**job.usage.model_dump()),
         cost=job_cost(job),
         results=results,

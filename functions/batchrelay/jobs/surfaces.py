@@ -34,6 +34,14 @@ def choose_provider(
     choices = registry.with_request_format(request_format)
     if chosen not in choices:
         field = c.PROVIDER_HEADER if header else f"metadata.{c.PROVIDER_METADATA_KEY}"
+        if chosen in registry.names():
+            # A registered provider of another request format (Gemini's GenerateContentRequest,
+            # say): its batches take its own request lines, through POST /v1/jobs.
+            raise UnknownSurfaceProvider(
+                f"provider {chosen!r} does not take this API's request format: submit its requests in its own "
+                f"format with POST /v1/jobs; this API runs batches on {', '.join(choices)}",
+                field=field,
+            )
         raise UnknownSurfaceProvider(
             f"unknown provider {chosen!r} for this API: it runs batches on {', '.join(choices)}", field=field
         )

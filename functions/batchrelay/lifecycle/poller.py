@@ -9,6 +9,10 @@ Per provider, each run:
   running ones adaptively (poll_schedule);
 - cancels a batch still running past its job's maximum batch age (providers that never
   expire batches, like Azure OpenAI, rely on it): its end then counts as an expiry;
+- reports, per provider, the age of the oldest batch it saw still pending at the provider
+  (accepted, not started: the registry's ``pending_statuses``; Gemini can keep one for hours):
+  nothing gives up on such a batch, so the run makes it visible instead (the poller handler
+  logs it and emits it as a metric);
 - re-sends the message for chunks waiting on us (pending, creating, held, ended; collected
   with provider files still to delete) whose safety-net time has come: a lost message never
   strands a chunk;
@@ -26,7 +30,8 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from batchrelay import constants as c
 from batchrelay import registry
@@ -72,9 +77,14 @@ class PollSummary:
     retrieves: int = 0
     errors: int = 0
     left_for_next_run: int = 0
+    # provider -> seconds the oldest batch seen pending at the provider this run has waited
+    oldest_pending_s: dict[str, int] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def saw_pending(self, provider: str, age_s: float) -> None:
+        self.oldest_pending_s[provider] = max(self.oldest_pending_s.get(provider, 0), max(0, int(age_s)))
 
 
 def run_poll(
@@ -83,7 +93,7 @@ def run_poll(
     *,
     providers: Iterable[str] | None = None,
     clock: Callable[[], float] = time.time,
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """One poller run. ``now`` is the scheduling time (tests move it); ``deadline`` is on ``clock``."""
     summary = PollSummary()
     resend_stalled_jobs(now, summary)
@@ -170,6 +180,8 @@ def poll_provider(name: str, *, now: float, deadline: float, clock: Callable[[],
     # Ended batches first: if the run's time runs out, what is left is only rescheduling.
     looked_at.sort(key=lambda entry: entry[1] is None or entry[1].state != "ended")
     for chunk, info, due in looked_at:
+        if info is not None and info.provider_status in spec.pending_statuses:
+            summary.saw_pending(name, now - (info.created_at or chunk.batch_created_at or now))
         if info is None or clock() >= deadline:
             if due:
                 summary.left_for_next_run += 1  # still due: the next run looks again

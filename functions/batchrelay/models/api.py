@@ -37,7 +37,8 @@ class CreateJobRequest(Model):
         # The registry is read when the schema is made, so a provider registered later shows.
         json_schema_extra=lambda schema: schema.update(enum=list(registry.names())),
     )
-    endpoint: str = Field(description="OpenAI endpoint path, or /v1/messages for Anthropic")
+    endpoint: str = Field(description="one of the provider's batch endpoints: OpenAI endpoint paths, /v1/messages for "
+                          "Anthropic, generateContent or embedContent for Gemini")
     requests: list[JobRequestItem] | None = Field(
         default=None,
         description=(
@@ -120,6 +121,15 @@ class ChunkOut(Model):
     provider_status: str | None
     completed: int
     failed: int
+
+
+class PendingBatchesOut(Model):
+    """Batches a provider accepted but has not started running (queued at the provider)."""
+
+    provider: str
+    batches: int = Field(description="how many of the job's batches the provider has not started yet")
+    oldest_pending_since: str = Field(description="when the oldest of them was created at the provider")
+    oldest_pending_age_s: int = Field(description="how long, in seconds, the oldest has waited so far")
 
 
 class ModelCountOut(Model):
@@ -226,6 +236,11 @@ class JobOut(Model):
     )
     progress: float
     chunks: list[ChunkOut] | None = None
+    pending_batches: list[PendingBatchesOut] | None = Field(
+        default=None,
+        description="with the chunks: per provider, batches accepted but not started yet, and how long the oldest "
+                    "has waited (a provider may keep a batch pending for hours)",
+    )
     usage: UsageOut
     cost: CostOut | None
     results: ResultLinks | None = None

@@ -6,9 +6,10 @@ and connection problems are retryable, other 4xx are final with the provider's m
 A streamed body that breaks half way is outside the SDK's retry loop: ``resumable_stream``
 re-opens it (bounded) and skips the bytes already handed out.
 
-The SDKs' exception classes are looked up only in SDKs already imported (an SDK that was
-never imported raised nothing): importing this module must not import both SDKs, whose
-import alone costs tens of MB (an OpenAI collector has no use for ``anthropic``).
+The SDKs' exception classes (openai, anthropic, google-genai) are looked up only in SDKs
+already imported (an SDK that was never imported raised nothing): importing this module must
+not import every SDK, whose import alone costs tens of MB (an OpenAI collector has no use for
+``anthropic``).
 
 Amazon Bedrock is reached with boto3: botocore's ``ClientError`` carries the HTTP status and
 the error code (``ThrottlingException`` 429, ``ValidationException`` 400...), classified the
@@ -98,12 +99,24 @@ def _from_botocore(exc: BaseException, provider: str) -> ProviderError | None:
     return None
 
 
+def _google_api_error(exc: BaseException) -> bool:
+    """google-genai's APIError: every HTTP error answer (``code`` is the HTTP status, ``status``
+    Google's canonical name, e.g. RESOURCE_EXHAUSTED). Transport errors reach us as httpx2's."""
+    errors = sys.modules.get("google.genai.errors")
+    return errors is not None and isinstance(exc, errors.APIError)
+
+
 def to_provider_error(exc: BaseException, provider: str) -> ProviderError:
     if isinstance(exc, ProviderError):
         return exc
     converted = _from_botocore(exc, provider)
     if converted is not None:
         return converted
+    if _google_api_error(exc):
+        status = int(getattr(exc, "code", 0) or 0)
+        return ProviderError(f"{provider}: {getattr(exc, 'message', None) or exc}",
+                             retryable=status in RETRYABLE_STATUS or status >= 500, status_code=status or None,
+                             code=str(getattr(exc, "status", "") or "") or None)
     if isinstance(exc, _sdk_classes(_STATUS)):
         status = getattr(exc, "status_code", 0)
         retryable = status in RETRYABLE_STATUS or status >= 500

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from batchrelay import registry
-from batchrelay_tools.simulator import SimulatorServer, SimulatorSettings, plugins
+from batchrelay_tools.simulator import SimulatorServer, SimulatorSettings
 from tests.support.driver import Driver, VirtualClock
 from tests.support.fake_provider import FakeProvider
 
@@ -43,14 +43,10 @@ def sim(aws, clock, monkeypatch) -> Iterator[SimulatorServer]:
     from batchrelay.settings import get_settings
 
     with SimulatorServer(SimulatorSettings(processing_seconds=100.0), clock=clock) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url_openai)
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url_anthropic)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-sim")
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-sim")
-        for spec in registry.specs():   # providers simulated by a module of simulator/providers
-            if spec.name in plugins.PLUGINS:
-                monkeypatch.setenv(spec.base_url_env, server.base_url + spec.simulator_path)
-                monkeypatch.setenv(spec.api_key_env, "sk-sim")
+        # Every registered provider at its place on the simulator (as local mode routes them).
+        for spec in registry.specs():
+            monkeypatch.setenv(spec.base_url_env, server.base_url + spec.simulator_path)
+            monkeypatch.setenv(spec.api_key_env, f"{spec.name}-sim-key")
         get_settings.cache_clear()   # their SDKs take the base URL from the settings only
         reset_providers()
         yield server

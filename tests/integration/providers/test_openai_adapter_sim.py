@@ -414,3 +414,15 @@ def test_a_refused_create_deletes_its_input_file(openai_provider, write_requests
     assert sim.stats()["files_created"] == 1
     assert sim.stats()["files"] == (1 if input_kept else 0)
     assert sim.stats()["files_deleted"] == (0 if input_kept else 1)
+
+
+def test_a_lost_create_answer_leaves_the_batch_made(openai_provider, write_requests, sim):
+    sim.configure(lost_create_answers_next=1)
+    path, _ = write_requests(openai_provider, ["a", "b"])
+    with pytest.raises(ProviderError) as lost:
+        openai_provider.create_batch(requests_path=path, request_count=2, endpoint="/v1/chat/completions",
+                                     metadata={"batchrelay_job": "job_lost", "batchrelay_chunk": "c00001"})
+    assert lost.value.status_code == 500
+    [made] = openai_provider.find_candidates(metadata={"batchrelay_job": "job_lost", "batchrelay_chunk": "c00001"},
+                                             created_after=0, created_before=2e9, request_count=2)
+    assert made.total == 2

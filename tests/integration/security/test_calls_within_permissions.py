@@ -234,6 +234,8 @@ def _requests(provider: str, count: int) -> list[dict[str, Any]]:
     elif provider == "bedrock":
         body = {"model": "anthropic.claude-3-5-haiku-20241022-v1:0", "anthropic_version": "bedrock-2023-05-31",
                 "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
+    elif provider == "gemini":
+        body = {"model": "gemini-2.5-flash", "contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
     else:
         body = {"model": "claude-3-5-haiku-latest", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
     return [{"custom_id": f"{provider}-{i}", "body": body} for i in range(count)]
@@ -253,8 +255,12 @@ def _wait(api: ApiClient, job_id: str, *, until: Any, timeout: float = 60.0, tic
 
 @pytest.fixture
 def no_provider_keys(monkeypatch):
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
+    from batchrelay import registry
+
+    for spec in registry.specs():
+        monkeypatch.delenv(spec.api_key_env, raising=False)
+        monkeypatch.delenv(spec.base_url_env, raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.setenv(c.ENV_OPENAI_WEBHOOK_SECRET, OPENAI_WEBHOOK_SECRET)
 
 
@@ -285,6 +291,14 @@ def test_every_call_of_every_function_is_within_its_permissions(calls, no_provid
                          sim_failure_fraction=0.3)
     with LocalStack(config, invoke=invoke) as stack, WebhookReceiver() as receiver, \
             ApiClient(stack.url, stack.api_key) as api:
+        # A Gemini job, first, while the poller looks often (Gemini has no webhook): its batches,
+        # files, retries and cleanup through google-genai
+        gemini_job = api.create_job(
+            {"provider": "gemini", "endpoint": "generateContent", "requests": _requests("gemini", 3)}
+        )
+        assert _wait(api, gemini_job["id"], until=lambda j: j["status"] in FINAL)["status"] in (
+            "completed", "completed_with_errors")
+
         # The poller leaves running batches alone for a while: OpenAI's webhook ends them.
         # (Set after start, over local mode's own value; the stack restores it when it stops.)
         os.environ[c.ENV_POLL_MIN_DELAY_SECONDS] = "120"

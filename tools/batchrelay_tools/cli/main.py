@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit = commands.add_parser("submit", parents=[connection], help="submit a JSONL file as a job")
     submit.add_argument("file", type=Path, help="JSONL, one {custom_id, body} request per line")
     submit.add_argument("--provider", required=True, choices=registry.names())
-    submit.add_argument("--endpoint", required=True, help="e.g. /v1/chat/completions or /v1/messages")
+    submit.add_argument("--endpoint", required=True, help="e.g. /v1/chat/completions, /v1/messages or generateContent")
     submit.add_argument("--webhook-url", help="also POST the final event to this URL")
     submit.add_argument("--metadata", action="append", default=[], metavar="KEY=VALUE")
     submit.add_argument("--chunk-size", type=int)

@@ -64,6 +64,10 @@ def job_summary(job: dict[str, Any]) -> str:
             states[str(ch.get("status"))] = states.get(str(ch.get("status")), 0) + 1
         detail = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
         lines.append(f"  chunks    {len(chunks)} ({detail})" + (f", {retries} retries" if retries else ""))
+    for pending in job.get("pending_batches") or []:
+        # A provider may keep a batch queued for hours before it runs: say so, and for how long.
+        lines.append(f"  waiting   {pending['batches']} batch(es) pending at {pending['provider']}, the oldest for "
+                     f"{fmt_duration(pending['oldest_pending_age_s'])} (since {pending['oldest_pending_since']})")
     usage = job.get("usage") or {}
     if usage.get("total_tokens"):
         lines.append(

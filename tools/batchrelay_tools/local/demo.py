@@ -2,9 +2,9 @@
 
 Starts the local stack (provider simulator with ~5% retryable per-request failures on
 the first attempt), registers a webhook receiver on loopback, submits one job per
-provider (``--providers``: OpenAI, Anthropic and Amazon Bedrock by default), and runs a
-batch through each official SDK (``openai`` and ``anthropic``) against its drop-in surface
-(base URL and key changed, nothing else); shows progress, verifies the signed webhooks with
+provider (``--providers``: every built-in provider by default), and runs a batch
+through each official SDK (``openai`` and ``anthropic``) against its drop-in surface (base
+URL and key changed, nothing else); shows progress, verifies the signed webhooks with
 ``standardwebhooks``, downloads each results.jsonl and the SDKs' results and prints a
 summary. Exits 0 when every check passed.
 """
@@ -35,6 +35,7 @@ PROVIDER_JOBS = {
     "azure_openai": ("/v1/chat/completions", "gpt-4o-mini"),   # the model is the batch deployment's name
     "groq": ("/v1/chat/completions", "llama-3.1-8b-instant"),
     "mistral": ("/v1/chat/completions", "mistral-small-latest"),
+    "gemini": ("generateContent", "gemini-2.5-flash"),
 }
 DEFAULT_PROVIDERS = tuple(PROVIDER_JOBS)  # every built-in provider
 
@@ -66,11 +67,20 @@ def demo_requests(provider: str, count: int) -> list[dict[str, Any]]:
     requests = []
     for i in range(count):
         prompt = f"In one sentence, tell me something surprising about {TOPICS[i % len(TOPICS)]} (#{i})."
-        body: dict[str, Any] = {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": prompt}]}
-        if provider == "bedrock":
-            body["anthropic_version"] = "bedrock-2023-05-31"
+        body = demo_body(provider, model, prompt)
         requests.append({"custom_id": f"{provider}-{i:05d}", "body": body})
     return requests
+
+
+def demo_body(provider: str, model: str, prompt: str) -> dict[str, Any]:
+    """One request in the provider's own format."""
+    if provider == "gemini":
+        return {"model": model, "contents": [{"role": "user", "parts": [{"text": prompt}]}],
+                "generationConfig": {"maxOutputTokens": 64}}
+    body: dict[str, Any] = {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": prompt}]}
+    if provider == "bedrock":
+        body["anthropic_version"] = "bedrock-2023-05-31"
+    return body
 
 
 def _say(text: str = "") -> None:
@@ -304,6 +314,9 @@ def _provider_list(text: str) -> tuple[str, ...]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m batchrelay_tools.local.demo", description=__doc__)
+    parser.add_argument("--providers", type=lambda text: [p.strip() for p in text.split(",") if p.strip()],
+                        default=list(PROVIDER_JOBS), metavar="P1,P2",
+                        help=f"which providers get a job (default: {','.join(PROVIDER_JOBS)})")
     parser.add_argument("--requests", type=int, default=300, help="requests per provider")
     parser.add_argument("--chunk-size", type=int, default=100)
     parser.add_argument("--failure-fraction", type=float, default=0.05)
@@ -316,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"comma-separated, of: {', '.join(registry.names())} (default: "
                              f"{','.join(DEFAULT_PROVIDERS)})")
     args = parser.parse_args(argv)
+    unknown = [p for p in args.providers if p not in PROVIDER_JOBS]
+    if unknown or not args.providers:
+        parser.error(f"--providers: choose among {', '.join(PROVIDER_JOBS)}")
     try:
         return Demo(args).run()
     except ApiError as exc:

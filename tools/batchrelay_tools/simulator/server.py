@@ -136,6 +136,9 @@ class _Handler(BaseHTTPRequestHandler):
     def check_create_fault(self) -> None:
         self._check_create_fault()
 
+    def lose_create_answer(self) -> None:
+        self._lose_create_answer()
+
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             chunks = []
@@ -229,6 +232,11 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(status, f"Simulated HTTP {status} on batch create.",
                            code="rate_limit_exceeded" if status == 429 else None)
 
+    def _lose_create_answer(self) -> None:
+        """Called after a batch was made: the answer is lost (a 500) when the fault is armed."""
+        if self.sim.consume("lost_create_answers_next"):
+            raise ApiError(500, "Simulated: the batch was created, but the answer was lost.")
+
     # -------------------------------------------------------------- OpenAI
     def openai_upload(self, body: bytes) -> None:
         fields, files = _parse_multipart(self.headers.get("Content-Type", ""), body)
@@ -249,7 +257,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def openai_create(self, body: bytes) -> None:
         self._check_create_fault()
-        self._send_json(200, self.sim.create_openai_batch(self._json_body(body)))
+        created = self.sim.create_openai_batch(self._json_body(body))
+        self._lose_create_answer()
+        self._send_json(200, created)
 
     def openai_list(self, body: bytes) -> None:
         limit = max(1, min(100, int(self.query.get("limit", 20))))
@@ -264,7 +274,9 @@ class _Handler(BaseHTTPRequestHandler):
     # -------------------------------------------------------------- Anthropic
     def anthropic_create(self, body: bytes) -> None:
         self._check_create_fault()
-        self._send_json(200, self.sim.create_anthropic_batch(self._json_body(body), self._base_url()))
+        created = self.sim.create_anthropic_batch(self._json_body(body), self._base_url())
+        self._lose_create_answer()
+        self._send_json(200, created)
 
     def anthropic_list(self, body: bytes) -> None:
         limit = max(1, min(1000, int(self.query.get("limit", 20))))

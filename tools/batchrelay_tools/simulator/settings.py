@@ -70,6 +70,7 @@ class SimulatorSettings:
     processing_seconds: float = 2.0       # OpenAI "in_progress" / Anthropic "in_progress"
     finalizing_seconds: float = 0.0       # OpenAI: time in "finalizing"
     cancelling_seconds: float = 0.0       # OpenAI "cancelling" / Anthropic "canceling"
+    pending_seconds: float = 0.0          # Gemini: time in BATCH_STATE_PENDING before it runs
 
     # --- per-request outcomes ---
     failure_rules: list[FailureRule] = field(default_factory=list)
@@ -85,6 +86,9 @@ class SimulatorSettings:
     # --- transport faults ---
     create_errors_next: int = 0            # next N batch-create calls answer with an HTTP error
     create_error_status: int = 429         # 429, 500, 503, 529 (Anthropic overloaded)
+    # Next N batch creates make the batch, then answer 500: the client cannot know it exists
+    # (an ambiguous create, which batchrelay's recovery must find and adopt).
+    lost_create_answers_next: int = 0
     retry_after_seconds: float = 0.01      # sent as retry-after-ms with 429/5xx so SDKs retry quickly
     download_bytes_per_second: float | None = None  # throttle result downloads
     cut_downloads_next: int = 0            # next N result downloads close the connection mid-body

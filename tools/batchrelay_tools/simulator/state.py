@@ -266,6 +266,7 @@ class Simulator:
             self.batch_planner = None
             self.on_created = None
             self.vanished.clear()
+            self.extensions.clear()
 
     def vanish(self, batch_id: str) -> None:
         """From now on the batch answers 404 and is missing from lists (it still runs and bills)."""
@@ -307,6 +308,11 @@ class Simulator:
             live = [{"id": f.id, "filename": f.filename, "purpose": f.purpose, "bytes": len(f.data),
                      "created_at": f.created_at} for f in self.files.values()]
             deleted = [dataclasses.asdict(f) for f in self.deleted_files.values()]
+            for state in self.extensions.values():
+                if hasattr(state, "file_ledger"):
+                    more_live, more_deleted = state.file_ledger()
+                    live += more_live
+                    deleted += more_deleted
         return {"live": live, "deleted": deleted}
 
     def reset_stats(self) -> None:

@@ -114,3 +114,13 @@ def test_a_job_that_failed_validation_shows_the_line_and_field():
     text = job_summary(job)
     assert "error     invalid_request: body.model must be a non-empty string (field body.model, line 900000)" in text
     assert "input" in job_summary(_validating(10))
+
+
+def test_a_batch_pending_at_the_provider_is_shown_with_its_age():
+    from batchrelay_tools.cli.output import job_summary
+
+    job = {**_job(0), "status": "in_progress", "provider": "gemini", "endpoint": "generateContent",
+           "pending_batches": [{"provider": "gemini", "batches": 2, "oldest_pending_since": "2026-11-30T09:00:00Z",
+                                "oldest_pending_age_s": 5 * 3600 + 61}]}
+    assert ("waiting   2 batch(es) pending at gemini, the oldest for 5:01:01 (since 2026-11-30T09:00:00Z)"
+            in job_summary(job))

@@ -40,6 +40,7 @@ def test_simulated_stack_wires_env_and_restores_it(no_provider_keys):
         assert os.environ[c.ENV_TABLE_NAME] and os.environ[c.ENV_JOBS_QUEUE_URL].startswith("http://127.0.0.1:")
         assert os.environ["OPENAI_BASE_URL"] == stack.simulator.base_url_openai
         assert os.environ["ANTHROPIC_BASE_URL"] == stack.simulator.base_url_anthropic
+        assert os.environ["GEMINI_BASE_URL"] == f"{stack.simulator.base_url}/gemini"
         assert os.environ[c.ENV_WEBHOOK_ALLOW_LOOPBACK] == "1"
         assert os.environ["MISTRAL_BASE_URL"] == stack.simulator.base_url + "/mistral"
         assert stack.describe()["providers"] == ", ".join(f"{name}=simulator" for name in registry.names())
@@ -61,3 +62,10 @@ def test_a_real_key_means_the_real_provider(no_provider_keys, monkeypatch):
         assert "OPENAI_BASE_URL" not in os.environ
         # a real provider is not polled more often than deployed
         assert c.ENV_POLL_MIN_DELAY_SECONDS not in os.environ
+
+
+def test_a_gemini_key_means_the_real_gemini(no_provider_keys, monkeypatch):
+    monkeypatch.setenv("GEMINI_API_KEY", "AIza-real")
+    with LocalStack(LocalConfig(port=0, api_key=KEY, poll_seconds=2), invoke=_ok) as stack:
+        assert "gemini" not in stack.simulated_providers
+        assert os.environ["GEMINI_API_KEY"] == "AIza-real" and "GEMINI_BASE_URL" not in os.environ

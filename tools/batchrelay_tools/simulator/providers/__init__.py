@@ -4,6 +4,7 @@ registers them all."""
 from batchrelay_tools.simulator.providers import (  # noqa: F401
     azure_openai,
     bedrock,
+    gemini,
     groq,
     mistral,
     openai_compatible,
