@@ -61,7 +61,15 @@ from google import genai
 from google.genai import types
 
 from batchrelay.jsonl import dumps_line, iter_lines, loads_line
-from batchrelay.providers.base import BatchInfo, ProviderError, ProviderResult, RawFile, results_carry_tag
+from batchrelay.providers.base import (
+    NO_OPTIONS,
+    BatchInfo,
+    BatchOptions,
+    ProviderError,
+    ProviderResult,
+    RawFile,
+    results_carry_tag,
+)
 from batchrelay.providers.custom_ids import tagged
 from batchrelay.providers.errors import RETRYABLE_STATUS, resumable_stream, translate_errors
 from batchrelay.providers.sdk_provider import SdkProvider
@@ -273,9 +281,12 @@ class GeminiProvider(SdkProvider):
 
     # ------------------------------------------------------------------ batches
     def create_batch(
-        self, *, requests_path: str, request_count: int, endpoint: str, metadata: dict[str, str]
+        self, *, requests_path: str, request_count: int, endpoint: str, metadata: dict[str, str],
+        options: BatchOptions = NO_OPTIONS,
     ) -> BatchInfo:
-        model = _first_model(requests_path)
+        """The model is the batch's: the chunk's one model (``options.model``), else read from
+        its first line."""
+        model = model_resource(options.model) if options.model else _first_model(requests_path)
         name = display_name(metadata)
         # No SDK retry: a POST retried after a timeout could create a second batch.
         once = types.HttpOptions(retry_options=types.HttpRetryOptions(attempts=1))
