@@ -271,7 +271,7 @@ register(
         body_rules=(messages_list, integer_max_tokens),
         request_format="anthropic",
         simulator_path="",
-        recovery="creation time and size",
+        recovery="the chunk tag in its results (candidates by creation time and size)",
         docs="Message Batches API; 24 h window; custom_id mapped to ^[a-zA-Z0-9_-]{1,64}$",
     )
 )
