@@ -99,11 +99,16 @@ def _from_botocore(exc: BaseException, provider: str) -> ProviderError | None:
     return None
 
 
+def _google_classes() -> tuple[type[BaseException], ...]:
+    """google-genai's APIError, when google-genai was imported."""
+    errors = sys.modules.get("google.genai.errors")
+    return (errors.APIError,) if errors is not None else ()
+
+
 def _google_api_error(exc: BaseException) -> bool:
     """google-genai's APIError: every HTTP error answer (``code`` is the HTTP status, ``status``
     Google's canonical name, e.g. RESOURCE_EXHAUSTED). Transport errors reach us as httpx2's."""
-    errors = sys.modules.get("google.genai.errors")
-    return errors is not None and isinstance(exc, errors.APIError)
+    return isinstance(exc, _google_classes())
 
 
 def to_provider_error(exc: BaseException, provider: str) -> ProviderError:
@@ -136,7 +141,7 @@ def translate_errors(provider: str) -> Iterator[None]:
         raise
     except Exception as exc:
         if not isinstance(exc, (httpx2.HTTPError, *_sdk_classes(_BASE), *_sdk_classes(_NO_ANSWER),
-                                *_botocore_classes())):
+                                *_botocore_classes(), *_google_classes())):
             raise
         raise to_provider_error(exc, provider) from exc
 
