@@ -36,7 +36,7 @@ local: setup  ## the whole system on loopback, in the foreground
 demo: setup  ## one job per provider end to end on the local stack (PROVIDERS=openai,mistral for some)
 	$(PY) -m batchrelay_tools.local.demo $(if $(PROVIDERS),--providers $(PROVIDERS))
 
-bench: setup  ## the benchmarks' figures (scale: 100,000 then 1,000,000 requests, compared; ~15 min)
+bench: setup  ## the benchmarks' figures (scale: 100,000 then 1,000,000 requests, compared; about half an hour, 13 GB of memory)
 	$(PY) bench/poller.py
 	$(PY) bench/collector.py
 	$(PY) bench/cold_start.py
