@@ -314,9 +314,6 @@ def _provider_list(text: str) -> tuple[str, ...]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m batchrelay_tools.local.demo", description=__doc__)
-    parser.add_argument("--providers", type=lambda text: [p.strip() for p in text.split(",") if p.strip()],
-                        default=list(PROVIDER_JOBS), metavar="P1,P2",
-                        help=f"which providers get a job (default: {','.join(PROVIDER_JOBS)})")
     parser.add_argument("--requests", type=int, default=300, help="requests per provider")
     parser.add_argument("--chunk-size", type=int, default=100)
     parser.add_argument("--failure-fraction", type=float, default=0.05)
@@ -329,9 +326,6 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"comma-separated, of: {', '.join(registry.names())} (default: "
                              f"{','.join(DEFAULT_PROVIDERS)})")
     args = parser.parse_args(argv)
-    unknown = [p for p in args.providers if p not in PROVIDER_JOBS]
-    if unknown or not args.providers:
-        parser.error(f"--providers: choose among {', '.join(PROVIDER_JOBS)}")
     try:
         return Demo(args).run()
     except ApiError as exc:

@@ -26,3 +26,18 @@ def test_a_configured_server_runs_its_first_endpoint_and_priced_model():
 def test_an_unknown_provider_is_refused():
     with pytest.raises(argparse.ArgumentTypeError, match="nobody"):
         demo._provider_list("openai,nobody")
+
+
+def test_the_command_line_parses_its_options(monkeypatch):
+    seen = {}
+
+    def run(self):
+        seen["args"] = self.args
+        return 0
+
+    monkeypatch.setattr(demo.Demo, "run", run)
+    assert demo.main(["--providers", "openai,gemini", "--requests", "10"]) == 0
+    assert seen["args"].providers == ("openai", "gemini")
+    assert seen["args"].requests == 10
+    demo.main([])
+    assert seen["args"].providers == demo.DEFAULT_PROVIDERS
