@@ -293,6 +293,15 @@ def _chunk_update(
     }
 
 
+def _new_chunk_put(chunk: Chunk) -> tuple[Chunk, dict[str, Any]]:
+    """The chunk stamped with its times, and the transaction item that stores it only if absent."""
+    now = now_iso()
+    chunk = chunk.model_copy(update={"created_at": chunk.created_at or now, "updated_at": now})
+    put = {"Put": {"TableName": table_name(), "Item": serialize_item(chunk_item(chunk)),
+                   "ConditionExpression": "attribute_not_exists(pk)"}}
+    return chunk, put
+
+
 def _job_counter_update(job_id: str, deltas: dict[str, int]) -> dict[str, Any]:
     # The same update the job store makes, as one item of a transaction.
     set_parts, names, values = job_set_clause(add_fields=deltas)
@@ -313,18 +322,11 @@ def put_chunk_and_count(chunk: Chunk) -> tuple[Chunk, bool]:
 
     Returns (stored chunk, created); an existing chunk is returned unchanged and not counted.
     """
-    now = now_iso()
-    chunk = chunk.model_copy(update={"created_at": chunk.created_at or now, "updated_at": now})
+    chunk, put = _new_chunk_put(chunk)
     try:
         clients.dynamodb().transact_write_items(
             TransactItems=[
-                {
-                    "Put": {
-                        "TableName": table_name(),
-                        "Item": serialize_item(chunk_item(chunk)),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
+                put,
                 _job_counter_update(chunk.job_id, {"chunks_total": 1}),
             ]
         )
@@ -343,11 +345,9 @@ def merge_chunks(merged: Chunk, members: list[Chunk], *, ended_at: float, due_at
     member as merged into it, all or nothing (lifecycle/small_chunks.py). Each member must
     still be pending or held with the create_seq it was read with. False when another merge,
     a creation or a cancel took one of them first (or ``merged`` exists already)."""
-    now = now_iso()
-    merged = merged.model_copy(update={"created_at": merged.created_at or now, "updated_at": now})
+    merged, put = _new_chunk_put(merged)
     items: list[dict[str, Any]] = [
-        {"Put": {"TableName": table_name(), "Item": serialize_item(chunk_item(merged)),
-                 "ConditionExpression": "attribute_not_exists(pk)"}},
+        put,
         _job_counter_update(merged.job_id, {"chunks_total": 1}),
     ]
     for member in members:
@@ -372,8 +372,7 @@ def put_planned_chunk(chunk: Chunk, *, planning: dict[str, Any], seen_step: int)
     """Store a planned chunk, add 1 to its job's chunks_total and store where planning goes on
     (``planning``), all or nothing, while the job's planning is still at ``seen_step``.
     False when another planner stored this chunk or moved planning on first."""
-    now = now_iso()
-    chunk = chunk.model_copy(update={"created_at": chunk.created_at or now, "updated_at": now})
+    chunk, put = _new_chunk_put(chunk)
     set_parts, names, values = job_set_clause(
         set_fields={"planning": planning, c.DUE_CHUNKS_SK: int(time.time()) + c.WATCHED_JOB_RESEND_SECONDS},
         add_fields={"chunks_total": 1},
@@ -382,13 +381,7 @@ def put_planned_chunk(chunk: Chunk, *, planning: dict[str, Any], seen_step: int)
     try:
         clients.dynamodb().transact_write_items(
             TransactItems=[
-                {
-                    "Put": {
-                        "TableName": table_name(),
-                        "Item": serialize_item(chunk_item(chunk)),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
+                put,
                 {
                     "Update": {
                         "TableName": table_name(),
