@@ -1,13 +1,18 @@
 """Run the lifecycle simulation over many seeds and print the ones that break an invariant.
 
     python bench/simulate.py --seeds 1000 [--start 0] [--workers 2] [--verbose] [--log] [--known]
+                             [--journal FILE]
 
 Each seed runs in a worker process (tests/simulation/runner.run_seed: one world, its
 invariants checked). A failing seed is printed with its broken invariants (and a hint of
 the issue-9 defect each looks like); ``--log`` adds the run's log of faults and
 invocations; ``--known`` prints the failing seeds as entries for regression_seeds.py (to
-re-baseline after a change). Replay one seed with ``--seeds 1 --start SEED --log``. The
-last line is always
+re-baseline after a change). Replay one seed with ``--seeds 1 --start SEED --log``.
+
+A long run (10,000 seeds is hours on two cores) can be stopped and taken up again:
+``--journal FILE`` appends each seed's outcome to FILE as one JSON line as soon as it is
+known, and a run given the same journal skips the seeds already in it and counts them in
+its totals. The last line is always
 
     seeds=N failures=F paid_twice=P cross_tenant_lines=C stranded_jobs=S
 """
@@ -15,6 +20,8 @@ last line is always
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import multiprocessing
 import os
 import signal
@@ -57,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log", action="store_true", help="print the run log of failing seeds")
     parser.add_argument("--known", action="store_true",
                         help="end with the failing seeds as entries for tests/simulation/regression_seeds.py")
+    parser.add_argument("--journal", type=Path,
+                        help="append every seed's outcome here; seeds already in it are not run again")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -67,9 +76,17 @@ def main(argv: list[str] | None = None) -> int:
     totals = {"failures": 0, "paid_twice": 0, "cross_tenant_lines": 0, "stranded_jobs": 0}
     by_defect: dict[int, list[int]] = {}
     failed: list[dict[str, Any]] = []
+    earlier = read_journal(args.journal, seeds) if args.journal else {}
+    to_run = [seed for seed in seeds if seed not in earlier]
+    if earlier:
+        print(f"{len(earlier)} seeds already in {args.journal}; running the other {len(to_run)}", flush=True)
+    journal = args.journal.open("a", encoding="utf-8") if args.journal else None
     context = multiprocessing.get_context("spawn")
-    with context.Pool(args.workers, maxtasksperchild=200) as pool:
-        for result in pool.imap_unordered(run_one, seeds):
+    with context.Pool(args.workers, maxtasksperchild=1000) as pool:
+        for result in itertools.chain(earlier.values(), pool.imap_unordered(run_one, to_run)):
+            if journal is not None and result["seed"] not in earlier:
+                journal.write(json.dumps(result) + "\n")
+                journal.flush()
             if not result["ok"]:
                 totals["failures"] += 1
                 failed.append(result)
@@ -83,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  looks like defect(s) {result['defects']}", flush=True)
                 if args.log and not result["ok"]:
                     print("\n".join(f"    {line}" for line in result["log"]), flush=True)
+    if journal is not None:
+        journal.close()
     elapsed = time.perf_counter() - started
     if args.known and failed:
         print("regression entries (check each story before pasting):")
@@ -94,11 +113,28 @@ def main(argv: list[str] | None = None) -> int:
         for defect in sorted(by_defect):
             found = sorted(by_defect[defect])
             print(f"  defect {defect}: {len(found)} seeds, e.g. {found[:12]}")
-    print(f"{len(seeds)} seeds in {elapsed:.0f} s ({elapsed / max(1, len(seeds)):.2f} s a seed with "
-          f"{args.workers} workers)")
+    ran = len(seeds) - len(earlier)
+    print(f"{ran} seeds run in {elapsed:.0f} s ({elapsed / max(1, ran):.2f} s a seed with "
+          f"{args.workers} workers)" + (f", {len(earlier)} taken from the journal" if earlier else ""))
     print(f"seeds={len(seeds)} failures={totals['failures']} paid_twice={totals['paid_twice']} "
           f"cross_tenant_lines={totals['cross_tenant_lines']} stranded_jobs={totals['stranded_jobs']}")
     return 1 if totals["failures"] else 0
+
+
+def read_journal(path: Path, seeds: range) -> dict[int, dict[str, Any]]:
+    """The outcomes already recorded for these seeds (a line cut short by a kill is skipped)."""
+    if not path.exists():
+        return {}
+    found: dict[int, dict[str, Any]] = {}
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            try:
+                result = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if result.get("seed") in seeds:
+                found[result["seed"]] = result
+    return found
 
 
 if __name__ == "__main__":
