@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import random
+import ssl
 import threading
 import time
 from collections import Counter
@@ -188,6 +189,7 @@ class World:
         with ExitStack() as stack:
             stack.enter_context(aws_env())
             stack.enter_context(_quiet_logging())
+            stack.enter_context(_shared_ssl_contexts())
             stack.enter_context(_patched_time(self.clock, self.scheduler))
             stack.enter_context(_seeded_global_random(self.scenario.seed))
             stack.callback(ep.register_compatible_servers())
@@ -717,6 +719,29 @@ def _seeded_global_random(seed: int) -> Iterator[None]:
         yield
     finally:
         random.setstate(state)
+
+
+_SSL_CONTEXTS: dict[tuple[Any, ...], ssl.SSLContext] = {}
+
+
+@contextmanager
+def _shared_ssl_contexts() -> Iterator[None]:
+    """Every SDK client builds an SSL context and loads the CA bundle into it (a tenth of a
+    seed's time). Nothing in a run speaks TLS (loopback HTTP only), so the contexts are
+    made once per process and shared. Only speed changes."""
+    real = ssl.create_default_context
+
+    def shared(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        key = (args, tuple(sorted(kwargs.items())))
+        if key not in _SSL_CONTEXTS:
+            _SSL_CONTEXTS[key] = real(*args, **kwargs)
+        return _SSL_CONTEXTS[key]
+
+    ssl.create_default_context = shared  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        ssl.create_default_context = real  # type: ignore[assignment]
 
 
 @contextmanager

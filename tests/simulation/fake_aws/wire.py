@@ -6,6 +6,11 @@ there keeps boto3's real serialization, retries and error parsing (ClientError c
 CancellationReasons), for clients and resources alike. Handlers are registered on boto3's
 default session, so only clients created afterwards see them: callers reset the cached
 clients (``reset_container_caches``) after installing.
+
+The services the fakes play are not signed (a ``choose-signer`` answer of UNSIGNED): no
+fake checks a signature, and SigV4 was a tenth of a seed's time. Bedrock, which the
+provider simulator plays over loopback and which checks that a request is signed, keeps
+its signer.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
+from botocore import UNSIGNED
 from botocore.awsrequest import AWSResponse
 
 from tests.simulation.fake_aws.dynamodb import DynamoError, FakeDynamoDB
@@ -116,12 +122,23 @@ def _body(request: Any) -> bytes:
 
 
 HANDLER_ID = "batchrelay-simulation-fake-aws"
+FAKED_SERVICES = ("dynamodb", "s3", "sqs", "sns", "kms")
+
+
+def _unsigned(**_: Any) -> Any:
+    return UNSIGNED
 
 
 def install(handler: Callable[..., AWSResponse | None]) -> None:
     """Answer every AWS call of clients created from now on with ``handler(request, event_name)``."""
-    boto3._get_default_session().events.register("before-send", handler, unique_id=HANDLER_ID)
+    events = boto3._get_default_session().events
+    events.register("before-send", handler, unique_id=HANDLER_ID)
+    for service in FAKED_SERVICES:
+        events.register(f"choose-signer.{service}", _unsigned, unique_id=f"{HANDLER_ID}-unsigned-{service}")
 
 
 def uninstall() -> None:
-    boto3._get_default_session().events.unregister("before-send", unique_id=HANDLER_ID)
+    events = boto3._get_default_session().events
+    events.unregister("before-send", unique_id=HANDLER_ID)
+    for service in FAKED_SERVICES:
+        events.unregister(f"choose-signer.{service}", unique_id=f"{HANDLER_ID}-unsigned-{service}")
