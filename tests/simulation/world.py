@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from boto3.dynamodb.types import TypeDeserializer
 
@@ -301,8 +302,10 @@ class World:
         inv = self.scheduler.current()
         if inv is None:   # a child thread of the running invocation
             active = self.scheduler.active
+            # The path, not the URL: the simulator's port differs from process to process,
+            # and the decision must not (a seed replays the same in any worker).
             return apply(self.faults.pass_through_fault(active.seq if active else 0, "bedrock", name,
-                                                        request.url))
+                                                        urlsplit(request.url).path))
         return self.scheduler.call(name, self.faults.latency(name),
                                    lambda: apply(self.faults.provider_fault("bedrock", name)))
 
