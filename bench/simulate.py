@@ -12,7 +12,10 @@ re-baseline after a change). Replay one seed with ``--seeds 1 --start SEED --log
 A long run (10,000 seeds is hours on two cores) can be stopped and taken up again:
 ``--journal FILE`` appends each seed's outcome to FILE as one JSON line as soon as it is
 known, and a run given the same journal skips the seeds already in it and counts them in
-its totals. The last line is always
+its totals. Each line carries the fingerprint of the code it ran (batchrelay, the
+simulator and the harness: ``code_fingerprint``); a line of other code is run again, so a
+total never mixes versions. The run log is kept for failing seeds only. The last line is
+always
 
     seeds=N failures=F paid_twice=P cross_tenant_lines=C stranded_jobs=S
 """
@@ -20,6 +23,7 @@ its totals. The last line is always
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import multiprocessing
@@ -34,6 +38,29 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 for path in (ROOT, ROOT / "functions", ROOT / "tools"):
     sys.path.insert(0, str(path))
+
+
+# What a seed's outcome depends on: the product, the tools (the simulator) and the harness.
+FINGERPRINTED = ("functions", "tools", "tests/simulation")
+
+
+def code_fingerprint(root: Path = ROOT) -> str:
+    """A digest of every file a seed's outcome depends on (paths and contents)."""
+    digest = hashlib.sha256()
+    for folder in FINGERPRINTED:
+        for path in sorted((root / folder).rglob("*")):
+            built = any(part == "__pycache__" or part.endswith(".egg-info") for part in path.parts)
+            if built or not path.is_file() or path.suffix == ".pyc":
+                continue
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def journal_line(result: dict[str, Any], fingerprint: str) -> str:
+    kept = {**result, "code": fingerprint}
+    if result["ok"]:
+        kept["log"] = []
+    return json.dumps(kept)
 
 
 def run_one(seed: int) -> dict[str, Any]:
@@ -76,16 +103,18 @@ def main(argv: list[str] | None = None) -> int:
     totals = {"failures": 0, "paid_twice": 0, "cross_tenant_lines": 0, "stranded_jobs": 0}
     by_defect: dict[int, list[int]] = {}
     failed: list[dict[str, Any]] = []
-    earlier = read_journal(args.journal, seeds) if args.journal else {}
+    fingerprint = code_fingerprint()
+    earlier = read_journal(args.journal, seeds, fingerprint) if args.journal else {}
     to_run = [seed for seed in seeds if seed not in earlier]
     if earlier:
-        print(f"{len(earlier)} seeds already in {args.journal}; running the other {len(to_run)}", flush=True)
+        print(f"{len(earlier)} seeds already in {args.journal} (code {fingerprint}); "
+              f"running the other {len(to_run)}", flush=True)
     journal = args.journal.open("a", encoding="utf-8") if args.journal else None
     context = multiprocessing.get_context("spawn")
     with context.Pool(args.workers, maxtasksperchild=1000) as pool:
         for result in itertools.chain(earlier.values(), pool.imap_unordered(run_one, to_run)):
             if journal is not None and result["seed"] not in earlier:
-                journal.write(json.dumps(result) + "\n")
+                journal.write(journal_line(result, fingerprint) + "\n")
                 journal.flush()
             if not result["ok"]:
                 totals["failures"] += 1
@@ -121,8 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if totals["failures"] else 0
 
 
-def read_journal(path: Path, seeds: range) -> dict[int, dict[str, Any]]:
-    """The outcomes already recorded for these seeds (a line cut short by a kill is skipped)."""
+def read_journal(path: Path, seeds: range, fingerprint: str) -> dict[int, dict[str, Any]]:
+    """The outcomes already recorded for these seeds by this code (a line cut short by a kill,
+    or written by other code, is skipped)."""
     if not path.exists():
         return {}
     found: dict[int, dict[str, Any]] = {}
@@ -132,7 +162,7 @@ def read_journal(path: Path, seeds: range) -> dict[int, dict[str, Any]]:
                 result = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if result.get("seed") in seeds:
+            if result.get("seed") in seeds and result.get("code") == fingerprint:
                 found[result["seed"]] = result
     return found
 
