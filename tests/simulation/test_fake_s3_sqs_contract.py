@@ -51,6 +51,22 @@ def test_objects_round_trip_with_ranges_heads_copies_and_deletes(stack, tmp_path
     assert missing.value.response["Error"]["Code"] == "NoSuchKey"
 
 
+def test_many_objects_are_deleted_in_one_request_and_a_missing_key_counts_as_deleted(stack):
+    # (the Bedrock adapter deletes a batch's output this way: s3_objects.delete_keys)
+    s3, bucket = stack["s3"], stack["bucket"]
+    for name in ("out/a.jsonl", "out/b c.jsonl", "keep/c.jsonl"):
+        s3.put_object(Bucket=bucket, Key=name, Body=b"x")
+
+    answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "out/a.jsonl"}, {"Key": "out/b c.jsonl"},
+                                                                  {"Key": "out/never.jsonl"}], "Quiet": False})
+
+    assert sorted(d["Key"] for d in answer["Deleted"]) == ["out/a.jsonl", "out/b c.jsonl", "out/never.jsonl"]
+    assert not answer.get("Errors")
+    listed = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="out/").get("Contents", [])]
+    assert listed == []
+    assert s3.head_object(Bucket=bucket, Key="keep/c.jsonl")["ContentLength"] == 1
+
+
 def test_a_multipart_upload_joins_its_parts(stack):
     s3, bucket = stack["s3"], stack["bucket"]
     upload = s3.create_multipart_upload(Bucket=bucket, Key="big.jsonl")["UploadId"]

@@ -2,7 +2,8 @@
 
 Supported: CreateBucket, HeadBucket, PutObject (plain or aws-chunked bodies with a checksum
 trailer, as botocore sends them), GetObject (with Range), HeadObject, CopyObject,
-DeleteObject, ListObjectsV2 (prefix, max-keys, continuation) and multipart uploads
+DeleteObject, DeleteObjects (every key answered as Deleted, as moto does), ListObjectsV2 (prefix, max-keys,
+continuation) and multipart uploads
 (CreateMultipartUpload, UploadPart, CompleteMultipartUpload, AbortMultipartUpload).
 """
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 _XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -177,6 +179,23 @@ class FakeS3:
     def op_DeleteObject(self, bucket, key, query, headers, body):
         self.buckets[bucket].pop(key, None)
         return 204, {}, b""
+
+    def op_DeleteObjects(self, bucket, key, query, headers, body):
+        try:
+            request = ElementTree.fromstring(read_body(body, headers))
+        except ElementTree.ParseError as exc:
+            raise S3Error(400, "MalformedXML", f"The XML you provided was not well-formed: {exc}") from exc
+        # botocore sends the namespace; take the local names whatever it is.
+        local = {element: element.tag.rsplit("}", 1)[-1] for element in request.iter()}
+        keys = [child.text or "" for element in request.iter() if local[element] == "Object"
+                for child in element if local[child] == "Key"]
+        if not keys or len(keys) > 1000:
+            raise S3Error(400, "MalformedXML", "The XML you provided was not well-formed or did not validate "
+                                               "against our published schema")
+        for name in keys:
+            self.buckets[bucket].pop(name, None)   # a key that is not there counts as deleted, as in S3
+        deleted = "".join(f"<Deleted><Key>{escape(name)}</Key></Deleted>" for name in keys)
+        return 200, {}, f'<DeleteResult xmlns="{_XMLNS}">{deleted}</DeleteResult>'.encode()
 
     def op_ListObjectsV2(self, bucket, key, query, headers, body):
         prefix = query.get("prefix", "")
