@@ -85,6 +85,7 @@ class FaultInjector:
         self.forced_left = [forced.times for forced in self.faults.forced]
         self.forced_skip = [forced.skip for forced in self.faults.forced]
         self.forced_provider_left = [forced.times for forced in self.faults.forced_provider]
+        self.forced_provider_skip = [forced.skip for forced in self.faults.forced_provider]
         self.fired: list[str] = []                  # the run's log: faults fired, invocations
         self.counts: Counter[str] = Counter()
         self._pass_through_attempts: Counter[str] = Counter()
@@ -155,6 +156,9 @@ class FaultInjector:
     def provider_fault(self, provider: str, name: str) -> ProviderFault | None:
         for i, forced in enumerate(self.faults.forced_provider):
             if self.forced_provider_left[i] and fnmatch.fnmatchcase(name, forced.call):
+                if self.forced_provider_skip[i]:
+                    self.forced_provider_skip[i] -= 1
+                    continue
                 self.forced_provider_left[i] -= 1
                 return ProviderFault(forced.kind, forced.status, forced.applied)
         outage = self.outage(provider)

@@ -28,11 +28,15 @@ Across the run, from the ledger alone (never from batchrelay's records):
 
 Bedrock's on-demand runs (requests below its per-job minimum, one InvokeModel each) are a
 batch each in the ledger (the run's id is the result lines' batch_id). A run resumed after the
-function died calls only what it has no stored answer for; a call whose answer was lost with
-the function is made again, billed twice within the one run: counted apart
-(``paid_twice_on_demand``), never a violation. The harness draws no lost answers for
-InvokeModel (faults.py), so that count stays a measure of deaths between a call and storing
-its answer.
+function died calls only what it has no stored answer for, so a request the run holds twice
+had its first answer lost with the function (*lost*: every call of the request in the run but
+the last). The call is made again: billed again within the run, or, when the call made again
+is refused (5xx, no connection: an error line), in the retry that error line leads to (seed
+1158). A lost answer is never a violation: it is counted apart (``paid_twice_on_demand``,
+what README's table states as Bedrock's cost), and it is not an answer batchrelay could have
+used (not ``dropped_answer``, not ``second_batch``). The run's answer is its last call's. The
+harness draws no lost answers for InvokeModel (faults.py), so that count stays a measure of
+deaths between a call and storing its answer.
 
 Each violation carries a hint of which issue-9 defect it looks like (``diagnose``), for the
 report and the seed table; the hint is a heuristic, the invariant is the verdict.
@@ -134,8 +138,16 @@ class Facts:
             self.by_label[plan.label] = mine
         self.by_prefix = {digest[:12]: body for digest, body in self.bodies.items()}
         self.sends: dict[str, list[tuple[LedgerBatch, Any]]] = defaultdict(list)
+        # A batch's answer to a request: its last call of it (on-demand runs call again a request
+        # whose answer was lost; every earlier call of it in the run is *lost*).
+        self.answer: dict[tuple[str, str], Any] = {}
+        self.lost: set[int] = set()
         for batch in data.ledger:
             for request in batch.requests:
+                earlier = self.answer.get((batch.batch_id, request.body_digest))
+                if earlier is not None and batch.metadata.get("on_demand"):
+                    self.lost.add(id(earlier))
+                self.answer[(batch.batch_id, request.body_digest)] = request
                 self.sends[request.body_digest].append((batch, request))
         self.label_of_job = {c.job_id: label for label, c in data.clients.items() if c.job_id}
         # Batches the poller cancelled for passing their job's maximum batch age.
@@ -226,7 +238,7 @@ def _check_line(facts: Facts, plan: JobPlan, where: str, body: Body, line: dict[
                 cancel_asked: bool) -> list[Violation]:
     status = line.get("status")
     batch = facts.ledger.get(line.get("batch_id") or "")
-    sent = batch.outcome_of(body.digest) if batch else None
+    sent = facts.answer.get((batch.batch_id, body.digest)) if batch else None
     out: list[Violation] = []
     if line.get("batch_id") and sent is None and status != "succeeded":
         # Read from a batch that never held this request: another chunk's batch.
@@ -321,13 +333,12 @@ def _check_money(facts: Facts) -> dict[str, Any]:
     on_demand_again = 0
     second: dict[str, set[str]] = defaultdict(set, {"openai": set(), "anthropic": set(), "gemini": set()})
     flagged_batches: set[str] = set()
-    for digest, sends in facts.sends.items():
+    for digest, all_sends in facts.sends.items():
         body = facts.bodies.get(digest)
+        # An on-demand answer lost with the function (see above): its cost counted apart.
+        on_demand_again += sum(1 for _, request in all_sends if id(request) in facts.lost and request.billed)
+        sends = [(batch, request) for batch, request in all_sends if id(request) not in facts.lost]
         billed = sorted((batch for batch, request in sends if request.billed), key=lambda b: b.created_at)
-        again = len(billed) - len({id(batch) for batch in billed})
-        if again and all(batch.metadata.get("on_demand") for batch in billed):
-            on_demand_again += again   # a call repeated within one on-demand run (see above)
-            billed = list({id(batch): batch for batch in billed}.values())
         if len(billed) > 1 and any(batch.vanished for batch in billed[:-1]):
             excused += len(billed) - 1     # the first batch answered 404: it could not be found
         elif len(billed) > 1:
@@ -340,7 +351,7 @@ def _check_money(facts: Facts) -> dict[str, Any]:
         for i, (later, _) in enumerate(ordered):
             for earlier, request in ordered[:i]:
                 if earlier is later:
-                    continue   # the same run (an on-demand call made again): counted above
+                    continue   # the same batch (never two sends of a request once lost ones are out)
                 live = earlier.ends_at > later.created_at and earlier.end_reason != "failed"
                 answered = request.outcome == SUCCEEDED
                 if (live or answered) and not earlier.vanished and later.batch_id not in flagged_batches:

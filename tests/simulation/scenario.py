@@ -106,13 +106,15 @@ class ForcedCrash:
 @dataclass(frozen=True)
 class ForcedProviderFault:
     """Answer the first ``times`` calls named ``call`` (fnmatch) with this fault, e.g. an
-    ambiguous create: ``ForcedProviderFault("anthropic.POST /v1/messages/batches", "status", 500, True)``."""
+    ambiguous create: ``ForcedProviderFault("anthropic.POST /v1/messages/batches", "status", 500, True)``;
+    ``skip`` lets the first matching calls pass."""
 
     call: str
     kind: str = "status"            # status | connect | timeout | lost_answer
     status: int = 0
     applied: bool = False           # the provider did the work before the answer was lost
     times: int = 1
+    skip: int = 0                   # let this many matching calls pass first
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from tests.simulation.scenario import BatchBehaviour, Faults, ForcedCrash, Force
 from tests.simulation.world import World
 
 CREATE = "bedrock.CreateModelInvocationJob"
+INVOKE = "bedrock.InvokeModel"
 
 
 def _run(scenario: Scenario):
@@ -74,3 +75,25 @@ def test_quota_refusals_hold_the_chunk_until_bedrock_has_room():
 
     assert sum(1 for line in data.faults_fired if f"provider quota {CREATE}" in line) == 3
     assert [b.end_reason for b in data.ledger if b.provider == "bedrock"] == ["completed"]
+
+
+def test_an_on_demand_answer_lost_with_the_function_is_paid_again_and_counted_apart():
+    # Given a request below Bedrock's minimum (run on demand): the submitter dies right after
+    # InvokeModel answered (before storing the answer), and the call made again by the resumed
+    # run is refused (500), so the request's line is an error and its retry pays it again
+    # (seed 1158 found this path; the checker took it for a second batch)
+    jobs = (JobPlan("tenant-a", "a1", "bedrock", 1, 1, 2, submit_at=0.0),)
+    scenario = Scenario(
+        seed=5, jobs=jobs, name="bedrock_on_demand_lost_answer",
+        faults=Faults(forced=(ForcedCrash(f"submitter#*:{INVOKE}:after"),),
+                      forced_provider=(ForcedProviderFault(INVOKE, "status", 500, skip=1),)),
+    )
+
+    data, report = _run(scenario)
+
+    # Then the request was billed in the first run (the lost answer) and in its retry's run,
+    # the first counted as the documented on-demand cost, never as paid twice or a second batch
+    runs = [b for b in data.ledger if b.provider == "bedrock" and b.metadata.get("on_demand")]
+    assert [[r.outcome for r in run.requests] for run in runs] == [["succeeded", "errored"], ["succeeded"]]
+    assert report.stats["paid_twice_on_demand"] == 1 and report.stats["paid_twice"] == 0
+    assert report.stats["second_batches"].get("bedrock", 0) == 0

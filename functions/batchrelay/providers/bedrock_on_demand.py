@@ -16,8 +16,10 @@ here, at the synchronous price. The run looks like a batch to the rest of the li
   reads it like any output, and each line says ``service_tier: on_demand``.
 
 What can still be paid twice: a call whose answer was lost on the way (the function died
-with the call in flight, or the read timed out) is made again. At most
-``bedrock_on_demand_concurrency`` records per such event, each at the synchronous price.
+with the call in flight or before the answer was stored, or the read timed out) is made
+again; if that call is refused (5xx), the record's error line sends it to a retry, which
+pays it instead. At most ``bedrock_on_demand_concurrency`` records per such event, each at
+the synchronous price.
 
 Calls run ``on_demand_concurrency`` at a time; 429s (throttling, model not ready) are
 retried here with backoff (they prove nothing ran); a refused credential (403: no access to
