@@ -43,5 +43,6 @@ decided by a hash, so that thread order cannot change them).
 Keep in step with the code: ``World._min_due`` skips poller ticks while nothing in the
 due-chunks index is due (then a poller run changes nothing, so skipping it is exact); a
 safety net that does not live in that index needs its own look there. ``Scenario.stall_window``
-(3 h) must outlast the longest safety-net period, or a run waiting on one is called stuck.
+(3 h) must outlast the longest safety-net period, or a run waiting on one is called stuck;
+the world stretches it to outlast the longest batch too (``World.stall_window``).
 """

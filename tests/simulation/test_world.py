@@ -69,6 +69,20 @@ def test_a_seed_replays_exactly_in_another_process():
     assert hashes[0] == hashes[1]
 
 
+def test_a_batch_that_runs_longer_than_the_stall_window_is_waited_for():
+    # Given a batch that runs 4 hours, unchanged all along (the poller writes nothing for it),
+    # longer than the scenario's 3-hour stall window, with no fault at all (seed 2090's shape)
+    scenario = Scenario(seed=1, jobs=(JobPlan("tenant-a", "a1", "anthropic", 4, 4, 1, submit_at=0.0),),
+                        batches=BatchBehaviour(processing=(4 * 3600.0, 4 * 3600.0)), faults_end=0.0)
+
+    # When it runs
+    data = World(scenario).run()
+
+    # Then the world waited for the batch to end instead of calling the job stuck
+    assert data.stop_reason == "finished", data.stop_reason
+    assert check(data).ok
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_a_world_without_faults_keeps_every_promise(seed):
     # Given a seed's jobs with cancels, expiries, quota holds and per-request failures, but no fault

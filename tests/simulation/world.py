@@ -599,7 +599,15 @@ class World:
         if signature != self._progress[0]:
             self._progress = (signature, self.clock.now)
             return False
-        return upcoming - self._progress[1] >= self.scenario.stall_window
+        return upcoming - self._progress[1] >= self.stall_window
+
+    @property
+    def stall_window(self) -> float:
+        """How long without progress means stuck: the scenario's window, and never shorter than
+        the longest a batch may run (plus an hour to see it end). A batch made late runs
+        unchanged until it ends (the poller writes nothing for an unchanged batch), so a
+        shorter window called a 4-hour batch made at 9 h stuck at 12 h (seed 2090)."""
+        return max(self.scenario.stall_window, self.scenario.batches.processing[1] + 3600.0)
 
     def _progress_signature(self) -> Any:
         with self.fake.dynamodb.lock:
