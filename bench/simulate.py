@@ -23,6 +23,7 @@ always
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import itertools
 import json
@@ -109,9 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     if earlier:
         print(f"{len(earlier)} seeds already in {args.journal} (code {fingerprint}); "
               f"running the other {len(to_run)}", flush=True)
-    journal = args.journal.open("a", encoding="utf-8") if args.journal else None
     context = multiprocessing.get_context("spawn")
-    with context.Pool(args.workers, maxtasksperchild=1000) as pool:
+    with (args.journal.open("a", encoding="utf-8") if args.journal else contextlib.nullcontext()) as journal, \
+            context.Pool(args.workers, maxtasksperchild=1000) as pool:
         for result in itertools.chain(earlier.values(), pool.imap_unordered(run_one, to_run)):
             if journal is not None and result["seed"] not in earlier:
                 journal.write(journal_line(result, fingerprint) + "\n")
@@ -129,8 +130,6 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  looks like defect(s) {result['defects']}", flush=True)
                 if args.log and not result["ok"]:
                     print("\n".join(f"    {line}" for line in result["log"]), flush=True)
-    if journal is not None:
-        journal.close()
     elapsed = time.perf_counter() - started
     if args.known and failed:
         print("regression entries (check each story before pasting):")
